@@ -1,0 +1,1 @@
+"""Further sub-commands (calendar, decision, demo) register here."""

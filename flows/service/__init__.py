@@ -1,0 +1,28 @@
+"""The service layer: the only writer of state. Importing it registers every action."""
+
+from flows.service import (  # noqa: F401  (each module registers its actions)
+    discussion,
+    issuance,
+    legality,
+    lifecycle,
+    participation,
+)
+from flows.service.framework import (
+    REGISTRY,
+    ActionResult,
+    Actor,
+    ServiceContext,
+    run_action,
+)
+from flows.service.setup import setup_jurisdiction
+from flows.service.sweep import fire_due_deadlines
+
+__all__ = [
+    "REGISTRY",
+    "ActionResult",
+    "Actor",
+    "ServiceContext",
+    "fire_due_deadlines",
+    "run_action",
+    "setup_jurisdiction",
+]

@@ -1,0 +1,138 @@
+"""The append-only, hash-chained audit log (design decision 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def event_hash(
+    chain: str,
+    seq: int,
+    action: str,
+    actor: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    body = json.dumps(
+        {
+            "chain": chain,
+            "seq": seq,
+            "action": action,
+            "actor": actor,
+            "at": occurred_at.isoformat(timespec="microseconds"),
+            "payload": payload,
+            "prev": prev_hash,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    chain: str,
+    action: str,
+    actor: str,
+    actor_roles: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    decision_id: int | None,
+) -> AuditEvent:
+    """Append one event. The caller holds the row lock that owns `chain`; the unique
+    (chain, seq) key turns any race that slips past it into a retryable conflict."""
+    last = session.exec(
+        select(AuditEvent).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS
+    payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    event = AuditEvent(
+        chain=chain,
+        seq=seq,
+        decision_id=decision_id,
+        action=action,
+        actor=actor,
+        actor_roles=actor_roles,
+        occurred_at=occurred_at,
+        payload=payload,
+        prev_hash=prev,
+        hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    chain: str
+    seq: int
+    event_id: int
+    reason: str
+
+
+def verify_events(events: list[AuditEvent]) -> ChainBreak | None:
+    """Recompute one chain (events in seq order); name the first broken event."""
+    prev = GENESIS
+    for expected_seq, event in enumerate(events, start=1):
+        assert event.id is not None
+        if event.seq != expected_seq:
+            return ChainBreak(event.chain, event.seq, event.id, f"sequence gap: expected {expected_seq}")
+        if event.prev_hash != prev:
+            return ChainBreak(event.chain, event.seq, event.id, "prev_hash does not match the previous event")
+        recomputed = event_hash(
+            event.chain,
+            event.seq,
+            event.action,
+            event.actor,
+            event.occurred_at,
+            dict(event.payload),
+            event.prev_hash,
+        )
+        if recomputed != event.hash:
+            return ChainBreak(event.chain, event.seq, event.id, "content does not match its hash")
+        prev = event.hash
+    return None
+
+
+def verify_all(session: Session) -> tuple[int, int, list[ChainBreak]]:
+    """(chains checked, events checked, breaks)."""
+    chains = session.exec(select(AuditEvent.chain).distinct()).all()
+    breaks: list[ChainBreak] = []
+    total = 0
+    for chain in sorted(chains):
+        events = list(
+            session.exec(select(AuditEvent).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq)))
+        )
+        total += len(events)
+        found = verify_events(events)
+        if found:
+            breaks.append(found)
+    return len(chains), total, breaks
+
+
+def head_hash(session: Session, chain: str) -> str:
+    last = session.exec(
+        select(AuditEvent.hash).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    return last or GENESIS
+
+
+def count(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(AuditEvent)).one())

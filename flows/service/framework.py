@@ -1,0 +1,619 @@
+"""The service layer's machinery: one function per domain action, each run in one
+transaction with its role check, guards, audit event, deadlines and outbox events.
+
+Adapters (CLI, scenario runner, web, Prefect tasks) call `run_action`; nothing else
+writes state.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Generic, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from flows import procedure as proc
+from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
+from flows.errors import ProcedureError, invalid, not_found, refusal
+from flows.rules import Violation
+from flows.service import audit
+from flows.service.documents import DocumentStore
+from models import (
+    CalendarDay,
+    CalendarYear,
+    Deadline,
+    Decision,
+    DecisionStatus,
+    EvidenceDocument,
+    Jurisdiction,
+    OutboxEvent,
+    StageInstance,
+    StageStatus,
+    StoredDocument,
+    Unit,
+    User,
+    UserRole,
+)
+from models.db import session_scope
+from models.enums import DayUnit, DeadlineStatus
+
+P = TypeVar("P", bound="Payload")
+
+
+class Payload(BaseModel):
+    """Base of every action's input. Unknown fields are errors, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class DecisionPayload(Payload):
+    decision: str  # the decision's code, e.g. D1 or JC-2026-001
+
+
+@dataclass(frozen=True)
+class Actor:
+    code: str
+    roles: frozenset[str]
+    user_id: int | None = None
+    unit_id: int | None = None
+    unit_code: str | None = None
+
+    @property
+    def is_system(self) -> bool:
+        return self.code == proc.SYSTEM_ACTOR
+
+
+PUBLIC_ACTOR = Actor("public", frozenset({"public"}))
+SYSTEM = Actor(proc.SYSTEM_ACTOR, frozenset({"system"}))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    """What every action needs from outside: the database, the data folder and a clock."""
+
+    engine: Engine
+    data_dir: Path = Path("var")
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def documents(self) -> DocumentStore:
+        return DocumentStore(self.data_dir)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+def load_calendar(session: Session) -> WorkingCalendar:
+    overrides = {row.day: row.is_working_day for row in session.exec(select(CalendarDay))}
+    years = [row.year for row in session.exec(select(CalendarYear))]
+    return WorkingCalendar(overrides, years)
+
+
+def resolved_settings(jurisdiction: Jurisdiction) -> dict[str, Any]:
+    values = {key: s.default for key, s in proc.SETTINGS.items()}
+    values.update(jurisdiction.settings or {})
+    return values
+
+
+@dataclass
+class Tx:
+    """One action's transaction: the state it may read and the helpers that write."""
+
+    session: Session
+    actor: Actor
+    now: datetime
+    jurisdiction: Jurisdiction
+    settings: dict[str, Any]
+    calendar: WorkingCalendar
+    documents: DocumentStore
+    action: str
+    decision: Decision | None = None
+    chain: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.jurisdiction.timezone)
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now, self.tz)
+
+    @property
+    def procedure(self) -> proc.Procedure:
+        return proc.procedure(self.decision.procedure_version if self.decision else proc.CURRENT_VERSION)
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return frozenset(self.decision.flags) if self.decision else frozenset()
+
+    def require_decision(self) -> Decision:
+        assert self.decision is not None, "action needs a decision"
+        return self.decision
+
+    def refuse(
+        self, rule_id: str, detail_zh: str = "", detail_en: str = "", *, field: str | None = None
+    ) -> NoReturn:
+        raise refusal(rule_id, detail_zh, detail_en, field=field)
+
+    def check(self, violation: Violation | None) -> None:
+        """Raise the refusal for a pure rule's violation, if any."""
+        if violation is not None:
+            raise refusal(violation.rule_id, violation.zh, violation.en, field=violation.field)
+
+    def unit(self, code: str, field_name: str = "unit") -> Unit:
+        unit = self.session.exec(
+            select(Unit).where(Unit.jurisdiction_id == self.jurisdiction.id, Unit.code == code)
+        ).first()
+        if unit is None:
+            raise not_found(field_name, code)
+        return unit
+
+    def unit_by_id(self, unit_id: int) -> Unit:
+        unit = self.session.get(Unit, unit_id)
+        assert unit is not None
+        return unit
+
+    def stage(self, stage_id: str) -> StageInstance:
+        decision = self.require_decision()
+        row = self.session.exec(
+            select(StageInstance).where(
+                StageInstance.decision_id == decision.id, StageInstance.stage == stage_id
+            )
+        ).one()
+        return row
+
+    def stages(self) -> dict[str, StageInstance]:
+        decision = self.require_decision()
+        rows = self.session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
+        return {row.stage: row for row in rows}
+
+    def evidence(self, kind: str) -> list[EvidenceDocument]:
+        decision = self.require_decision()
+        return list(
+            self.session.exec(
+                select(EvidenceDocument)
+                .where(EvidenceDocument.decision_id == decision.id, EvidenceDocument.kind == kind)
+                .order_by(col(EvidenceDocument.id))
+            )
+        )
+
+    # ---------------------------------------------------------------- stage status
+    def move_stage(self, stage_id: str, to: StageStatus, note: str = "") -> StageInstance:
+        row = self.stage(stage_id)
+        if row.status == to:
+            return row
+        if (row.status, to) not in proc.STAGE_TRANSITIONS:
+            self.refuse(
+                "STATE",
+                f"阶段 {stage_id} 不能从 {row.status.value} 变为 {to.value}",
+                f"stage {stage_id} cannot go from {row.status.value} to {to.value}",
+                field="stage",
+            )
+        self.notes.setdefault("stages", {})[stage_id] = f"{row.status.value}->{to.value}"
+        row.status = to
+        row.note = note
+        row.updated_at = self.now
+        self.session.add(row)
+        return row
+
+    def enter_stage(self, stage_id: str) -> StageInstance:
+        """Work starts (or continues) in a stage: check that it applies to this decision,
+        that the steps it comes after are done, and make it active."""
+        from flows import rules
+
+        stage_def = self.procedure.stage(stage_id)
+        row = self.stage(stage_id)
+        requirement = stage_def.requirement(self.flags)
+        if requirement == "excluded":
+            # only the confidential flag excludes a stage (R2)
+            self.refuse("R2", f"{stage_def.zh}不适用", f"{stage_def.en} does not apply", field="decision")
+        missing = rules.unfinished_prerequisites(stage_def, self.stage_statuses())
+        if missing:
+            self.refuse(
+                "ORDER",
+                f"须先完成：{', '.join(missing)}",
+                f"first complete: {', '.join(missing)}",
+                field="decision",
+            )
+        if row.status in (StageStatus.active, StageStatus.returned):
+            return row
+        if row.status in (StageStatus.pending, StageStatus.not_required):
+            return self.move_stage(stage_id, StageStatus.active)
+        self.refuse(
+            "STATE",
+            f"{stage_def.zh}当前状态为 {row.status.value}",
+            f"{stage_def.en} is {row.status.value}",
+            field="decision",
+        )
+
+    def finish_stage(self, stage_id: str, note: str = "") -> StageInstance:
+        """The department completes a stage; stages the jurisdiction lists go to the legal
+        office for approval first (actions.md, stage approval)."""
+        if stage_id in self.settings["stages_needing_legal_approval"]:
+            row = self.move_stage(stage_id, StageStatus.awaiting_approval, note)
+            self.emit("stage_awaiting_approval", {"stage": stage_id})
+            return row
+        return self.move_stage(stage_id, StageStatus.completed, note)
+
+    def stage_statuses(self) -> dict[str, StageStatus]:
+        return {stage_id: row.status for stage_id, row in self.stages().items()}
+
+    # ---------------------------------------------------------------- writing
+    def add_evidence(
+        self, stage: str, kind: str, content: str | bytes, title: str | None = None
+    ) -> EvidenceDocument:
+        decision = self.require_decision()
+        assert kind in proc.EVIDENCE_KINDS, kind
+        data = content.encode() if isinstance(content, str) else content
+        sha = self.documents.put(data)
+        if self.session.get(StoredDocument, sha) is None:
+            self.session.add(StoredDocument(sha256=sha, size=len(data), created_at=self.now))
+            self.session.flush()  # no ORM relationship orders the two inserts
+        evidence = EvidenceDocument(
+            decision_id=decision.id or 0,
+            stage=stage,
+            kind=kind,
+            title=title or proc.EVIDENCE_KINDS[kind].zh,
+            sha256=sha,
+            created_by=self.actor.code,
+            created_at=self.now,
+        )
+        self.session.add(evidence)
+        self.session.flush()
+        self.notes.setdefault("evidence", []).append({"kind": kind, "sha256": sha})
+        return evidence
+
+    def schedule(
+        self,
+        kind: str,
+        base_date: date,
+        *,
+        subject_ref: str = "",
+        days: int | None = None,
+        unit: DayUnit | None = None,
+    ) -> Deadline:
+        """Create a deadline row computed from the procedure, the settings and the calendar."""
+        decision = self.require_decision()
+        spec = self.procedure.deadline_kinds[kind]
+        limit = self.procedure.time_limits[spec.time_limit] if spec.time_limit else None
+        if days is None:
+            setting = spec.days_setting or (limit.days_setting if limit else None)
+            assert setting is not None, kind
+            days = int(self.settings[setting])
+        if unit is None:
+            if limit and limit.unit_setting:
+                unit = DayUnit(self.settings[limit.unit_setting])
+            else:
+                unit = limit.unit if limit else DayUnit.calendar
+        result = self.calendar.add(base_date, days, unit, direction=spec.direction)
+        deadline = Deadline(
+            decision_id=decision.id,
+            kind=kind,
+            stage=spec.stage,
+            subject_ref=subject_ref,
+            base_date=base_date,
+            days=days,
+            unit=unit,
+            direction=spec.direction,
+            due_date=result.day,
+            due_at=due_instant(spec, result.day, self.tz),
+            provisional=result.provisional,
+            blocking=spec.blocking,
+            article=spec.article,
+            status=DeadlineStatus.open,
+            created_at=self.now,
+        )
+        self.session.add(deadline)
+        self.session.flush()
+        self.notes.setdefault("deadlines", []).append(
+            {"kind": kind, "due": result.day.isoformat(), "provisional": result.provisional}
+        )
+        return deadline
+
+    def open_deadline(self, kind: str, subject_ref: str | None = None) -> Deadline | None:
+        decision = self.require_decision()
+        query = select(Deadline).where(
+            Deadline.decision_id == decision.id,
+            Deadline.kind == kind,
+            col(Deadline.status).in_([DeadlineStatus.open, DeadlineStatus.fired]),
+        )
+        if subject_ref is not None:
+            query = query.where(Deadline.subject_ref == subject_ref)
+        return self.session.exec(query.order_by(col(Deadline.id).desc())).first()
+
+    def close_deadlines(
+        self, kind: str, *, subject_ref: str | None = None, status: DeadlineStatus = DeadlineStatus.met
+    ) -> int:
+        decision = self.require_decision()
+        query = select(Deadline).where(
+            Deadline.decision_id == decision.id,
+            Deadline.kind == kind,
+            col(Deadline.status).in_([DeadlineStatus.open, DeadlineStatus.fired]),
+        )
+        if subject_ref is not None:
+            query = query.where(Deadline.subject_ref == subject_ref)
+        closed = 0
+        for row in self.session.exec(query):
+            row.status = status
+            row.closed_at = self.now
+            self.session.add(row)
+            closed += 1
+        return closed
+
+    def close_all_deadlines(self, status: DeadlineStatus = DeadlineStatus.cancelled) -> None:
+        decision = self.require_decision()
+        query = select(Deadline).where(
+            Deadline.decision_id == decision.id,
+            col(Deadline.status).in_([DeadlineStatus.open, DeadlineStatus.fired]),
+        )
+        for row in self.session.exec(query):
+            row.status = status
+            row.closed_at = self.now
+            self.session.add(row)
+
+    def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> OutboxEvent:
+        """An outbox row, committed with the action; the dispatcher acts on it later."""
+        decision_id = self.decision.id if self.decision else None
+        body = {"action": self.action, "actor": self.actor.code, **(payload or {})}
+        if self.decision:
+            body["decision"] = self.decision.code
+        stamp = self.now.strftime("%Y%m%dT%H%M%S%f")
+        key = (
+            f"{event_type}:{decision_id or self.jurisdiction.id}:{stamp}:{len(self.notes.get('events', []))}"
+        )
+        event = OutboxEvent(
+            event_type=event_type,
+            decision_id=decision_id,
+            idempotency_key=key,
+            payload=body,
+            created_at=self.now,
+        )
+        self.session.add(event)
+        self.notes.setdefault("events", []).append(event_type)
+        return event
+
+    def touch(self) -> None:
+        if self.decision is not None:
+            self.decision.updated_at = self.now
+            self.session.add(self.decision)
+
+
+def due_instant(spec: proc.DeadlineKind, day: date, tz: ZoneInfo) -> datetime:
+    moment = start_of_day(day, tz) if spec.fires == "start_of_day" else end_of_day(day, tz)
+    return moment.astimezone(UTC)
+
+
+# -------------------------------------------------------------------- registry
+Handler = Callable[[Tx, P], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class ActionSpec(Generic[P]):
+    name: str
+    payload: type[P]
+    handler: Handler[P]
+    rule: proc.ActionRule
+
+
+REGISTRY: dict[str, ActionSpec[Any]] = {}
+
+
+def action(name: str, payload: type[P]) -> Callable[[Handler[P]], Handler[P]]:
+    """Register a handler as the one implementation of a public action."""
+    if name not in proc.ACTIONS:
+        raise KeyError(f"action {name} has no role rule in flows.procedure.ACTIONS")
+
+    def register(handler: Handler[P]) -> Handler[P]:
+        REGISTRY[name] = ActionSpec(name, payload, handler, proc.ACTIONS[name])
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    data: dict[str, Any]
+    audit_seq: int
+    chain: str
+
+
+def validate_payload(name: str, data: Mapping[str, Any]) -> tuple[ActionSpec[Any], Payload]:
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise invalid("action", f"未知操作 {name!r}", f"unknown action {name!r}")
+    try:
+        return spec, spec.payload.model_validate(dict(data))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ProcedureError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    if first["type"] == "extra_forbidden":
+        return invalid(where, "未知字段", "unknown field")
+    if first["type"] == "missing":
+        return invalid(where, "必填", "is required")
+    return invalid(where, f"取值无效（{first['msg']}）", f"invalid value ({first['msg']})")
+
+
+def load_actor(session: Session, jurisdiction: Jurisdiction, code: str) -> Actor:
+    if code == "public":
+        return PUBLIC_ACTOR
+    if code == proc.SYSTEM_ACTOR:
+        return SYSTEM
+    user = session.exec(
+        select(User).where(User.jurisdiction_id == jurisdiction.id, User.code == code)
+    ).first()
+    if user is None or not user.active:
+        raise not_found("actor", code)
+    roles = frozenset(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all())
+    unit = session.get(Unit, user.unit_id)
+    return Actor(code, roles, user.id, user.unit_id, unit.code if unit else None)
+
+
+def the_jurisdiction(session: Session, lock: bool = False) -> Jurisdiction:
+    query = select(Jurisdiction).order_by(col(Jurisdiction.id)).limit(1)
+    if lock:
+        query = query.with_for_update()
+    found = session.exec(query).first()
+    if found is None:
+        raise refusal("NOT_FOUND", "尚未设置辖区", "no jurisdiction has been set up", kind="not_found")
+    return found
+
+
+def lock_decision(session: Session, jurisdiction: Jurisdiction, code: str) -> Decision:
+    decision = session.exec(
+        select(Decision)
+        .where(Decision.jurisdiction_id == jurisdiction.id, Decision.code == code)
+        .with_for_update()
+    ).first()
+    if decision is None:
+        raise not_found("decision", code)
+    return decision
+
+
+DEPARTMENT_ROLES = frozenset({"department_staff", "department_head"})
+CLOSED_STATUSES = frozenset({DecisionStatus.withdrawn, DecisionStatus.archived})
+# actions that stay possible on an archived decision (Arts. 34-37 run after archiving)
+AFTER_ARCHIVE = frozenset(
+    {
+        "assign_execution_unit",
+        "report_execution_progress",
+        "report_execution_problem",
+        "start_post_evaluation",
+        "submit_post_evaluation_report",
+        "suspend_execution",
+        "start_adjustment",
+    }
+)
+
+
+def check_role(spec: ActionSpec[Any], actor: Actor, decision: Decision | None) -> None:
+    if actor.is_system:
+        return
+    if not (spec.rule.roles & actor.roles):
+        raise refusal(
+            "AUTH",
+            f"{spec.name} 需要角色 {'/'.join(sorted(spec.rule.roles))}",
+            f"{spec.name} needs role {'/'.join(sorted(spec.rule.roles))}",
+            field="actor",
+            kind="forbidden",
+        )
+    # A department acts only on decisions it undertakes (Art. 11).
+    acting_roles = spec.rule.roles & actor.roles
+    if (
+        decision is not None
+        and acting_roles <= DEPARTMENT_ROLES
+        and actor.unit_code not in decision.unit_codes
+    ):
+        raise refusal(
+            "AUTH",
+            f"{actor.unit_code} 不是该决策的承办单位",
+            f"{actor.unit_code} is not an undertaking unit of this decision",
+            field="actor",
+            kind="forbidden",
+        )
+
+
+MAX_ATTEMPTS = 4
+
+
+def run_action(
+    ctx: ServiceContext,
+    name: str,
+    actor_code: str,
+    data: Mapping[str, Any],
+    now: datetime | None = None,
+) -> ActionResult:
+    """Validate, authorise, check the guards and apply one action in one transaction.
+    A conflicting concurrent writer makes the transaction retry from the start; a
+    refusal rolls everything back."""
+    spec, payload = validate_payload(name, data)
+    moment = (now or ctx.clock()).astimezone(UTC)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _apply(ctx, spec, payload, actor_code, moment)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
+                raise
+            _time.sleep(0.01 * attempt)  # back off before retrying a lost race
+    raise AssertionError("unreachable")
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        marker in text
+        for marker in ("auditevent", "deadlock", "could not serialize", "database is locked", "serialization")
+    )
+
+
+def _apply(
+    ctx: ServiceContext, spec: ActionSpec[Any], payload: Payload, actor_code: str, now: datetime
+) -> ActionResult:
+    with session_scope(ctx.engine) as session:
+        jurisdiction = the_jurisdiction(session)
+        actor = load_actor(session, jurisdiction, actor_code)
+        decision = None
+        decision_code = getattr(payload, "decision", None)
+        if isinstance(decision_code, str):
+            decision = lock_decision(session, jurisdiction, decision_code)
+        check_role(spec, actor, decision)
+        if decision is not None and decision.status in CLOSED_STATUSES and spec.name not in AFTER_ARCHIVE:
+            raise refusal(
+                "STATE" if decision.status == DecisionStatus.withdrawn else "R20",
+                f"决策状态为 {decision.status.value}",
+                f"the decision is {decision.status.value}",
+                field="decision",
+            )
+        tx = Tx(
+            session=session,
+            actor=actor,
+            now=now,
+            jurisdiction=jurisdiction,
+            settings=resolved_settings(jurisdiction),
+            calendar=load_calendar(session),
+            documents=ctx.documents,
+            action=spec.name,
+            decision=decision,
+        )
+        result = dict(spec.handler(tx, payload) or {})
+        tx.touch()
+        chain = tx.chain or (
+            f"decision:{tx.decision.id}" if tx.decision else f"jurisdiction:{jurisdiction.id}"
+        )
+        if tx.decision is None and tx.chain is None:
+            the_jurisdiction(session, lock=True)  # serialise appends to the set-up chain
+        event = audit.append(
+            session,
+            chain=chain,
+            action=spec.name,
+            actor=actor.code,
+            actor_roles=",".join(sorted(actor.roles)),
+            occurred_at=now,
+            payload={"input": payload.model_dump(mode="json"), "result": result, **tx.notes},
+            decision_id=tx.decision.id if tx.decision else None,
+        )
+        return ActionResult(spec.name, result, event.seq, chain)
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise invalid("at", "须带时区", "must carry a time zone")
+    return moment.astimezone(UTC)

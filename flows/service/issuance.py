@@ -1,0 +1,278 @@
+"""Party committee report (Art. 31), congress step (Art. 8), publication (Art. 32) and
+archiving (Art. 33)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlmodel import col, select
+
+from flows import procedure as proc
+from flows import rules
+from flows.service import audit
+from flows.service.framework import DecisionPayload, Tx, action
+from models import (
+    ArchiveDossier,
+    CongressStep,
+    DecisionStatus,
+    EvidenceDocument,
+    PartyStep,
+    Publication,
+    StageStatus,
+)
+
+DECIDED = (DecisionStatus.decided, DecisionStatus.published)
+
+
+class PartyReport(DecisionPayload):
+    on_date: date
+    document_ref: str = ""
+    text: str = ""
+
+
+@action("record_party_report", PartyReport)
+def record_party_report(tx: Tx, p: PartyReport) -> Mapping[str, Any]:
+    """Art. 31: before issuance; P8 decides before or after the meeting."""
+    decision = tx.require_decision()
+    order = tx.settings["party_report_order"]
+    if order == "after_meeting" and decision.status not in DECIDED:
+        tx.refuse(
+            "P8",
+            "本地规定在会议决定后请示报告",
+            "local rules put the report after the meeting",
+            field="decision",
+        )
+    if order == "before_meeting" and decision.status in DECIDED:
+        tx.refuse(
+            "P8",
+            "本地规定在会议前请示报告",
+            "local rules put the report before the meeting",
+            field="decision",
+        )
+    tx.enter_stage("party_report")
+    evidence = tx.add_evidence(
+        "party_report", "party_report", p.text or f"关于《{decision.title}》的请示 {p.document_ref}"
+    )
+    tx.session.add(
+        PartyStep(
+            decision_id=decision.id or 0,
+            kind="report",
+            on_date=p.on_date,
+            document_ref=p.document_ref,
+            evidence_id=evidence.id,
+            recorded_at=tx.now,
+        )
+    )
+    return {"party_report": p.document_ref}
+
+
+class PartyReply(DecisionPayload):
+    on_date: date
+    result: Literal["agreed", "not_agreed"]
+    document_ref: str = ""
+    text: str = ""
+
+
+@action("record_party_reply", PartyReply)
+def record_party_reply(tx: Tx, p: PartyReply) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    reported = tx.session.exec(
+        select(PartyStep.id).where(PartyStep.decision_id == decision.id, PartyStep.kind == "report")
+    ).first()
+    if reported is None:
+        tx.refuse("R15", "尚未向党委请示报告", "no request-report has been made", field="decision")
+    evidence = tx.add_evidence(
+        "party_report", "party_reply", p.text or f"党委批复：{p.result} {p.document_ref}"
+    )
+    tx.session.add(
+        PartyStep(
+            decision_id=decision.id or 0,
+            kind="reply",
+            on_date=p.on_date,
+            result=p.result,
+            document_ref=p.document_ref,
+            evidence_id=evidence.id,
+            recorded_at=tx.now,
+        )
+    )
+    if p.result == "agreed":
+        tx.move_stage("party_report", StageStatus.completed)
+    tx.emit("party_replied", {"result": p.result})
+    return {"result": p.result}
+
+
+class CongressStepPayload(DecisionPayload):
+    kind: Literal["report", "discussion", "decision"]
+    on_date: date
+    result: str = ""
+    text: str = ""
+
+
+@action("record_congress_step", CongressStepPayload)
+def record_congress_step(tx: Tx, p: CongressStepPayload) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    if tx.stage("congress").status == StageStatus.not_required:
+        tx.refuse(
+            "STATE",
+            "该决策未标明需人大程序",
+            "the decision is not flagged for a congress step",
+            field="decision",
+        )
+    tx.enter_stage("congress")
+    evidence = tx.add_evidence("congress", "congress_record", p.text or f"人大{p.kind}：{p.result}")
+    tx.session.add(
+        CongressStep(
+            decision_id=decision.id or 0,
+            kind=p.kind,
+            on_date=p.on_date,
+            result=p.result,
+            evidence_id=evidence.id,
+            recorded_at=tx.now,
+        )
+    )
+    tx.move_stage("congress", StageStatus.completed)
+    return {"kind": p.kind}
+
+
+class PublishDecision(DecisionPayload):
+    channels: list[str] = Field(min_length=1)
+    published_on: date
+    text: str = Field(min_length=1)
+    adoption_explanation: str = ""
+    interpretation: str = ""
+    url: str = ""
+
+
+@action("publish_decision", PublishDecision)
+def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    if "confidential" in tx.flags:
+        tx.refuse(
+            "R2", "依法不予公开的决策不公布", "a confidential decision is not published", field="decision"
+        )
+    if decision.status != DecisionStatus.decided:
+        tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
+    statuses = tx.stage_statuses()
+    if statuses.get("party_report") != StageStatus.completed:
+        tx.refuse(
+            "R15", "尚未完成向党委请示报告", "the Party committee report is not complete", field="decision"
+        )
+    if statuses.get("congress") not in proc.DONE_STATUSES:
+        tx.refuse("R15", "尚未履行人大程序", "the people's congress step is not done", field="decision")
+    tx.check(
+        rules.publication_complete(
+            p.channels,
+            tx.settings["publication_channels"],
+            tx.flags,
+            p.adoption_explanation,
+            p.interpretation,
+        )
+    )
+    tx.enter_stage("publication")
+    text = tx.add_evidence("publication", "publication_text", p.text)
+    if p.adoption_explanation:
+        tx.add_evidence("publication", "adoption_explanation", p.adoption_explanation)
+    if p.interpretation:
+        tx.add_evidence("publication", "interpretation", p.interpretation)
+    tx.session.add(
+        Publication(
+            decision_id=decision.id or 0,
+            channels=list(p.channels),
+            published_on=p.published_on,
+            url=p.url,
+            text_evidence_id=text.id,
+            recorded_at=tx.now,
+        )
+    )
+    tx.move_stage("publication", StageStatus.completed)
+    decision.status = DecisionStatus.published
+    decision.published_on = tx.now
+    tx.close_deadlines("publication_due")
+    tx.schedule("archive_due", p.published_on)  # P10
+    tx.emit("decision_published", {"channels": list(p.channels), "url": p.url})
+    return {"published_on": str(p.published_on)}
+
+
+class ArchivePayload(DecisionPayload):
+    note: str = ""
+
+
+def required_archive_items(tx: Tx) -> list[str]:
+    """Art. 33, R17: the evidence of every stage the decision actually went through."""
+    statuses = tx.stage_statuses()
+    flags = tx.flags
+    required: list[str] = []
+    for stage in tx.procedure.stages:
+        if stage.id == "archive" or statuses.get(stage.id) != StageStatus.completed:
+            continue
+        required += [req.kind for req in stage.evidence if req.when.holds(flags)]
+    return required
+
+
+@action("archive_decision", ArchivePayload)
+def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    if decision.status not in (DecisionStatus.published, DecisionStatus.decided, DecisionStatus.rejected):
+        tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
+    statuses = tx.stage_statuses()
+    if decision.status != DecisionStatus.rejected:
+        for stage_id in ("party_report", "publication"):
+            if statuses.get(stage_id) not in proc.DONE_STATUSES:
+                stage = tx.procedure.stage(stage_id)
+                tx.refuse("R17", f"{stage.zh}尚未完成", f"{stage.en} is not complete", field="decision")
+    present = {
+        e.kind
+        for e in tx.session.exec(select(EvidenceDocument).where(EvidenceDocument.decision_id == decision.id))
+    }
+    missing = rules.missing_archive_items(required_archive_items(tx), present)
+    if missing:
+        names = [proc.EVIDENCE_KINDS[k].zh for k in missing]
+        tx.refuse("R17", f"缺少：{'、'.join(names)}", f"missing: {', '.join(missing)}", field="decision")
+    items = [
+        {
+            "kind": e.kind,
+            "stage": e.stage,
+            "title": e.title,
+            "sha256": e.sha256,
+            "created_at": e.created_at.isoformat(),
+            "created_by": e.created_by,
+        }
+        for e in tx.session.exec(
+            select(EvidenceDocument)
+            .where(EvidenceDocument.decision_id == decision.id)
+            .order_by(col(EvidenceDocument.id))
+        )
+    ]
+    chain = f"decision:{decision.id}"
+    head = audit.head_hash(tx.session, chain)
+    manifest: dict[str, Any] = {
+        "decision": decision.code,
+        "title": decision.title,
+        "procedure_version": decision.procedure_version,
+        "items": items,
+        "audit_chain": chain,
+        "audit_head_before_archive": head,
+        "note": p.note,
+    }
+    body = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1)
+    tx.add_evidence("archive", "archive_manifest", body, "决策档案目录")
+    tx.session.add(
+        ArchiveDossier(
+            decision_id=decision.id or 0,
+            manifest=manifest,
+            manifest_sha256=hashlib.sha256(body.encode()).hexdigest(),
+            audit_head_hash=head,
+            archived_at=tx.now,
+        )
+    )
+    tx.enter_stage("archive")
+    tx.move_stage("archive", StageStatus.completed)
+    decision.status = DecisionStatus.archived
+    tx.close_deadlines("archive_due")
+    tx.emit("decision_archived", {"items": len(items)})
+    return {"items": len(items)}

@@ -1,0 +1,228 @@
+"""Legality review (合法性审查), Arts. 25-28, with P5-P7."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlmodel import col, select
+
+from flows import procedure as proc
+from flows.errors import invalid
+from flows.service.framework import DecisionPayload, Tx, action
+from flows.service.lifecycle import current_draft
+from models import LegalAdviserOpinion, LegalityReview, StageStatus
+from models.enums import DeadlineStatus
+
+
+def latest_review(tx: Tx) -> LegalityReview | None:
+    decision = tx.require_decision()
+    return tx.session.exec(
+        select(LegalityReview)
+        .where(LegalityReview.decision_id == decision.id)
+        .order_by(col(LegalityReview.round).desc())
+    ).first()
+
+
+def unapproved_pre_review_stages(tx: Tx) -> list[proc.Stage]:
+    """Tracks that must be finished and approved before legality review (Arts. 26, 27(2))."""
+    statuses = tx.stage_statuses()
+    return [
+        stage
+        for stage in tx.procedure.stages
+        if stage.pre_review and statuses.get(stage.id) not in proc.DONE_STATUSES
+    ]
+
+
+class SubmitForReview(DecisionPayload):
+    procedures_statement: str = ""  # 履行决策法定程序的说明 (Art. 26(1))
+    legal_bases: list[str] = Field(default_factory=list)
+    materials: str = ""
+
+
+def _start_round(tx: Tx, p: SubmitForReview, round_number: int, clock_base: Any) -> LegalityReview:
+    decision = tx.require_decision()
+    draft = current_draft(tx)
+    bases = list(p.legal_bases) or (list(draft.legal_bases) if draft else [])
+    if draft is None:
+        tx.refuse("R9", "缺少决策草案", "the draft is missing", field="decision")
+    if not bases:
+        tx.refuse("R9", "缺少法律依据", "the legal basis is missing", field="legal_bases")
+    if not p.procedures_statement.strip():
+        tx.refuse(
+            "R9",
+            "缺少履行法定程序的说明",
+            "the statement of procedures performed is missing",
+            field="procedures_statement",
+        )
+    review = LegalityReview(
+        decision_id=decision.id or 0,
+        round=round_number,
+        draft_number=draft.number,
+        submitted_at=tx.now,
+        submitted_on=tx.today,
+        procedures_statement=p.procedures_statement,
+    )
+    tx.session.add(review)
+    tx.session.flush()
+    package = "\n".join(
+        [
+            f"送审稿：第{draft.number}稿",
+            "法律依据：" + "；".join(bases),
+            "程序说明：" + p.procedures_statement,
+            p.materials,
+        ]
+    )
+    tx.add_evidence(
+        "legality_review", "legality_package", package, f"合法性审查送审材料（第{round_number}次）"
+    )
+    tx.schedule("legality_review_min", clock_base, subject_ref=str(round_number))  # T4, R10
+    tx.schedule("legality_opinion_due", tx.today, subject_ref=str(round_number))  # P6, a reminder
+    return review
+
+
+@action("submit_for_legality_review", SubmitForReview)
+def submit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
+    missing = unapproved_pre_review_stages(tx)
+    if missing:
+        first = missing[0]
+        tx.refuse(
+            first.guard,
+            f"{first.zh}尚未完成并经审核（{tx.stage(first.id).status.value}）",
+            f"{first.en} is not completed and approved ({tx.stage(first.id).status.value})",
+            field="decision",
+        )
+    if latest_review(tx) is not None:
+        tx.refuse("STATE", "已送审，退回后请重新送审", "already submitted; use resubmit", field="decision")
+    tx.enter_stage("legality_review")
+    review = _start_round(tx, p, 1, tx.today)
+    tx.emit("legality_review_submitted", {"round": review.round})
+    return {"round": review.round}
+
+
+class ReturnForSupplement(DecisionPayload):
+    reason: str = Field(min_length=1)
+
+
+@action("return_for_supplement", ReturnForSupplement)
+def return_for_supplement(tx: Tx, p: ReturnForSupplement) -> Mapping[str, Any]:
+    """Art. 26(1), P7: the materials are incomplete; the round ends."""
+    review = latest_review(tx)
+    if review is None or review.status != "under_review":
+        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
+    review.status = "returned"
+    review.return_reason = p.reason
+    tx.session.add(review)
+    tx.add_evidence("legality_review", "supplement_notice", p.reason)
+    tx.close_deadlines("legality_opinion_due", subject_ref=str(review.round), status=DeadlineStatus.cancelled)
+    tx.emit("legality_review_returned", {"round": review.round, "reason": p.reason})
+    return {"round": review.round, "status": "returned"}
+
+
+@action("resubmit_for_legality_review", SubmitForReview)
+def resubmit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
+    """After a return or an 'unlawful' opinion. P5: the 7-working-day minimum restarts
+    unless the jurisdiction says otherwise."""
+    previous = latest_review(tx)
+    if previous is None or not (
+        previous.status == "returned"
+        or (previous.status == "opinion_issued" and previous.outcome == "unlawful")
+    ):
+        tx.refuse(
+            "P5",
+            "只有被退回或审查不合法的送审材料才能重新送审",
+            "only a returned or unlawful submission can be resubmitted",
+            field="decision",
+        )
+    first = tx.session.exec(
+        select(LegalityReview).where(
+            LegalityReview.decision_id == previous.decision_id, LegalityReview.round == 1
+        )
+    ).one()
+    clock_base = tx.today if tx.settings["legality_clock_restarts"] else first.submitted_on
+    tx.close_deadlines("legality_review_min", status=DeadlineStatus.cancelled)
+    tx.move_stage("legality_review", StageStatus.active)
+    review = _start_round(tx, p, previous.round + 1, clock_base)
+    tx.emit("legality_review_submitted", {"round": review.round})
+    return {"round": review.round}
+
+
+class AdviserOpinion(DecisionPayload):
+    adviser: str = Field(min_length=1)
+    adviser_kind: Literal["legal_adviser", "public_lawyer"] = "legal_adviser"
+    opinion: str = Field(min_length=1)
+
+
+@action("record_legal_adviser_opinion", AdviserOpinion)
+def record_legal_adviser_opinion(tx: Tx, p: AdviserOpinion) -> Mapping[str, Any]:
+    review = latest_review(tx)
+    if review is None or review.status != "under_review":
+        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
+    evidence = tx.add_evidence("legality_review", "legal_adviser_opinion", p.opinion, f"{p.adviser}法律意见")
+    tx.session.add(
+        LegalAdviserOpinion(
+            review_id=review.id or 0,
+            adviser=p.adviser,
+            adviser_kind=p.adviser_kind,
+            evidence_id=evidence.id or 0,
+            recorded_at=tx.now,
+        )
+    )
+    return {"round": review.round}
+
+
+class IssueOpinion(DecisionPayload):
+    outcome: Literal["lawful", "lawful_after_changes", "unlawful"]  # P7 (a return is return_for_supplement)
+    opinion: str = Field(min_length=1)
+    required_changes: str = ""
+
+
+@action("issue_legality_opinion", IssueOpinion)
+def issue_legality_opinion(tx: Tx, p: IssueOpinion) -> Mapping[str, Any]:
+    review = latest_review(tx)
+    if review is None or review.status != "under_review":
+        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
+    advisers = tx.session.exec(
+        select(LegalAdviserOpinion.id).where(LegalAdviserOpinion.review_id == review.id)
+    ).all()
+    if not advisers:
+        tx.refuse(
+            "R11",
+            "本次审查尚无法律顾问或公职律师意见",
+            "this review has no legal adviser opinion yet",
+            field="decision",
+        )
+    if p.outcome == "lawful_after_changes" and not p.required_changes.strip():
+        raise invalid(
+            "required_changes", "修改后合法须列明修改事项", "lawful after changes must list the changes"
+        )
+    evidence = tx.add_evidence("legality_review", "legality_opinion", p.opinion)
+    review.status = "opinion_issued"
+    review.outcome = p.outcome
+    review.opinion_text = p.opinion
+    review.opinion_evidence_id = evidence.id
+    review.issued_at = tx.now
+    tx.session.add(review)
+    tx.close_deadlines("legality_opinion_due", subject_ref=str(review.round))
+    if p.outcome == "lawful":
+        tx.move_stage("legality_review", StageStatus.completed)
+    tx.emit("legality_opinion_issued", {"round": review.round, "outcome": p.outcome})
+    return {"round": review.round, "outcome": p.outcome}
+
+
+class ChangesAfterReview(DecisionPayload):
+    changes: str = Field(min_length=1)
+
+
+@action("record_changes_after_review", ChangesAfterReview)
+def record_changes_after_review(tx: Tx, p: ChangesAfterReview) -> Mapping[str, Any]:
+    """Art. 28: the undertaking unit makes the changes the opinion requires."""
+    review = latest_review(tx)
+    if review is None or review.outcome != "lawful_after_changes":
+        tx.refuse("STATE", "审查意见未要求修改", "the opinion did not require changes", field="decision")
+    review.changes_recorded_at = tx.now
+    tx.session.add(review)
+    tx.add_evidence("legality_review", "changes_record", p.changes)
+    tx.move_stage("legality_review", StageStatus.completed)
+    return {"round": review.round}

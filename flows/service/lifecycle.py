@@ -1,0 +1,318 @@
+"""Registering a decision and carrying it through initiation and drafting (Arts. 10-13),
+plus the legal office's stage approvals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from flows import procedure as proc
+from flows import rules
+from flows.errors import invalid, not_found
+from flows.service.framework import DecisionPayload, Payload, Tx, action
+from models import (
+    CatalogueEntry,
+    CatalogueYear,
+    Decision,
+    DecisionStatus,
+    DraftVersion,
+    StageInstance,
+    StageStatus,
+)
+
+ProposalSource = Literal["leader", "department", "lower_government", "deputy_or_cppcc", "public"]
+FlagName = Literal[
+    "confidential",
+    "technical",
+    "stability_risk",
+    "market_activity",
+    "hearing_required_by_law",
+    "affects_specific_group",
+    "high_public_concern",
+    "exploratory_reform",
+    "congress_step",
+]
+
+
+class RegisterDecision(Payload):
+    ref: str | None = Field(default=None, min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=300)
+    category: int = Field(ge=1, le=5)  # Art. 3(1)
+    lead_unit: str | None = None
+    units: list[str] = Field(default_factory=list)
+    proposal_source: ProposalSource = "department"
+    proposal: str = ""
+    catalogue_entry: str | None = None  # "2026/E3" or an entry code of the current year
+    flags: list[FlagName] = Field(default_factory=list)
+    organ: str | None = None
+
+
+@action("register_decision", RegisterDecision)
+def register_decision(tx: Tx, p: RegisterDecision) -> Mapping[str, Any]:
+    units = list(dict.fromkeys([*([p.lead_unit] if p.lead_unit else []), *p.units]))
+    for code in units:
+        tx.unit(code, "units")
+    code = p.ref or _next_code(tx)
+    exists = tx.session.exec(
+        select(Decision.id).where(Decision.jurisdiction_id == tx.jurisdiction.id, Decision.code == code)
+    ).first()
+    if exists is not None:
+        raise invalid("ref", f"决策编号 {code} 已存在", f"decision {code} already exists")
+    flags: set[str] = set(p.flags)
+    entry = _catalogue_entry(tx, p.catalogue_entry) if p.catalogue_entry else None
+    if entry is not None and entry.hearing_required:
+        flags.add("hearing_in_catalogue")  # GD-H Art. 3
+    lead = (
+        tx.unit(p.lead_unit, "lead_unit") if p.lead_unit else (tx.unit(units[0]) if len(units) == 1 else None)
+    )
+    decision = Decision(
+        jurisdiction_id=tx.jurisdiction.id or 0,
+        code=code,
+        title=p.title,
+        category=p.category,
+        organ=p.organ or tx.jurisdiction.organ,
+        lead_unit_id=lead.id if lead else None,
+        unit_codes=units,
+        proposal_source=p.proposal_source,
+        catalogue_entry_id=entry.id if entry else None,
+        flags=sorted(flags),
+        procedure_version=proc.CURRENT_VERSION,
+        status=DecisionStatus.proposed,
+        registered_by=tx.actor.code,
+        created_at=tx.now,
+        updated_at=tx.now,
+    )
+    tx.session.add(decision)
+    tx.session.flush()
+    tx.decision = decision
+    for stage_id, status in rules.initial_stage_statuses(frozenset(flags)).items():
+        tx.session.add(
+            StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
+        )
+    tx.session.flush()
+    tx.move_stage("initiation", StageStatus.active)
+    if p.proposal:
+        tx.add_evidence("initiation", "proposal", p.proposal)
+    if entry is None:
+        # A matter is major by substance, not by listing (Art. 3(1)): it enters the
+        # procedure and the catalogue must be adjusted to include it (§2.5).
+        tx.emit("catalogue_adjustment_needed", {"title": p.title})
+    elif entry.planned_decision_time:
+        tx.notes["planned_decision_time"] = entry.planned_decision_time
+    tx.emit("decision_registered", {"title": p.title})
+    return {"decision": code, "procedure_version": proc.CURRENT_VERSION}
+
+
+def _next_code(tx: Tx) -> str:
+    year = tx.today.year
+    count = tx.session.exec(
+        select(func.count()).select_from(Decision).where(Decision.jurisdiction_id == tx.jurisdiction.id)
+    ).one()
+    return f"JC-{year}-{int(count) + 1:03d}"
+
+
+def _catalogue_entry(tx: Tx, ref: str) -> CatalogueEntry:
+    year_text, _, code = ref.rpartition("/")
+    year = int(year_text) if year_text.isdigit() else tx.today.year
+    entry = tx.session.exec(
+        select(CatalogueEntry)
+        .join(CatalogueYear, col(CatalogueYear.id) == CatalogueEntry.catalogue_year_id)
+        .where(CatalogueYear.jurisdiction_id == tx.jurisdiction.id, CatalogueYear.year == year)
+        .where(CatalogueEntry.code == code)
+    ).first()
+    if entry is None:
+        raise not_found("catalogue_entry", ref)
+    if entry.status != "included":
+        raise invalid(
+            "catalogue_entry", f"目录事项状态为 {entry.status}", f"the catalogue entry is {entry.status}"
+        )
+    return entry
+
+
+class StartProcedure(DecisionPayload):
+    lead_unit: str | None = None
+    units: list[str] | None = None
+    initiation_decision: str = Field(default="", description="启动决定 text")
+
+
+@action("start_procedure", StartProcedure)
+def start_procedure(tx: Tx, p: StartProcedure) -> Mapping[str, Any]:
+    """Arts. 10-11: the organ decides to start and names the undertaking unit(s)."""
+    decision = tx.require_decision()
+    if decision.status != DecisionStatus.proposed:
+        tx.refuse("STATE", "程序已启动", "the procedure has already started", field="decision")
+    units = list(dict.fromkeys([*([p.lead_unit] if p.lead_unit else []), *(p.units or decision.unit_codes)]))
+    lead_code = p.lead_unit or (tx.unit_by_id(decision.lead_unit_id).code if decision.lead_unit_id else None)
+    if lead_code is None and len(units) == 1:
+        lead_code = units[0]
+    tx.check(rules.undertaking_units_named(units, lead_code))
+    for code in units:
+        tx.unit(code, "units")
+    assert lead_code is not None
+    decision.unit_codes = units
+    decision.lead_unit_id = tx.unit(lead_code, "lead_unit").id
+    decision.status = DecisionStatus.in_procedure
+    text = (
+        p.initiation_decision
+        or f"{decision.organ}决定启动“{decision.title}”决策程序，承办单位：{'、'.join(units)}"
+    )
+    tx.add_evidence("initiation", "initiation_decision", text)
+    tx.move_stage("initiation", StageStatus.completed)
+    tx.move_stage("drafting", StageStatus.active)
+    tx.emit("procedure_started", {"units": units, "lead_unit": lead_code})
+    return {"lead_unit": lead_code, "units": units}
+
+
+class DraftPayload(DecisionPayload):
+    draft: str = Field(min_length=1)
+    explanation: str = ""
+    legal_bases: list[str] = Field(default_factory=list)
+    alternatives: str = ""
+    cost_benefit: str = ""
+    consultation_record: str = ""
+    dispute_statement: str = ""
+
+
+def _add_draft(tx: Tx, p: DraftPayload, reason: str) -> DraftVersion:
+    decision = tx.require_decision()
+    number = current_draft_number(tx) + 1
+    draft_doc = tx.add_evidence("drafting", "draft", p.draft, f"决策草案（第{number}稿）")
+    explanation = tx.add_evidence("drafting", "draft_explanation", p.explanation) if p.explanation else None
+    version = DraftVersion(
+        decision_id=decision.id or 0,
+        number=number,
+        document_sha256=draft_doc.sha256,
+        explanation_sha256=explanation.sha256 if explanation else None,
+        legal_bases=list(p.legal_bases),
+        alternatives=p.alternatives,
+        cost_benefit=p.cost_benefit,
+        consultation_record=p.consultation_record,
+        dispute_statement=p.dispute_statement,
+        reason=reason,
+        created_by=tx.actor.code,
+        created_at=tx.now,
+    )
+    tx.session.add(version)
+    tx.session.flush()
+    return version
+
+
+def current_draft_number(tx: Tx) -> int:
+    decision = tx.require_decision()
+    value = tx.session.exec(
+        select(func.max(DraftVersion.number)).where(DraftVersion.decision_id == decision.id)
+    ).one()
+    return int(value or 0)
+
+
+def current_draft(tx: Tx) -> DraftVersion | None:
+    decision = tx.require_decision()
+    return tx.session.exec(
+        select(DraftVersion)
+        .where(DraftVersion.decision_id == decision.id)
+        .order_by(col(DraftVersion.number).desc())
+    ).first()
+
+
+@action("submit_draft", DraftPayload)
+def submit_draft(tx: Tx, p: DraftPayload) -> Mapping[str, Any]:
+    """Arts. 12-13. R1: drafting starts only once the organ named the undertaking unit."""
+    decision = tx.require_decision()
+    if decision.status == DecisionStatus.proposed or decision.lead_unit_id is None:
+        tx.refuse(
+            "R1",
+            "决策机关尚未启动程序并确定承办单位",
+            "the organ has not started the procedure",
+            field="decision",
+        )
+    if current_draft_number(tx) > 0:
+        tx.refuse("STATE", "草案已提交，请使用修改草案", "a draft exists; use revise_draft", field="decision")
+    version = _add_draft(tx, p, "initial draft")
+    tx.move_stage("drafting", StageStatus.completed)
+    tx.emit("draft_submitted", {"draft": version.number})
+    return {"draft": version.number}
+
+
+class ReviseDraft(DraftPayload):
+    reason: str = Field(min_length=1)
+
+
+@action("revise_draft", ReviseDraft)
+def revise_draft(tx: Tx, p: ReviseDraft) -> Mapping[str, Any]:
+    """A new draft version; all earlier versions are kept. After the decision the draft is
+    frozen: only a suspension or an adjustment procedure may change it (R20, Art. 37)."""
+    decision = tx.require_decision()
+    if decision.status not in (DecisionStatus.in_procedure,):
+        tx.refuse(
+            "R20",
+            "决策已作出，不得随意变更",
+            "the decision has been made and cannot be changed at will",
+            field="decision",
+        )
+    if current_draft_number(tx) == 0:
+        tx.refuse("ORDER", "尚无草案", "there is no draft yet", field="decision")
+    version = _add_draft(tx, p, p.reason)
+    # Material changes may mean earlier tracks no longer describe the draft (§7.3):
+    # flag it for the department, who may re-open them; the engine does not guess.
+    tx.emit("draft_revised", {"draft": version.number, "reason": p.reason})
+    return {"draft": version.number}
+
+
+class Withdraw(DecisionPayload):
+    reason: str = Field(min_length=1)
+
+
+@action("withdraw_decision", Withdraw)
+def withdraw_decision(tx: Tx, p: Withdraw) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    if decision.status not in (DecisionStatus.proposed, DecisionStatus.in_procedure):
+        tx.refuse(
+            "R20",
+            "决策已作出，不得撤回，只能中止或调整",
+            "a made decision cannot be withdrawn",
+            field="decision",
+        )
+    decision.status = DecisionStatus.withdrawn
+    tx.close_all_deadlines()
+    tx.emit("decision_withdrawn", {"reason": p.reason})
+    return {"status": decision.status.value}
+
+
+class StageDecision(DecisionPayload):
+    stage: str
+    note: str = ""
+    reason: str = ""
+
+    @field_validator("stage")
+    @classmethod
+    def known_stage(cls, value: str) -> str:
+        if value not in proc.STAGE_BY_ID:
+            raise ValueError(f"unknown stage {value!r}")
+        return value
+
+
+@action("approve_stage", StageDecision)
+def approve_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
+    """The legal office approves a stage the department completed (actions.md)."""
+    row = tx.stage(p.stage)
+    if row.status != StageStatus.awaiting_approval:
+        tx.refuse("STATE", f"{p.stage} 未在待审核状态", f"{p.stage} is not awaiting approval", field="stage")
+    tx.move_stage(p.stage, StageStatus.completed, p.note)
+    tx.emit("stage_approved", {"stage": p.stage, "note": p.note})
+    return {"stage": p.stage, "status": "completed"}
+
+
+@action("return_stage", StageDecision)
+def return_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
+    if not p.reason.strip():
+        raise invalid("reason", "退回须说明理由", "a return needs a reason")
+    row = tx.stage(p.stage)
+    if row.status != StageStatus.awaiting_approval:
+        tx.refuse("STATE", f"{p.stage} 未在待审核状态", f"{p.stage} is not awaiting approval", field="stage")
+    tx.move_stage(p.stage, StageStatus.returned, p.reason)
+    tx.emit("stage_returned", {"stage": p.stage, "reason": p.reason})
+    return {"stage": p.stage, "status": "returned"}

@@ -1,0 +1,279 @@
+"""Public participation (公众参与), Arts. 14-18."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import func
+from sqlmodel import select
+
+from flows import rules
+from flows.errors import invalid, not_found
+from flows.service.framework import DecisionPayload, Tx, action
+from models import (
+    CommentPeriod,
+    ExpertOpinion,
+    Hearing,
+    HearingStatement,
+    InputResponse,
+    ParticipationActivity,
+    PublicComment,
+)
+from models.enums import DayUnit, DeadlineStatus
+
+
+class OpenCommentPeriod(DecisionPayload):
+    start_date: date
+    end_date: date
+    channels: list[str] = Field(min_length=1)
+    urgent_reason: str = ""
+    notice: str = ""
+
+
+@action("open_comment_period", OpenCommentPeriod)
+def open_comment_period(tx: Tx, p: OpenCommentPeriod) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    tx.enter_stage("public_participation")
+    if p.start_date < tx.today:
+        # P3: the period starts the day the draft and explanation are published
+        tx.refuse("P3", "开始日期不得早于今天", "the start date cannot be in the past", field="start_date")
+    existing = tx.session.exec(
+        select(CommentPeriod).where(CommentPeriod.decision_id == decision.id, CommentPeriod.status == "open")
+    ).first()
+    if existing is not None:
+        tx.refuse("STATE", "已有进行中的征求意见", "a comment period is already open", field="decision")
+    minimum = int(tx.settings["comment_period_min_days"])
+    working = None
+    if tx.settings["comment_period_unit"] == DayUnit.working.value:
+        working = tx.calendar.working_days_between(p.start_date, p.end_date)
+    tx.check(rules.comment_period_long_enough(p.start_date, p.end_date, minimum, p.urgent_reason, working))
+    period = CommentPeriod(
+        decision_id=decision.id or 0,
+        start_date=p.start_date,
+        end_date=p.end_date,
+        channels=list(p.channels),
+        urgent_reason=p.urgent_reason,
+        opened_by=tx.actor.code,
+        opened_at=tx.now,
+    )
+    tx.session.add(period)
+    tx.session.flush()
+    notice = p.notice or (
+        f"关于公开征求《{decision.title}》意见的公告：征求意见期限自{p.start_date}至{p.end_date}，"
+        f"渠道：{'、'.join(p.channels)}。" + (f"缩短期限理由：{p.urgent_reason}" if p.urgent_reason else "")
+    )
+    tx.add_evidence("public_participation", "comment_notice", notice)
+    # T1 ends at 24:00 of the end date, rolled to the next working day (P2)
+    tx.schedule(
+        "comment_period_end",
+        p.start_date,
+        subject_ref=str(period.id),
+        days=(p.end_date - p.start_date).days,
+        unit=DayUnit.calendar,
+    )
+    tx.emit("comment_period_opened", {"start": str(p.start_date), "end": str(p.end_date)})
+    return {"comment_period": period.id}
+
+
+def open_period(tx: Tx) -> CommentPeriod | None:
+    decision = tx.require_decision()
+    return tx.session.exec(
+        select(CommentPeriod).where(CommentPeriod.decision_id == decision.id, CommentPeriod.status == "open")
+    ).first()
+
+
+def close_comment_period(tx: Tx, period: CommentPeriod) -> None:
+    """The automatic transition when T1 falls due (fired by the deadline sweep)."""
+    period.status = "closed"
+    period.closed_at = tx.now
+    tx.session.add(period)
+    tx.close_deadlines("comment_period_end", subject_ref=str(period.id), status=DeadlineStatus.fired)
+    tx.emit("comment_period_closed", {"comment_period": period.id})
+
+
+class SubmitComment(DecisionPayload):
+    ref: str | None = Field(default=None, max_length=64)
+    text: str = Field(min_length=1, max_length=20000)
+    name: str = ""
+    contact: str = ""
+    attachment: str | None = None
+
+
+@action("submit_public_comment", SubmitComment)
+def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    period = open_period(tx)
+    deadline = tx.open_deadline("comment_period_end", str(period.id)) if period else None
+    if period is None or tx.today < period.start_date or (deadline is not None and tx.now >= deadline.due_at):
+        tx.refuse("STATE", "不在征求意见期间", "no comment period is open now", field="decision")
+    if not p.name and not tx.settings["anonymous_comments"]:
+        raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
+    count = tx.session.exec(
+        select(func.count()).select_from(PublicComment).where(PublicComment.decision_id == decision.id)
+    ).one()
+    code = p.ref or f"C{int(count) + 1}"
+    if tx.session.exec(
+        select(PublicComment.id).where(PublicComment.decision_id == decision.id, PublicComment.code == code)
+    ).first():
+        raise invalid("ref", f"意见编号 {code} 已存在", f"comment {code} already exists")
+    attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
+    tx.session.add(
+        PublicComment(
+            decision_id=decision.id or 0,
+            period_id=period.id or 0,
+            code=code,
+            name=p.name,
+            contact=p.contact,
+            text=p.text,
+            attachment_sha256=attachment,
+            submitted_at=tx.now,
+        )
+    )
+    return {"comment": code}
+
+
+ActivityKind = Literal[
+    "forum",
+    "field_visit",
+    "written_request",
+    "questionnaire",
+    "poll",
+    "specific_group_consultation",
+    "expert_interview",
+]
+
+
+class RecordActivity(DecisionPayload):
+    kind: ActivityKind
+    held_on: date
+    summary: str = Field(min_length=1)
+    group_name: str = ""
+    evidence: str = ""
+
+
+@action("record_participation_activity", RecordActivity)
+def record_participation_activity(tx: Tx, p: RecordActivity) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    tx.enter_stage("public_participation")
+    if p.held_on > tx.today:
+        raise invalid("held_on", "不得晚于今天", "cannot be in the future")
+    if p.kind == "specific_group_consultation" and not p.group_name:
+        raise invalid("group_name", "须写明特定群体", "the specific group must be named")
+    kind = (
+        "specific_group_consultation" if p.kind == "specific_group_consultation" else "participation_activity"
+    )
+    evidence = tx.add_evidence("public_participation", kind, p.evidence or p.summary)
+    row = ParticipationActivity(
+        decision_id=decision.id or 0,
+        kind=p.kind,
+        held_on=p.held_on,
+        summary=p.summary,
+        group_name=p.group_name,
+        evidence_id=evidence.id,
+        recorded_by=tx.actor.code,
+        recorded_at=tx.now,
+    )
+    tx.session.add(row)
+    tx.session.flush()
+    return {"activity": row.id}
+
+
+InputKind = Literal["comment", "hearing_statement", "expert_opinion"]
+
+
+class RespondToInput(DecisionPayload):
+    input: str = Field(min_length=1)
+    input_kind: InputKind = "comment"
+    outcome: Literal["adopted", "partly_adopted", "not_adopted"]
+    reason: str = Field(min_length=1)
+
+
+@action("respond_to_input", RespondToInput)
+def respond_to_input(tx: Tx, p: RespondToInput) -> Mapping[str, Any]:
+    """Art. 18: every input is studied; adoption or not, with a reason."""
+    decision = tx.require_decision()
+    if p.input not in inputs_of_kind(tx, p.input_kind):
+        raise not_found("input", p.input)
+    existing = tx.session.exec(
+        select(InputResponse).where(
+            InputResponse.decision_id == decision.id,
+            InputResponse.input_kind == p.input_kind,
+            InputResponse.input_code == p.input,
+        )
+    ).first()
+    row = existing or InputResponse(
+        decision_id=decision.id or 0,
+        input_kind=p.input_kind,
+        input_code=p.input,
+        outcome=p.outcome,
+        reason=p.reason,
+        responded_by=tx.actor.code,
+        responded_at=tx.now,
+    )
+    row.outcome, row.reason, row.responded_at = p.outcome, p.reason, tx.now
+    tx.session.add(row)
+    return {"input": p.input, "outcome": p.outcome}
+
+
+def inputs_of_kind(tx: Tx, kind: str) -> list[str]:
+    decision = tx.require_decision()
+    if kind == "comment":
+        query: Any = select(PublicComment.code).where(PublicComment.decision_id == decision.id)
+    elif kind == "hearing_statement":
+        query = (
+            select(HearingStatement.code)
+            .join(Hearing, Hearing.id == HearingStatement.hearing_id)  # type: ignore[arg-type]
+            .where(Hearing.decision_id == decision.id)
+        )
+    else:
+        query = select(ExpertOpinion.code).where(ExpertOpinion.decision_id == decision.id)
+    return list(tx.session.exec(query).all())
+
+
+def responded(tx: Tx, kind: str) -> list[str]:
+    decision = tx.require_decision()
+    return list(
+        tx.session.exec(
+            select(InputResponse.input_code).where(
+                InputResponse.decision_id == decision.id, InputResponse.input_kind == kind
+            )
+        ).all()
+    )
+
+
+class CompleteParticipation(DecisionPayload):
+    summary: str = ""  # 意见研究采纳情况; generated from the responses when empty
+
+
+@action("complete_participation", CompleteParticipation)
+def complete_participation(tx: Tx, p: CompleteParticipation) -> Mapping[str, Any]:
+    decision = tx.require_decision()
+    tx.enter_stage("public_participation")
+    if open_period(tx) is not None:
+        tx.refuse("R3", "征求意见期限尚未届满", "the comment period has not ended", field="decision")
+    periods = tx.session.exec(
+        select(func.count()).select_from(CommentPeriod).where(CommentPeriod.decision_id == decision.id)
+    ).one()
+    activities = list(
+        tx.session.exec(select(ParticipationActivity).where(ParticipationActivity.decision_id == decision.id))
+    )
+    tx.check(rules.participation_done(len(activities), int(periods)))
+    groups = sum(1 for a in activities if a.kind == "specific_group_consultation")
+    tx.check(rules.specific_group_consulted(tx.flags, groups))
+    tx.check(rules.unanswered_inputs(inputs_of_kind(tx, "comment"), responded(tx, "comment")))
+    summary = p.summary or _adoption_summary(tx)
+    tx.add_evidence("public_participation", "participation_summary", summary)
+    row = tx.finish_stage("public_participation")
+    tx.emit("participation_completed", {"status": row.status.value})
+    return {"stage": "public_participation", "status": row.status.value}
+
+
+def _adoption_summary(tx: Tx) -> str:
+    decision = tx.require_decision()
+    rows = tx.session.exec(select(InputResponse).where(InputResponse.decision_id == decision.id))
+    lines = [f"《{decision.title}》公众意见研究采纳情况"]
+    lines += [f"- {r.input_kind} {r.input_code}: {r.outcome}（{r.reason}）" for r in rows]
+    return "\n".join(lines)

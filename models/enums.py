@@ -1,0 +1,59 @@
+"""Lifecycle enums, stored as text (never native PostgreSQL ENUMs, see stack-facts)."""
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column
+from sqlalchemy import Enum as SAEnum
+
+
+class StageStatus(StrEnum):
+    not_required = "not_required"
+    pending = "pending"
+    active = "active"
+    awaiting_approval = "awaiting_approval"
+    returned = "returned"
+    completed = "completed"
+    waived = "waived"
+
+
+class DecisionStatus(StrEnum):
+    proposed = "proposed"  # registered, organ has not yet decided to start (Art. 10)
+    in_procedure = "in_procedure"
+    decided = "decided"  # head's decision recorded at the meeting (Art. 30)
+    rejected = "rejected"
+    published = "published"
+    archived = "archived"
+    suspended = "suspended"
+    withdrawn = "withdrawn"
+
+
+class UnitKind(StrEnum):
+    department = "department"
+    legal_office = "legal_office"
+    gov_office = "gov_office"
+    party_office = "party_office"
+    congress_office = "congress_office"
+    lower_government = "lower_government"
+    third_party = "third_party"
+
+
+class DeadlineStatus(StrEnum):
+    open = "open"
+    met = "met"
+    fired = "fired"  # came due while still open (overdue / automatic transition done)
+    cancelled = "cancelled"
+
+
+class DayUnit(StrEnum):
+    calendar = "calendar"
+    working = "working"
+
+
+def text_enum(enum: type[StrEnum], *, nullable: bool = False, index: bool = False) -> Any:
+    """A fresh Column storing the enum's value as text (one Column per table)."""
+    return Column(
+        SAEnum(enum, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32),
+        nullable=nullable,
+        index=index,
+    )

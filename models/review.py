@@ -1,0 +1,98 @@
+"""Expert review (Arts. 19-21), risk assessment (Arts. 22-24), fair competition review
+(Art. 29(1)) and legality review (Arts. 25-28)."""
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from models.columns import json_list
+
+
+class Expert(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    fields: list[str] = Field(default_factory=list, sa_column=json_list())
+    affiliation: str = Field(default="", max_length=200)
+    active: bool = True
+
+
+class ExpertSelection(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("decision_id", "expert_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    expert_id: int = Field(foreign_key="expert.id")
+    declaration: str = ""  # interest declaration, Art. 20
+    has_direct_interest: bool = False
+    holds_differing_view: bool = False
+    selected_at: datetime
+
+
+class ExpertOpinion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("decision_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    code: str = Field(max_length=64)
+    expert_id: int = Field(foreign_key="expert.id")
+    text: str
+    signed: bool
+    sealed: bool = False
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    recorded_at: datetime
+
+
+class RiskAssessment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    existing_reference: str = ""  # Art. 22(2): an assessment made under other rules
+    risk_points: list[str] = Field(default_factory=list, sa_column=json_list())
+    prevention_measures: list[str] = Field(default_factory=list, sa_column=json_list())
+    handling_plan: str = ""
+    level: str = Field(default="", max_length=8)  # P12: high | medium | low
+    departments_consulted: list[str] = Field(default_factory=list, sa_column=json_list())
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    controllable: bool | None = None  # the organ's judgement, Art. 24
+    judged_at: datetime | None = None
+    judged_draft_number: int | None = None
+    submitted_at: datetime
+
+
+class FairCompetitionReview(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    conclusion: str = Field(max_length=32)  # compliant | non_compliant | exception_applies
+    reviewer_unit: str = Field(default="", max_length=200)
+    notes: str = ""
+    recorded_at: datetime
+
+
+class LegalityReview(SQLModel, table=True):
+    """One submission round; a return for supplement ends a round (P5, P7)."""
+
+    __table_args__ = (UniqueConstraint("decision_id", "round"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    round: int
+    draft_number: int
+    submitted_at: datetime
+    submitted_on: date  # the local date the T4 clock counts from
+    procedures_statement: str
+    status: str = Field(default="under_review", max_length=24)  # under_review | returned | opinion_issued
+    return_reason: str = ""
+    outcome: str = Field(default="", max_length=32)  # P7: lawful | lawful_after_changes | unlawful
+    opinion_text: str = ""
+    opinion_evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    issued_at: datetime | None = None
+    changes_recorded_at: datetime | None = None
+    legal_risk_statement: str = ""  # exploratory-reform route, Art. 25(2)
+
+
+class LegalAdviserOpinion(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="legalityreview.id", index=True)
+    adviser: str = Field(max_length=100)
+    adviser_kind: str = Field(max_length=24)  # legal_adviser | public_lawyer
+    evidence_id: int = Field(foreign_key="evidencedocument.id")
+    recorded_at: datetime
