@@ -1,1 +1,3 @@
-"""Further sub-commands (calendar, decision, demo) register here."""
+"""Further sub-commands register themselves on the Typer app when imported."""
+
+from cli import calendar_cmd, decision_cmd, demo_cmd  # noqa: F401

@@ -1,11 +1,17 @@
 """The service layer: the only writer of state. Importing it registers every action."""
 
 from flows.service import (  # noqa: F401  (each module registers its actions)
+    calendar_admin,
+    catalogue,
     discussion,
+    execution,
+    hearing,
     issuance,
     legality,
     lifecycle,
     participation,
+    review,
+    time_limits,
 )
 from flows.service.framework import (
     REGISTRY,

@@ -1,0 +1,199 @@
+"""Shared test helpers: a standard district, acting through the service layer, and
+asserting refusals that leave the database untouched."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, inspect
+from sqlmodel import Session, SQLModel, select
+
+from flows.errors import ProcedureError
+from flows.service import ActionResult, ServiceContext, run_action, setup_jurisdiction
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+UNITS = [
+    {"id": "housing", "name": "区住房和城乡建设局", "kind": "department"},
+    {"id": "commerce", "name": "区商务局", "kind": "department"},
+    {"id": "evaluator", "name": "区发展和改革局", "kind": "department"},
+    {"id": "justice", "name": "区司法局", "kind": "legal_office"},
+    {"id": "govoffice", "name": "区政府办公室", "kind": "gov_office"},
+    {"id": "party", "name": "区委办公室", "kind": "party_office"},
+]
+USERS = [
+    {"id": "li", "unit": "housing", "roles": ["department_staff"]},
+    {"id": "zhao", "unit": "housing", "roles": ["department_head"]},
+    {"id": "sun", "unit": "commerce", "roles": ["department_staff"]},
+    {"id": "wang", "unit": "justice", "roles": ["legal_reviewer"]},
+    {"id": "liu", "unit": "justice", "roles": ["legal_head", "admin"]},
+    {"id": "zhou", "unit": "govoffice", "roles": ["gov_office"]},
+    {"id": "mayor", "unit": "govoffice", "roles": ["head", "meeting_member"]},
+    {"id": "chen", "unit": "party", "roles": ["party_liaison"]},
+    {"id": "watcher", "unit": "justice", "roles": ["supervisor"]},
+]
+
+
+def at(text: str) -> datetime:
+    """A local Asia/Shanghai time, written as in scenario files."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def district(
+    ctx: ServiceContext, settings: dict[str, Any] | None = None, when: str = "2026-01-05T09:00"
+) -> None:
+    setup_jurisdiction(
+        ctx, {"organ": "香洲区人民政府", "settings": settings or {}}, UNITS, USERS, now=at(when)
+    )
+
+
+def act(ctx: ServiceContext, action: str, actor: str, when: str, **payload: Any) -> ActionResult:
+    return run_action(ctx, action, actor, payload, now=at(when))
+
+
+def snapshot(ctx: ServiceContext) -> dict[str, int]:
+    """Row counts of every table, plus a fingerprint of the mutable rows."""
+    import models  # noqa: F401
+
+    counts: dict[str, int] = {}
+    with Session(ctx.engine) as session:
+        existing = set(inspect(ctx.engine).get_table_names())
+        for name, table in SQLModel.metadata.tables.items():
+            if name in existing:
+                counts[name] = int(session.exec(select(func.count()).select_from(table)).one())
+        for name in (
+            "decision",
+            "stageinstance",
+            "deadline",
+            "commentperiod",
+            "legalityreview",
+            "catalogueversion",
+        ):
+            if name in existing:
+                rows = session.exec(select(SQLModel.metadata.tables[name])).all()
+                counts[f"{name}#hash"] = hash(tuple(sorted(repr(tuple(r)) for r in rows)))
+    return counts
+
+
+def refused(
+    ctx: ServiceContext, rule_id: str, action: str, actor: str, when: str, **payload: Any
+) -> ProcedureError:
+    """The action is refused with `rule_id`, and nothing in the database changed."""
+    before = snapshot(ctx)
+    with pytest.raises(ProcedureError) as caught:
+        act(ctx, action, actor, when, **payload)
+    assert caught.value.rule_id == rule_id, f"expected {rule_id}, got {caught.value}"
+    assert caught.value.message_zh and caught.value.message_en and caught.value.article
+    assert snapshot(ctx) == before, "a refused action changed the database"
+    return caught.value
+
+
+# ---------------------------------------------------------------- a decision carried forward
+def registered(
+    ctx: ServiceContext,
+    ref: str = "D1",
+    flags: list[str] | None = None,
+    when: str = "2026-03-02T09:00",
+    lead_unit: str = "housing",
+    **extra: Any,
+) -> None:
+    act(
+        ctx,
+        "register_decision",
+        "li" if lead_unit == "housing" else "sun",
+        when,
+        ref=ref,
+        title=f"决策{ref}",
+        category=1,
+        lead_unit=lead_unit,
+        flags=flags or [],
+        **extra,
+    )
+
+
+def drafted(ctx: ServiceContext, ref: str = "D1", flags: list[str] | None = None, **extra: Any) -> None:
+    registered(ctx, ref, flags, **extra)
+    act(ctx, "start_procedure", "zhou", "2026-03-02T10:00", decision=ref)
+    actor = "li" if extra.get("lead_unit", "housing") == "housing" else "sun"
+    act(
+        ctx,
+        "submit_draft",
+        actor,
+        "2026-03-02T11:00",
+        decision=ref,
+        draft="草案",
+        explanation="起草说明",
+        legal_bases=["国务院令第713号"],
+    )
+
+
+def participation_done(ctx: ServiceContext, ref: str = "D1") -> None:
+    """A 30-day comment period 2026-03-03..04-02 with no comments, completed and approved."""
+    act(
+        ctx,
+        "open_comment_period",
+        "li",
+        "2026-03-03T09:00",
+        decision=ref,
+        start_date="2026-03-03",
+        end_date="2026-04-02",
+        channels=["website"],
+    )
+    from flows.scenario import sweep_until
+
+    sweep_until(ctx, at("2026-04-03T09:00"))
+    act(ctx, "complete_participation", "li", "2026-04-03T09:30", decision=ref)
+    act(ctx, "approve_stage", "wang", "2026-04-03T10:00", decision=ref, stage="public_participation")
+
+
+def legality_lawful(ctx: ServiceContext, ref: str = "D1", submitted: str = "2026-04-08T09:00") -> None:
+    act(
+        ctx,
+        "submit_for_legality_review",
+        "li",
+        submitted,
+        decision=ref,
+        procedures_statement="已履行公众参与程序",
+    )
+    act(
+        ctx,
+        "record_legal_adviser_opinion",
+        "wang",
+        "2026-04-09T09:00",
+        decision=ref,
+        adviser="张律师",
+        opinion="合法",
+    )
+    act(
+        ctx,
+        "issue_legality_opinion",
+        "wang",
+        "2026-04-09T10:00",
+        decision=ref,
+        outcome="lawful",
+        opinion="合法",
+    )
+
+
+def decided(ctx: ServiceContext, ref: str = "D1", meeting: str = "2026-04-17") -> None:
+    act(ctx, "submit_for_discussion", "li", "2026-04-10T09:00", decision=ref, meeting_date=meeting)
+    act(
+        ctx,
+        "record_meeting",
+        "zhou",
+        f"{meeting}T11:00",
+        decision=ref,
+        meeting_type="executive",
+        held_on=meeting,
+        members_total=3,
+        members_present=["a", "b", "mayor"],
+        opinions=[
+            {"member": "a", "position": "agree"},
+            {"member": "b", "position": "agree"},
+            {"member": "mayor", "position": "agree", "is_head": True},
+        ],
+        head_decision="approve",
+    )
