@@ -73,7 +73,7 @@ def snapshot(ctx: ServiceContext) -> dict[str, int]:
             "catalogueversion",
         ):
             if name in existing:
-                rows = session.exec(select(SQLModel.metadata.tables[name])).all()
+                rows = session.connection().execute(select(SQLModel.metadata.tables[name])).all()
                 counts[f"{name}#hash"] = hash(tuple(sorted(repr(tuple(r)) for r in rows)))
     return counts
 
