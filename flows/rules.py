@@ -336,3 +336,221 @@ def evaluator_independent(evaluator_unit: str, main_work_units: Iterable[str]) -
             "the evaluator may not be the unit that did the main pre-decision work",
         )
     return None
+
+
+# ------------------------------------------------------------------ R6, Arts. 19-20, 29(3)
+def expert_review_complete(opinions: Sequence[str], answered: Iterable[str]) -> Violation | None:
+    """Expert review ends with at least one opinion, each studied and answered (Arts. 19, 29(3))."""
+    if not opinions:
+        return Violation("R6", "decision", "尚无专家论证意见", "there is no expert opinion yet")
+    missing = sorted(set(opinions) - set(answered))
+    if missing:
+        return Violation(
+            "R6",
+            "decision",
+            f"以下专家论证意见尚未研究答复：{', '.join(missing)}",
+            f"these expert opinions have no response yet: {', '.join(missing)}",
+        )
+    return None
+
+
+# ------------------------------------------------------------------ P12, Art. 24
+RISK_LEVELS = ("high", "medium", "low")
+
+
+def risk_level_valid(level: str) -> Violation | None:
+    if level not in RISK_LEVELS:
+        return Violation(
+            "P12",
+            "level",
+            f"风险等级 {level!r} 无效，须为 high（高）、medium（中）或 low（低）",
+            f"risk level {level!r} is invalid; use high, medium or low",
+        )
+    return None
+
+
+# ------------------------------------------------------------------ R8, Art. 29(1); FCR Regs Arts. 14, 18
+def fair_competition_conclusion_usable(
+    conclusion: str, notes: str, failed_on_draft: int | None, current_draft: int
+) -> Violation | None:
+    """A conclusion that lets the stage complete: an exception must be explained, and after a
+    non-compliant conclusion only a review of a revised draft can pass (FCR Regs Art. 18)."""
+    if conclusion == "exception_applies" and not notes.strip():
+        return Violation(
+            "R8", "notes", "适用例外规定的，须说明所适用的例外情形", "an exception must be explained"
+        )
+    if conclusion != "non_compliant" and failed_on_draft is not None and current_draft <= failed_on_draft:
+        return Violation(
+            "R8",
+            "conclusion",
+            f"第{failed_on_draft}稿经审查不符合公平竞争要求，须先修改草案再审查",
+            f"draft {failed_on_draft} failed the review; the draft must be revised before a new conclusion",
+        )
+    return None
+
+
+# ------------------------------------------------------------------ R18-R20 triggers, Arts. 34-37
+def execution_unit_assigned(assigned: bool) -> Violation | None:
+    """Art. 34: execution and its reports start once the organ names the execution unit."""
+    if not assigned:
+        return Violation(
+            "R18", "decision", "决策机关尚未确定决策执行单位", "the organ has not named the execution unit"
+        )
+    return None
+
+
+def problem_trigger_known(trigger: str) -> Violation | None:
+    if trigger not in PROBLEM_TRIGGERS:
+        return Violation(
+            "R18",
+            "trigger",
+            f"问题报告须属第三十五条情形（{'、'.join(sorted(PROBLEM_TRIGGERS))}）",
+            f"a problem report needs an Art. 35 situation ({', '.join(sorted(PROBLEM_TRIGGERS))})",
+        )
+    return None
+
+
+def evaluation_trigger_known(trigger: str) -> Violation | None:
+    if trigger not in EVALUATION_TRIGGERS:
+        return Violation(
+            "R19",
+            "trigger",
+            f"决策后评估须属第三十六条情形（{'、'.join(sorted(EVALUATION_TRIGGERS))}）",
+            f"a post-evaluation needs an Art. 36 situation ({', '.join(sorted(EVALUATION_TRIGGERS))})",
+        )
+    return None
+
+
+def suspension_justified(trigger: str, urgency: str) -> Violation | None:
+    """Art. 37: the head may suspend only on an Art. 35 situation that is urgent."""
+    if trigger not in PROBLEM_TRIGGERS:
+        return Violation(
+            "R20",
+            "trigger",
+            "中止执行须出现第三十五条规定的情形",
+            "a suspension needs an Art. 35 situation",
+        )
+    if not urgency.strip():
+        return Violation(
+            "R20", "urgency", "中止执行须说明情况紧急", "a suspension must state why it is urgent"
+        )
+    return None
+
+
+# ------------------------------------------------------------------ time limits changed, Arts. 15-16, 26
+def minimum_kept(new_due: date, limit: date, direction: int, rule_id: str) -> Violation | None:
+    """A statutory minimum protects someone (the reviewer, the hearing participants):
+    counted forward, the deadline may not come before `limit`; counted back from an event
+    (a lead time), the latest date may not come after it."""
+    if (direction > 0 and new_due < limit) or (direction < 0 and new_due > limit):
+        side_zh, side_en = ("早于", "before") if direction > 0 else ("晚于", "after")
+        return Violation(
+            rule_id,
+            "new_due",
+            f"调整后的期限不得{side_zh} {limit.isoformat()}（法定最低期限）",
+            f"the new due date may not be {side_en} {limit.isoformat()} (the statutory minimum)",
+        )
+    return None
+
+
+# ------------------------------------------------------------------ R21, Art. 3(3): the catalogue
+def catalogue_ready_for_review(proposed: Sequence[str], included: Sequence[str]) -> Violation | None:
+    """The executive meeting reviews a catalogue version once every proposed entry has been
+    reviewed by the legal office and at least one entry is included (§2.3 steps 3-4)."""
+    if proposed:
+        return Violation(
+            "STATE",
+            "year",
+            f"以下事项尚未经司法局审核：{', '.join(proposed)}",
+            f"these entries are not yet reviewed by the legal office: {', '.join(proposed)}",
+        )
+    if not included:
+        return Violation("STATE", "year", "目录中没有纳入的事项", "the catalogue includes no entry")
+    return None
+
+
+def catalogue_publishable(
+    version_status: str, party_approved_on: date | None, published_on: date
+) -> Violation | None:
+    """R21: a catalogue version is published only after the same-level Party committee
+    approved it, and not on a date before that approval."""
+    if version_status != "party_approved" or party_approved_on is None:
+        return Violation(
+            "R21",
+            "year",
+            "该版本目录尚未经同级党委同意",
+            "this catalogue version has not been approved by the Party committee",
+        )
+    if published_on < party_approved_on:
+        return Violation(
+            "R21",
+            "published_on",
+            f"公布日期早于党委同意日期 {party_approved_on.isoformat()}",
+            f"the publication date is before the Party approval of {party_approved_on.isoformat()}",
+        )
+    return None
+
+
+# ------------------------------------------------------------------ R5, P4, Arts. 16-17: the hearing sub-sequence
+def registration_window_fits(
+    opens: date, closes: date, notice_latest: date, list_latest: date, materials_latest: date
+) -> Violation | None:
+    """P4: registration opens with the notice, at least the notice lead time before the
+    hearing; it must close early enough to draw and publish the list (P4) and to deliver
+    the materials (Art. 16(3)) on time."""
+    if opens > notice_latest:
+        return Violation(
+            "P4",
+            "registration_opens",
+            f"报名最迟应于 {notice_latest.isoformat()} 开始",
+            f"registration must open by {notice_latest.isoformat()}",
+        )
+    if closes >= list_latest:
+        return Violation(
+            "P4",
+            "registration_closes",
+            f"报名须在参加人名单最迟公布日 {list_latest.isoformat()} 之前截止",
+            f"registration must close before the participant list is due ({list_latest.isoformat()})",
+        )
+    if closes >= materials_latest:
+        return Violation(
+            "R5",
+            "registration_closes",
+            f"报名须在听证材料最迟送达日 {materials_latest.isoformat()} 之前截止",
+            f"registration must close before the materials are due ({materials_latest.isoformat()})",
+        )
+    return None
+
+
+def hearing_registration_open(today: date, opens: date, closes: date) -> Violation | None:
+    if not opens <= today <= closes:
+        return Violation(
+            "STATE",
+            "decision",
+            f"不在听证报名期间（{opens.isoformat()} 至 {closes.isoformat()}）",
+            f"hearing registration is not open ({opens.isoformat()} to {closes.isoformat()})",
+        )
+    return None
+
+
+def participant_list_in_time(published_on: date, latest: date) -> Violation | None:
+    if published_on > latest:
+        return Violation(
+            "P4",
+            "decision",
+            f"听证参加人名单最迟应于 {latest.isoformat()} 公布",
+            f"the participant list had to be published by {latest.isoformat()}",
+        )
+    return None
+
+
+def hearing_held_as_announced(held_on: date, announced_day: date) -> Violation | None:
+    """Art. 16(2): the hearing takes place at the announced time; the lead times were counted from it."""
+    if held_on != announced_day:
+        return Violation(
+            "R5",
+            "held_on",
+            f"听证会应于公告的 {announced_day.isoformat()} 召开；改期须重新公告",
+            f"the hearing must be held on the announced day {announced_day.isoformat()}; a new date needs a new notice",
+        )
+    return None

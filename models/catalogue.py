@@ -1,6 +1,6 @@
 """The annual decision catalogue (决策事项目录) and hearing catalogue (听证目录), Art. 3."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Field, SQLModel, UniqueConstraint
@@ -14,7 +14,7 @@ class CatalogueYear(SQLModel, table=True):
     jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
     year: int
     current_version: int = 1
-    published_version: int | None = None
+    published_version: int | None = None  # the version in force on the public portal
 
 
 class CatalogueEntry(SQLModel, table=True):
@@ -36,8 +36,13 @@ class CatalogueEntry(SQLModel, table=True):
     # proposed -> included | rejected; included -> removed | deferred (by adjustment)
     status: str = Field(default="proposed", max_length=16)
     review_reason: str = ""
+    review_reason_code: str = Field(default="", max_length=40)
+    reviewed_by: str = Field(default="", max_length=64)
+    reviewed_at: datetime | None = None
     proposed_by: str = Field(max_length=64)
+    proposed_at: datetime
     added_in_version: int = 1
+    removed_in_version: int | None = None  # the version whose adjustment removed or deferred it
 
 
 class CatalogueVersion(SQLModel, table=True):
@@ -45,15 +50,20 @@ class CatalogueVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     catalogue_year_id: int = Field(foreign_key="catalogueyear.id", index=True)
     number: int
-    # draft -> approved (executive meeting) -> party_approved -> published (R21)
+    # draft -> approved (executive meeting) -> party_approved -> published (R21);
+    # an approved version adjusted before publication is superseded by the next one
     status: str = Field(default="draft", max_length=16)
     approved_at: datetime | None = None
+    approved_on: date | None = None
     meeting_ref: str = ""
     party_approved_at: datetime | None = None
+    party_approved_on: date | None = None
     party_approval_ref: str = ""
     published_at: datetime | None = None
+    published_on: date | None = None
     published_url: str = ""
-    # the entries as published, frozen
+    # the entries as the executive meeting approved them, stamped with the publication
+    # details when published; frozen thereafter
     snapshot: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_list())
 
 
@@ -65,4 +75,5 @@ class CatalogueAdjustment(SQLModel, table=True):
     entry_id: int = Field(foreign_key="catalogueentry.id")
     reason: str
     details: dict[str, Any] = Field(default_factory=dict, sa_column=json_dict())
+    created_by: str = Field(default="", max_length=64)
     created_at: datetime

@@ -5,11 +5,19 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
+from models.columns import json_list
+
 
 class ExecutionAssignment(SQLModel, table=True):
+    """The organ names the execution unit (Art. 34); the latest row is the current one."""
+
     id: int | None = Field(default=None, primary_key=True)
     decision_id: int = Field(foreign_key="decision.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")
+    # The undertaking units (Art. 11) as they were before any after-decision unit was
+    # given access to the decision, so that R19 can still tell who did the main work.
+    undertaking_units: list[str] = Field(default_factory=list, sa_column=json_list())
+    assigned_by: str = Field(default="", max_length=64)
     assigned_at: datetime
 
 
@@ -19,6 +27,7 @@ class ExecutionReport(SQLModel, table=True):
     kind: str = Field(max_length=16)  # progress | problem
     trigger: str = Field(default="", max_length=32)  # Art. 35 trigger, for problems
     text: str
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
     reported_by: str = Field(max_length=64)
     reported_at: datetime
 
@@ -28,8 +37,10 @@ class PostEvaluation(SQLModel, table=True):
     decision_id: int = Field(foreign_key="decision.id", index=True)
     trigger: str = Field(max_length=32)  # Art. 36 trigger
     evaluator_unit_id: int = Field(foreign_key="unit.id")
+    started_by: str = Field(default="", max_length=64)
     started_at: datetime
     report_evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    reported_by: str = Field(default="", max_length=64)
     reported_at: datetime | None = None
 
 
@@ -38,6 +49,8 @@ class Suspension(SQLModel, table=True):
     decision_id: int = Field(foreign_key="decision.id", index=True)
     trigger: str = Field(max_length=32)
     urgency: str
+    previous_status: str = Field(default="", max_length=32)  # what the decision was before
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
     decided_by: str = Field(max_length=64)
     on_date: date
     recorded_at: datetime

@@ -76,10 +76,14 @@ class Hearing(SQLModel, table=True):
     selected_at: datetime | None = None
     list_published_at: datetime | None = None
     materials_delivered_at: datetime | None = None
+    materials_delivered_on: date | None = None  # the local date of delivery (Art. 16(3), T2)
     held_at: datetime | None = None
+    held_on: date | None = None
     record_signed_by: list[str] = Field(default_factory=list, sa_column=json_list())
     report_submitted_at: datetime | None = None
+    # announced | selected | list_published | materials_delivered | held | reported | postponed
     status: str = Field(default="announced", max_length=24)
+    replaced_by: str = Field(default="", max_length=64)  # the hearing announced in its place
 
 
 class HearingRegistration(SQLModel, table=True):

@@ -47,6 +47,7 @@ class RiskAssessment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     decision_id: int = Field(foreign_key="decision.id", index=True)
     existing_reference: str = ""  # Art. 22(2): an assessment made under other rules
+    existing_kind: str = Field(default="", max_length=32)  # e.g. social_stability, environmental_impact
     risk_points: list[str] = Field(default_factory=list, sa_column=json_list())
     prevention_measures: list[str] = Field(default_factory=list, sa_column=json_list())
     handling_plan: str = ""
@@ -65,6 +66,7 @@ class FairCompetitionReview(SQLModel, table=True):
     conclusion: str = Field(max_length=32)  # compliant | non_compliant | exception_applies
     reviewer_unit: str = Field(default="", max_length=200)
     notes: str = ""
+    draft_number: int = 0  # the draft the conclusion is about; a non-compliant one needs a new draft
     recorded_at: datetime
 
 

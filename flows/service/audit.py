@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -59,6 +59,7 @@ def append(
     last = session.exec(
         select(AuditEvent).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq).desc()).limit(1)
     ).first()
+    occurred_at = occurred_at.astimezone(UTC)  # hashed as it will read back from the database
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))

@@ -11,10 +11,12 @@ from sqlmodel import col, select
 
 from flows import procedure as proc
 from flows import rules
+from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
 from flows.service.legality import latest_review
 from flows.service.lifecycle import current_draft
 from models import (
+    Deadline,
     DecisionStatus,
     DiscussionSubmission,
     Meeting,
@@ -22,6 +24,7 @@ from models import (
     RiskAssessment,
     StageStatus,
 )
+from models.enums import DeadlineStatus
 
 
 class SubmitForDiscussion(DecisionPayload):
@@ -137,6 +140,24 @@ class RecordMeeting(DecisionPayload):
     minutes: str = ""
 
 
+def earliest_meeting_date(tx: Tx) -> date | None:
+    """T4 of the latest legality review round, whether met at submission or not."""
+    review = latest_review(tx)
+    if review is None:
+        return None
+    row = tx.session.exec(
+        select(Deadline)
+        .where(
+            Deadline.decision_id == review.decision_id,
+            Deadline.kind == "legality_review_min",
+            Deadline.subject_ref == str(review.round),
+            Deadline.status != DeadlineStatus.cancelled,
+        )
+        .order_by(col(Deadline.id).desc())
+    ).first()
+    return row.due_date if row else None
+
+
 @action("record_meeting", RecordMeeting)
 def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
     decision = tx.require_decision()
@@ -156,6 +177,19 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
             "本地规定须先向党委请示报告",
             "local rules need the Party report before the meeting",
             field="decision",
+        )
+    if p.held_on > tx.today:
+        raise invalid("held_on", "会议尚未召开", "the meeting has not been held yet")
+    if len(set(p.members_present)) > p.members_total:
+        raise invalid("members_present", "出席人数多于组成人员", "more members present than the meeting has")
+    # R10 binds the meeting actually held, not only the date it was submitted for (Art. 26(2))
+    earliest = earliest_meeting_date(tx)
+    if earliest is not None and p.held_on < earliest:
+        tx.refuse(
+            "R10",
+            f"会议不得早于 {earliest.isoformat()} 召开",
+            f"the meeting may not be held before {earliest.isoformat()}",
+            field="held_on",
         )
     speeches = [rules.Speech(o.member, o.position, o.is_head) for o in p.opinions]
     tx.check(

@@ -8,6 +8,7 @@ writes state.
 from __future__ import annotations
 
 import time as _time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -371,10 +372,8 @@ class Tx:
         body = {"action": self.action, "actor": self.actor.code, **(payload or {})}
         if self.decision:
             body["decision"] = self.decision.code
-        stamp = self.now.strftime("%Y%m%dT%H%M%S%f")
-        key = (
-            f"{event_type}:{decision_id or self.jurisdiction.id}:{stamp}:{len(self.notes.get('events', []))}"
-        )
+        # unique per emitted event; the dispatcher uses it as the Prefect run's idempotency key
+        key = f"{event_type}:{decision_id or 'j' + str(self.jurisdiction.id)}:{uuid.uuid4().hex}"
         event = OutboxEvent(
             event_type=event_type,
             decision_id=decision_id,
@@ -556,8 +555,17 @@ def run_action(
     raise AssertionError("unreachable")
 
 
+# PostgreSQL SQLSTATEs of a lost race: unique_violation (two writers inserted the same
+# key: an audit seq, an auto-numbered decision code, one shared evidence blob),
+# serialization_failure and deadlock_detected. The retry re-reads, then succeeds or is refused.
+RETRYABLE_SQLSTATES = frozenset({"23505", "40001", "40P01"})
+
+
 def _is_conflict(exc: Exception) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
+    original = getattr(exc, "orig", exc)
+    if getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    text = str(original).lower()
     return any(
         marker in text
         for marker in ("auditevent", "deadlock", "could not serialize", "database is locked", "serialization")

@@ -23,6 +23,7 @@ from models import (
     EvidenceDocument,
     PartyStep,
     Publication,
+    RiskAssessment,
     StageStatus,
 )
 
@@ -211,7 +212,19 @@ def required_archive_items(tx: Tx) -> list[str]:
         if stage.id == "archive" or statuses.get(stage.id) != StageStatus.completed:
             continue
         required += [req.kind for req in stage.evidence if req.when.holds(flags)]
+    if "risk_judgement" in required and _relies_on_existing_assessment(tx):
+        required.remove("risk_judgement")  # Art. 22(2): assessed under other rules, not again
     return required
+
+
+def _relies_on_existing_assessment(tx: Tx) -> bool:
+    decision = tx.require_decision()
+    latest = tx.session.exec(
+        select(RiskAssessment)
+        .where(RiskAssessment.decision_id == decision.id)
+        .order_by(col(RiskAssessment.id).desc())
+    ).first()
+    return latest is not None and bool(latest.existing_reference) and latest.controllable is None
 
 
 @action("archive_decision", ArchivePayload)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid, not_found
-from flows.service.framework import DecisionPayload, Payload, Tx, action
+from flows.service.framework import DecisionPayload, Payload, Tx, action, the_jurisdiction
 from models import (
     CatalogueEntry,
     CatalogueYear,
@@ -53,6 +53,16 @@ class RegisterDecision(Payload):
 
 @action("register_decision", RegisterDecision)
 def register_decision(tx: Tx, p: RegisterDecision) -> Mapping[str, Any]:
+    decision = create_decision(tx, p)
+    return {"decision": decision.code, "procedure_version": proc.CURRENT_VERSION}
+
+
+def create_decision(
+    tx: Tx, p: RegisterDecision, *, entry: CatalogueEntry | None = None, adjusts: Decision | None = None
+) -> Decision:
+    """Register a new decision and make it `tx.decision`: shared by register_decision and
+    start_adjustment (a major adjustment runs as a new procedure instance, Art. 37).
+    `entry` passes an already resolved catalogue entry (the adjusted decision's)."""
     units = list(dict.fromkeys([*([p.lead_unit] if p.lead_unit else []), *p.units]))
     for code in units:
         tx.unit(code, "units")
@@ -63,7 +73,8 @@ def register_decision(tx: Tx, p: RegisterDecision) -> Mapping[str, Any]:
     if exists is not None:
         raise invalid("ref", f"决策编号 {code} 已存在", f"decision {code} already exists")
     flags: set[str] = set(p.flags)
-    entry = _catalogue_entry(tx, p.catalogue_entry) if p.catalogue_entry else None
+    if p.catalogue_entry:
+        entry = _catalogue_entry(tx, p.catalogue_entry)
     if entry is not None and entry.hearing_required:
         flags.add("hearing_in_catalogue")  # GD-H Art. 3
     lead = (
@@ -82,6 +93,7 @@ def register_decision(tx: Tx, p: RegisterDecision) -> Mapping[str, Any]:
         flags=sorted(flags),
         procedure_version=proc.CURRENT_VERSION,
         status=DecisionStatus.proposed,
+        adjusts_decision_id=adjusts.id if adjusts else None,
         registered_by=tx.actor.code,
         created_at=tx.now,
         updated_at=tx.now,
@@ -104,10 +116,12 @@ def register_decision(tx: Tx, p: RegisterDecision) -> Mapping[str, Any]:
     elif entry.planned_decision_time:
         tx.notes["planned_decision_time"] = entry.planned_decision_time
     tx.emit("decision_registered", {"title": p.title})
-    return {"decision": code, "procedure_version": proc.CURRENT_VERSION}
+    return decision
 
 
 def _next_code(tx: Tx) -> str:
+    # serialise automatic numbering per jurisdiction, so two registrations never draw one code
+    the_jurisdiction(tx.session, lock=True)
     year = tx.today.year
     count = tx.session.exec(
         select(func.count()).select_from(Decision).where(Decision.jurisdiction_id == tx.jurisdiction.id)
