@@ -10,20 +10,31 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.service import ServiceContext, fire_due_deadlines
+from flows.service import ServiceContext
+from flows.service.sweep import sweep
 from models.db import default_database_url, make_engine
+from notifications.config import load_settings
 
 
 @flow(name="sweep-deadlines", retries=2, retry_delay_seconds=5)
 def sweep_deadlines(
     now: str | None = None, database_url: str | None = None, data_dir: str = "var"
 ) -> dict[str, int]:
-    """Fire every deadline due at `now` (ISO 8601; default: the current time)."""
+    """The deadline sweep at `now` (ISO 8601; default: the current time): transitions,
+    reminders and deliveries, with the notification settings of DECISIONFLOW_NOTIFY_CONFIG."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     engine = make_engine(database_url or default_database_url())
     try:
-        result = fire_due_deadlines(ServiceContext(engine=engine, data_dir=Path(data_dir)), moment)
+        ctx = ServiceContext(engine=engine, data_dir=Path(data_dir), notifications=load_settings())
+        report = sweep(ctx, moment)
     finally:
         engine.dispose()
-    get_run_logger().info("fired %s deadlines, %s automatic transitions", result.fired, result.transitions)
-    return {"fired": result.fired, "transitions": result.transitions}
+    get_run_logger().info("sweep at %s: %s", moment.isoformat(), report.line())
+    return {
+        "fired": report.fired,
+        "transitions": report.transitions,
+        "reminders": report.reminders,
+        "late": report.late,
+        "sent": report.sent,
+        "failed": report.failed,
+    }

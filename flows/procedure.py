@@ -645,6 +645,10 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("anonymous_comments", True, "Art. 15", choices=(True, False)),
         Setting("publication_channels", ("gazette", "website", "newspaper"), "Art. 32(1)"),
+        # overrides of notifications.policy.DEFAULT_POLICIES, per deadline kind (issue 3)
+        Setting(
+            "reminder_policy", {}, "reminder policy per deadline kind; defaults: notifications/policy.py"
+        ),
     )
 }
 

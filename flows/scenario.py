@@ -19,8 +19,16 @@ from sqlmodel import Session, col, select
 from flows.errors import ProcedureError
 from flows.service import ServiceContext, run_action, setup_jurisdiction
 from flows.service.audit import verify_all
-from flows.service.sweep import fire_due_deadlines, next_due
-from models import CommentPeriod, Deadline, Decision, EvidenceDocument, StageInstance
+from flows.service.sweep import next_due, sweep
+from models import (
+    CommentPeriod,
+    Deadline,
+    Decision,
+    EvidenceDocument,
+    Notification,
+    StageInstance,
+    User,
+)
 from models.db import create_all, make_engine
 
 
@@ -57,6 +65,24 @@ class Check(BaseModel):
     comment_period: Literal["open", "closed", "none"] | None = None
     evidence: dict[str, int] | None = None
     audit_valid: bool | None = None
+    # notifications to one user so far: how many, optionally only of one event, reminder
+    # point, deadline kind, lateness or escalation level (and of `decision`, when given)
+    notifications_to: str | None = None
+    count: int | None = None
+    event: str | None = None
+    point: str | None = None
+    kind: str | None = None
+    late: bool | None = None
+    level: int | None = None
+
+    @model_validator(mode="after")
+    def count_with_recipient(self) -> Check:
+        if (self.notifications_to is None) != (self.count is None):
+            raise ValueError("`notifications_to` and `count` go together")
+        filters = (self.event, self.point, self.kind, self.late, self.level)
+        if self.notifications_to is None and any(f is not None for f in filters):
+            raise ValueError("event/point/kind/late/level filter `notifications_to`")
+        return self
 
 
 class Step(BaseModel):
@@ -183,13 +209,14 @@ def play(scenario: Scenario, ctx: ServiceContext, where: str = "scenario") -> Sc
 
 
 def sweep_until(ctx: ServiceContext, moment: datetime) -> None:
-    """Run the deadline sweep at every instant something falls due up to `moment`."""
+    """Run the sweep at every instant something falls due up to `moment`, as the
+    scheduler would have: transitions, reminders and deliveries happen on time."""
     while True:
         with Session(ctx.engine) as session:
             due = next_due(session)
         if due is None or due > moment:
             return
-        fire_due_deadlines(ctx, due)
+        sweep(ctx, due)
 
 
 def run_check(ctx: ServiceContext, number: int, check: Check, tz: ZoneInfo) -> StepOutcome:
@@ -261,6 +288,43 @@ def run_check(ctx: ServiceContext, number: int, check: Check, tz: ZoneInfo) -> S
                 )
                 if count != expected:
                     problems.append(f"evidence {kind}: expected {expected}, found {count}")
+        if check.notifications_to is not None:
+            query = (
+                select(Notification.id)
+                .join(User, col(User.id) == col(Notification.user_id))
+                .where(User.code == check.notifications_to)
+            )
+            if decision is not None:
+                query = query.where(Notification.decision_id == decision.id)
+            if check.kind is not None:
+                query = query.join(Deadline, col(Deadline.id) == col(Notification.deadline_id)).where(
+                    Deadline.kind == check.kind
+                )
+            for column, value in (
+                (Notification.event, check.event),
+                (Notification.point, check.point),
+                (Notification.late, check.late),
+                (Notification.level, check.level),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            found_count = len(session.exec(query).all())
+            if found_count != check.count:
+                what = ", ".join(
+                    f"{k}={v}"
+                    for k, v in (
+                        ("event", check.event),
+                        ("point", check.point),
+                        ("kind", check.kind),
+                        ("late", check.late),
+                        ("level", check.level),
+                    )
+                    if v is not None
+                )
+                problems.append(
+                    f"notifications to {check.notifications_to}{f' ({what})' if what else ''}:"
+                    f" expected {check.count}, found {found_count}"
+                )
         if check.audit_valid is not None:
             _, _, breaks = verify_all(session)
             if (not breaks) != check.audit_valid:

@@ -2,7 +2,14 @@
 
 from models.catalogue import CatalogueAdjustment, CatalogueEntry, CatalogueVersion, CatalogueYear
 from models.decision import Decision, DraftVersion, EvidenceDocument, StageInstance, StoredDocument
-from models.enums import DayUnit, DeadlineStatus, DecisionStatus, StageStatus, UnitKind
+from models.enums import (
+    DayUnit,
+    DeadlineStatus,
+    DecisionStatus,
+    DeliveryStatus,
+    StageStatus,
+    UnitKind,
+)
 from models.execution import ExecutionAssignment, ExecutionReport, PostEvaluation, Suspension
 from models.machinery import AuditEvent, CalendarDay, CalendarYear, Deadline, OutboxEvent
 from models.meeting import (
@@ -13,6 +20,13 @@ from models.meeting import (
     MemberOpinion,
     PartyStep,
     Publication,
+)
+from models.notification import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    RecipientPreference,
+    SweepRun,
 )
 from models.org import Jurisdiction, Unit, User, UserRole
 from models.participation import (
@@ -50,6 +64,9 @@ __all__ = [
     "DeadlineStatus",
     "Decision",
     "DecisionStatus",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "DiscussionSubmission",
     "DraftVersion",
     "EvidenceDocument",
@@ -68,17 +85,20 @@ __all__ = [
     "LegalityReview",
     "Meeting",
     "MemberOpinion",
+    "Notification",
     "OutboxEvent",
     "ParticipationActivity",
     "PartyStep",
     "PostEvaluation",
     "PublicComment",
     "Publication",
+    "RecipientPreference",
     "RiskAssessment",
     "StageInstance",
     "StageStatus",
     "StoredDocument",
     "Suspension",
+    "SweepRun",
     "Unit",
     "UnitKind",
     "User",

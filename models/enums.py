@@ -45,6 +45,13 @@ class DeadlineStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for its next attempt
+    sending = "sending"  # claimed by a dispatcher until its lease ends
+    sent = "sent"
+    failed = "failed"  # gave up (permanent error or attempts exhausted); retry by hand
+
+
 class DayUnit(StrEnum):
     calendar = "calendar"
     working = "working"

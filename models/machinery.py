@@ -14,7 +14,10 @@ class Deadline(SQLModel, table=True):
     """A statutory or planned time limit (design decision 2). Stores its inputs so that a
     provisional deadline can be recomputed when the year's calendar is loaded (P13)."""
 
-    __table_args__ = (Index("ix_deadline_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_deadline_status_due", "status", "due_at"),
+        Index("ix_deadline_next_remind_at", "next_remind_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     decision_id: int | None = Field(default=None, foreign_key="decision.id", index=True)
     kind: str = Field(max_length=40)
@@ -34,6 +37,10 @@ class Deadline(SQLModel, table=True):
     fired_at: datetime | None = None
     closed_at: datetime | None = None
     created_at: datetime
+    # The reminder cursor (issue 3): the next reminder point's instant, None once the
+    # deadline is met or cancelled, and the instant up to which points have been handled.
+    next_remind_at: datetime | None = None
+    reminded_until: datetime | None = None
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
-from models import CommentPeriod
+from models import CommentPeriod, Notification
 from models.db import create_all, make_engine
 from tests.helpers import act, at, district, drafted
 
@@ -70,4 +70,7 @@ def test_sweep_flow_closes_a_comment_period(prefect_server: None, tmp_path: Path
     with Session(engine) as session:
         period = session.exec(select(CommentPeriod)).one()
         assert period.status == "closed"
+        # the one run caught up on the reminders nothing had sent: each once, marked late
+        sent = session.exec(select(Notification).order_by(col(Notification.scheduled_at))).all()
+        assert [(n.point, n.late) for n in sent] == [("before:3", True), ("due", True), ("transition", True)]
     engine.dispose()

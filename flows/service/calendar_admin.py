@@ -40,6 +40,8 @@ from flows.service.framework import (
     _is_conflict,
     due_instant,
     load_calendar,
+    plan_reminders,
+    resolved_settings,
     the_jurisdiction,
     utc,
 )
@@ -466,6 +468,7 @@ def load_calendar_file(
 def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) -> LoadResult:
     jurisdiction = the_jurisdiction(session, lock=True)  # serialises loads and the set-up chain
     tz = ZoneInfo(jurisdiction.timezone)
+    settings = resolved_settings(jurisdiction)
     first, last = date(notice.year, 1, 1), date(notice.year, 12, 31)
 
     previous = session.get(CalendarYear, notice.year)
@@ -544,6 +547,7 @@ def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) ->
             provisional=result.provisional,
         )
         deadline.due_date, deadline.due_at, deadline.provisional = result.day, due_at, result.provisional
+        plan_reminders(deadline, settings, calendar, tz, now)
         session.add(deadline)
         changed.append((deadline, record))
 

@@ -45,6 +45,10 @@ from models import (
 )
 from models.db import session_scope
 from models.enums import DayUnit, DeadlineStatus
+from notifications import policy as reminder_policy
+from notifications import reminders
+from notifications.config import NotificationSettings
+from notifications.render import Renderer
 
 P = TypeVar("P", bound="Payload")
 
@@ -87,6 +91,15 @@ class ServiceContext:
     engine: Engine
     data_dir: Path = Path("var")
     clock: Callable[[], datetime] = utcnow
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    _renderer: Renderer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def renderer(self) -> Renderer:
+        """The one template environment of this process, built on first use."""
+        if self._renderer is None:
+            self._renderer = Renderer(self.notifications.templates_dir)
+        return self._renderer
 
     @property
     def documents(self) -> DocumentStore:
@@ -100,6 +113,14 @@ def load_calendar(session: Session) -> WorkingCalendar:
     overrides = {row.day: row.is_working_day for row in session.exec(select(CalendarDay))}
     years = [row.year for row in session.exec(select(CalendarYear))]
     return WorkingCalendar(overrides, years)
+
+
+def plan_reminders(
+    deadline: Deadline, settings: Mapping[str, Any], calendar: WorkingCalendar, tz: ZoneInfo, now: datetime
+) -> None:
+    """Point a new or moved deadline's reminder cursor at its next reminder (issue 3)."""
+    policy = reminder_policy.resolve(deadline.kind, settings.get("reminder_policy"))
+    reminders.plan(deadline, policy, calendar, tz, now)
 
 
 def resolved_settings(jurisdiction: Jurisdiction) -> dict[str, Any]:
@@ -318,12 +339,16 @@ class Tx:
             status=DeadlineStatus.open,
             created_at=self.now,
         )
+        self.plan_reminders(deadline)
         self.session.add(deadline)
         self.session.flush()
         self.notes.setdefault("deadlines", []).append(
             {"kind": kind, "due": result.day.isoformat(), "provisional": result.provisional}
         )
         return deadline
+
+    def plan_reminders(self, deadline: Deadline) -> None:
+        plan_reminders(deadline, self.settings, self.calendar, self.tz, self.now)
 
     def open_deadline(self, kind: str, subject_ref: str | None = None) -> Deadline | None:
         decision = self.require_decision()
@@ -349,11 +374,16 @@ class Tx:
             query = query.where(Deadline.subject_ref == subject_ref)
         closed = 0
         for row in self.session.exec(query):
-            row.status = status
-            row.closed_at = self.now
-            self.session.add(row)
+            self._close(row, status)
             closed += 1
         return closed
+
+    def _close(self, row: Deadline, status: DeadlineStatus) -> None:
+        row.status = status
+        row.closed_at = self.now
+        if status in (DeadlineStatus.met, DeadlineStatus.cancelled):
+            row.next_remind_at = None  # fired (overdue) deadlines keep being reminded
+        self.session.add(row)
 
     def close_all_deadlines(self, status: DeadlineStatus = DeadlineStatus.cancelled) -> None:
         decision = self.require_decision()
@@ -362,9 +392,7 @@ class Tx:
             col(Deadline.status).in_([DeadlineStatus.open, DeadlineStatus.fired]),
         )
         for row in self.session.exec(query):
-            row.status = status
-            row.closed_at = self.now
-            self.session.add(row)
+            self._close(row, status)
 
     def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> OutboxEvent:
         """An outbox row, committed with the action; the dispatcher acts on it later."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import select
@@ -12,8 +12,10 @@ from flows import procedure as proc
 from flows.errors import ProcedureError, refusal
 from flows.service import audit
 from flows.service.framework import ServiceContext, validation_error
-from models import Jurisdiction, Unit, UnitKind, User, UserRole
+from models import Jurisdiction, RecipientPreference, Unit, UnitKind, User, UserRole
 from models.db import session_scope
+from notifications import policy as reminder_policy
+from notifications.errors import ConfigError
 
 
 class UnitSpec(BaseModel):
@@ -30,6 +32,9 @@ class UserSpec(BaseModel):
     roles: list[str] = Field(min_length=1)
     name: str = ""
     email: str | None = None
+    # notification preferences (issue 3): language and external channels
+    locale: Literal["zh_CN", "en"] | None = None
+    channels: list[Literal["inbox", "email", "webhook"]] | None = None
 
 
 class JurisdictionSpec(BaseModel):
@@ -57,6 +62,11 @@ def validate_settings(values: dict[str, Any]) -> dict[str, Any]:
                     raise refusal(
                         "R22", f"未知阶段 {unknown}", f"unknown stages {unknown}", field=f"settings.{key}"
                     )
+        elif isinstance(default, dict):
+            try:
+                value = reminder_policy.parse_overrides(value, proc.DEADLINE_KINDS, proc.ROLES)
+            except ConfigError as exc:
+                raise refusal("R22", exc.zh, exc.en, field=exc.field) from None
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise refusal(
@@ -159,6 +169,12 @@ def setup_jurisdiction(
             assert account.id is not None
             for role in sorted(set(u.roles)):
                 session.add(UserRole(user_id=account.id, role=role))
+            if u.locale is not None or u.channels is not None:
+                session.add(
+                    RecipientPreference(
+                        user_id=account.id, locale=u.locale or "zh_CN", channels=list(u.channels or [])
+                    )
+                )
         audit.append(
             session,
             chain=f"jurisdiction:{row.id}",

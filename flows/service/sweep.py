@@ -1,12 +1,17 @@
-"""Automatic transitions when deadlines fall due (design decision 2). The notification
-sweep of issue 3 builds reminders on top of this; here only state changes happen, each
-in its own transaction, audited with the system as actor."""
+"""The deadline sweep (design decision 2): one function that takes `now` and
+1. fires due deadlines: automatic transitions (the comment window closes) and marking
+   overdue, each in its own transaction, audited with the system as actor;
+2. creates the reminders and escalations whose time has come (notifications.reminders);
+3. delivers pending notifications through the outbox (notifications.outbox);
+4. records what it did (a SweepRun row, when it did anything).
+Every step is safe when several processes sweep at once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
@@ -23,15 +28,41 @@ from flows.service.framework import (
     resolved_settings,
     the_jurisdiction,
 )
-from models import CommentPeriod, Deadline, Decision
+from models import CommentPeriod, Deadline, Decision, SweepRun
 from models.db import session_scope
 from models.enums import DeadlineStatus
+from notifications.outbox import dispatch
+from notifications.reminders import DeadlineInfo, Labels, ReminderEnv, create_due_reminders
+from notifications.runtime import build_channels
 
 
 @dataclass(frozen=True)
 class SweepResult:
     fired: int
     transitions: int
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    now: datetime
+    fired: int = 0
+    transitions: int = 0
+    reminders: int = 0
+    late: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unaddressed: tuple[str, ...] = ()
+
+    @property
+    def did_anything(self) -> bool:
+        return any((self.fired, self.reminders, self.sent, self.retried, self.failed))
+
+    def line(self) -> str:
+        return (
+            f"fired {self.fired} (transitions {self.transitions}), reminders {self.reminders}"
+            f" (late {self.late}), sent {self.sent}, retried {self.retried}, failed {self.failed}"
+        )
 
 
 def _close_comment_period(tx: Tx, deadline: Deadline) -> bool:
@@ -51,12 +82,89 @@ TRANSITIONS: dict[str, Callable[[Tx, Deadline], bool]] = {
 }
 
 
-def next_due(session: Session, after: datetime | None = None) -> datetime | None:
-    """The next instant at which an open deadline falls due (for scenario replay)."""
-    query = select(Deadline.due_at).where(Deadline.status == DeadlineStatus.open)
-    if after is not None:
-        query = query.where(Deadline.due_at > after)
-    return session.exec(query.order_by(col(Deadline.due_at)).limit(1)).first()
+def next_due(session: Session) -> datetime | None:
+    """The next instant at which the sweep has work: a deadline falls due, or a reminder
+    point comes (for scenario replay, which sweeps at exactly those instants)."""
+    due = session.exec(
+        select(Deadline.due_at)
+        .where(Deadline.status == DeadlineStatus.open)
+        .order_by(col(Deadline.due_at))
+        .limit(1)
+    ).first()
+    remind = session.exec(
+        select(Deadline.next_remind_at)
+        .where(col(Deadline.next_remind_at).is_not(None))
+        .order_by(col(Deadline.next_remind_at))
+        .limit(1)
+    ).first()
+    return min((t for t in (due, remind) if t is not None), default=None)
+
+
+def deadline_info(deadline: Deadline) -> DeadlineInfo:
+    """Labels of a deadline's kind and stage, from the procedure data."""
+    spec = proc.DEADLINE_KINDS.get(deadline.kind)
+    stage = proc.STAGE_BY_ID.get(deadline.stage)
+    return DeadlineInfo(
+        kind=Labels(spec.zh, spec.en) if spec else Labels(deadline.kind, deadline.kind),
+        stage=Labels(stage.zh, stage.en) if stage else Labels(deadline.stage, deadline.stage),
+        fires=spec.fires if spec else "end_of_day",
+    )
+
+
+def reminder_env(ctx: ServiceContext, session: Session) -> ReminderEnv:
+    jurisdiction = the_jurisdiction(session)
+    settings = resolved_settings(jurisdiction)
+    return ReminderEnv(
+        settings=ctx.notifications,
+        renderer=ctx.renderer,
+        calendar=load_calendar(session),
+        tz=ZoneInfo(jurisdiction.timezone),
+        organ=jurisdiction.organ,
+        overrides=settings.get("reminder_policy") or {},
+        describe=deadline_info,
+    )
+
+
+def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepReport:
+    """Everything that is due at `now`: transitions, reminders and deliveries."""
+    now = now.astimezone(UTC)
+    fired = fire_due_deadlines(ctx, now)
+    reminded = create_due_reminders(ctx.engine, now, lambda session: reminder_env(ctx, session))
+    sent = retried = failed = 0
+    if deliver:
+        channels = build_channels(ctx.notifications)
+        try:
+            outcome = dispatch(ctx.engine, now, channels, ctx.notifications.retry)
+        finally:
+            for channel in channels.values():
+                channel.close()
+        sent, retried, failed = outcome.sent, outcome.retried, outcome.failed
+    report = SweepReport(
+        now=now,
+        fired=fired.fired,
+        transitions=fired.transitions,
+        reminders=reminded.reminders,
+        late=reminded.late,
+        sent=sent,
+        retried=retried,
+        failed=failed,
+        unaddressed=tuple(reminded.unaddressed),
+    )
+    if report.did_anything:
+        with session_scope(ctx.engine) as session:
+            session.add(
+                SweepRun(
+                    now=now,
+                    fired=report.fired,
+                    transitions=report.transitions,
+                    reminders=report.reminders,
+                    late=report.late,
+                    sent=report.sent,
+                    failed=report.failed,
+                    error="; ".join(f"no recipient for {p}" for p in report.unaddressed)[:2000],
+                )
+            )
+    return report
 
 
 def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:

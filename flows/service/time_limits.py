@@ -122,6 +122,7 @@ def change_deadline(tx: Tx, p: ChangeDeadline, change: Literal["extend", "shorte
     row.due_date = result.day
     row.due_at = due_instant(spec, result.day, tx.tz)
     row.provisional = result.provisional
+    tx.plan_reminders(row)
     tx.session.add(row)
     if period is not None:
         period.end_date = p.new_due

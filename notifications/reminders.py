@@ -1,0 +1,338 @@
+"""The reminder sweep: turns due reminder points of deadlines into notifications.
+
+Each deadline carries a cursor (`reminded_until`, `next_remind_at`). The sweep takes the
+deadlines whose next point has come, under `FOR UPDATE SKIP LOCKED`, creates one
+notification per point and recipient under a unique key, and moves the cursor on, all in
+one transaction per batch. Concurrent sweeps therefore share the work and each reminder
+is created exactly once; a sweep after downtime sends every missed point once, marked late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models import (
+    Deadline,
+    DeadlineStatus,
+    Decision,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    RecipientPreference,
+    Unit,
+    UnitKind,
+    User,
+    UserRole,
+)
+from models.db import session_scope
+from notifications.config import NotificationSettings
+from notifications.policy import (
+    UNIT_HEAD,
+    Audience,
+    ReminderPoint,
+    ReminderPolicy,
+    WorkingDays,
+    points_between,
+    resolve,
+)
+from notifications.render import Renderer
+
+HEAD_ROLES = ("department_head", "legal_head")
+LIVE = (DeadlineStatus.open, DeadlineStatus.fired)  # fired = overdue, still owed
+
+
+@dataclass(frozen=True)
+class Labels:
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class DeadlineInfo:
+    kind: Labels
+    stage: Labels
+    fires: str  # start_of_day (a lead time binding from 00:00) or end_of_day (24:00)
+
+
+@dataclass(frozen=True)
+class ReminderEnv:
+    """What the sweep needs from the procedure side, passed in (notifications may not
+    import the procedure): the calendar, the labels of deadline kinds and stages, and the
+    jurisdiction's policy overrides."""
+
+    settings: NotificationSettings
+    renderer: Renderer
+    calendar: WorkingDays
+    tz: ZoneInfo
+    organ: str
+    overrides: Mapping[str, Any]
+    describe: Callable[[Deadline], DeadlineInfo]
+
+    def policy(self, kind: str) -> ReminderPolicy | None:
+        return resolve(kind, self.overrides)
+
+
+@dataclass
+class ReminderReport:
+    deadlines: int = 0
+    reminders: int = 0
+    late: int = 0
+    deliveries: int = 0
+    unaddressed: list[str] = field(default_factory=list)  # points that found no recipient
+
+    def merge(self, other: ReminderReport) -> None:
+        self.deadlines += other.deadlines
+        self.reminders += other.reminders
+        self.late += other.late
+        self.deliveries += other.deliveries
+        self.unaddressed.extend(other.unaddressed)
+
+
+def plan(
+    deadline: Deadline, policy: ReminderPolicy | None, calendar: WorkingDays, tz: ZoneInfo, now: datetime
+) -> None:
+    """Set the deadline's reminder cursor after it was created or its due date moved.
+    Points before `now` never apply: they belonged to a date that did not exist then."""
+    if deadline.status not in LIVE or policy is None:
+        deadline.next_remind_at = None
+        return
+    after = max(deadline.reminded_until or now, now)
+    deadline.reminded_until = after
+    _, upcoming = points_between(policy, deadline.due_date, deadline.due_at, calendar, tz, after, after)
+    deadline.next_remind_at = upcoming.at if upcoming else None
+
+
+class Directory:
+    """Who holds which role in which unit; read once per sweep (small tables)."""
+
+    def __init__(self, session: Session) -> None:
+        self.units = {u.id: u for u in session.exec(select(Unit))}
+        self.users = {u.id: u for u in session.exec(select(User).where(User.active == True))}  # noqa: E712
+        self.by_code = {u.code: u for u in self.users.values()}
+        self.holders: dict[tuple[int, str], list[User]] = {}
+        for row in session.exec(select(UserRole)):
+            user = self.users.get(row.user_id)
+            if user is not None:
+                self.holders.setdefault((user.unit_id, row.role), []).append(user)
+        self.prefs = {p.user_id: p for p in session.exec(select(RecipientPreference))}
+
+    def _units(self, ref: str, decision: Decision | None) -> list[Unit]:
+        if ref == "lead":
+            unit = self.units.get(decision.lead_unit_id) if decision and decision.lead_unit_id else None
+            return [unit] if unit else []
+        if ref == "acting":
+            codes = set(decision.unit_codes) if decision else set()
+            return [u for u in self.units.values() if u.code in codes]
+        if ref == "legal_office":
+            return [u for u in self.units.values() if u.kind == UnitKind.legal_office]
+        if ref == "gov_office":
+            return [u for u in self.units.values() if u.kind == UnitKind.gov_office]
+        return list(self.units.values())
+
+    def _heads(self, unit: Unit) -> list[User]:
+        named = self.by_code.get(unit.head_user_code or "")
+        if named is not None:
+            return [named]
+        return [user for role in HEAD_ROLES for user in self.holders.get((unit.id or 0, role), [])]
+
+    def recipients(self, audiences: Iterable[Audience], decision: Decision | None) -> list[User]:
+        found: dict[int, User] = {}
+        for audience in audiences:
+            for unit in self._units(audience.unit, decision):
+                if audience.role == UNIT_HEAD:
+                    users = self._heads(unit)
+                else:
+                    users = self.holders.get((unit.id or 0, audience.role), [])
+                for user in users:
+                    found.setdefault(user.id or 0, user)
+        return sorted(found.values(), key=lambda u: u.id or 0)
+
+    def locale(self, user: User, settings: NotificationSettings) -> str:
+        pref = self.prefs.get(user.id or 0)
+        return pref.locale if pref and pref.locale else settings.default_locale
+
+    def channels(self, user: User, settings: NotificationSettings) -> list[str]:
+        """External channels for this user: their preference (else the defaults), among
+        those the installation has enabled. The inbox is always written."""
+        pref = self.prefs.get(user.id or 0)
+        wanted = pref.channels if pref and pref.channels else list(settings.default_channels)
+        return [c for c in wanted if c in settings.channels and c != "inbox"]
+
+
+def reminder_key(deadline: Deadline, point: ReminderPoint, user: User) -> str:
+    # The due date is part of the key: an extended deadline earns its own reminders.
+    return f"dl:{deadline.id}:{deadline.due_date.isoformat()}:{point.key}:u{user.id}"
+
+
+def context(
+    env: ReminderEnv,
+    deadline: Deadline,
+    decision: Decision | None,
+    point: ReminderPoint,
+    user: User,
+    late: bool,
+) -> dict[str, Any]:
+    info = env.describe(deadline)
+    code = decision.code if decision else ""
+    return {
+        "organ": env.organ,
+        "decision": {"code": code, "title": decision.title if decision else ""},
+        "step": {"zh": info.stage.zh, "en": info.stage.en},
+        "deadline": {
+            "kind": deadline.kind,
+            "zh": info.kind.zh,
+            "en": info.kind.en,
+            "article": deadline.article,
+            "due_date": deadline.due_date,
+            "fires": info.fires,
+            "provisional": deadline.provisional,
+            "timezone": str(env.tz),
+        },
+        "point": point.key,
+        "days": point.days,
+        "level": point.level,
+        "recipient": {"code": user.code, "name": user.name or user.code},
+        "late": late,
+        "link": decision_link(env.settings, code),
+    }
+
+
+def decision_link(settings: NotificationSettings, code: str) -> str:
+    return f"{settings.web_base_url.rstrip('/')}/decisions/{code}"
+
+
+def create_due_reminders(
+    engine: Engine, now: datetime, make_env: Callable[[Session], ReminderEnv]
+) -> ReminderReport:
+    """Create the notifications of every reminder point due at `now`. The environment is
+    built only when something is due, so an empty sweep is one indexed query."""
+    now = now.astimezone(UTC)
+    report = ReminderReport()
+    directory: Directory | None = None
+    env: ReminderEnv | None = None
+    batch_size = 100  # until the settings are read
+    while True:
+        try:
+            with session_scope(engine) as session:
+                rows = list(
+                    session.exec(
+                        select(Deadline)
+                        .where(col(Deadline.next_remind_at) <= now)
+                        .order_by(col(Deadline.next_remind_at), col(Deadline.id))
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                if not rows:
+                    return report
+                env = env or make_env(session)
+                batch_size = env.settings.batch_size
+                directory = directory or Directory(session)
+                batch = ReminderReport()
+                _remind_batch(session, rows, now, env, directory, batch)
+        except IntegrityError:
+            # Another sweep created these keys first; its cursor moved on, so go again.
+            continue
+        report.merge(batch)  # counted only once committed
+
+
+def _remind_batch(
+    session: Session,
+    rows: list[Deadline],
+    now: datetime,
+    env: ReminderEnv,
+    directory: Directory,
+    report: ReminderReport,
+) -> None:
+    decision_ids = {d.decision_id for d in rows if d.decision_id}
+    decisions = (
+        {d.id: d for d in session.exec(select(Decision).where(col(Decision.id).in_(decision_ids)))}
+        if decision_ids
+        else {}
+    )
+    late_after = timedelta(seconds=env.settings.late_after_seconds)
+    created: list[tuple[Notification, list[str], User]] = []
+    for deadline in rows:
+        report.deadlines += 1
+        policy = env.policy(deadline.kind)
+        if deadline.status not in LIVE or policy is None:
+            deadline.next_remind_at = None
+            session.add(deadline)
+            continue
+        decision = decisions.get(deadline.decision_id) if deadline.decision_id else None
+        after = deadline.reminded_until or deadline.created_at
+        due, upcoming = points_between(
+            policy, deadline.due_date, deadline.due_at, env.calendar, env.tz, after, now
+        )
+        for point in due:
+            late = now - point.at > late_after
+            users = directory.recipients(policy.audiences(point.level), decision)
+            if not users:
+                report.unaddressed.append(f"{deadline.id}:{point.key}")
+            for user in users:
+                locale = directory.locale(user, env.settings)
+                values = context(env, deadline, decision, point, user, late)
+                rendered = env.renderer.render(point.event, locale, values)
+                note = Notification(
+                    key=reminder_key(deadline, point, user),
+                    user_id=user.id or 0,
+                    decision_id=deadline.decision_id,
+                    deadline_id=deadline.id,
+                    event=point.event,
+                    point=point.key,
+                    level=point.level,
+                    locale=locale,
+                    scheduled_at=point.at,
+                    created_at=now,
+                    late=late,
+                    subject=rendered.subject,
+                    body_text=rendered.text,
+                    body_html=rendered.html,
+                    link=values["link"],
+                )
+                created.append((note, directory.channels(user, env.settings), user))
+                report.reminders += 1
+                report.late += late
+        deadline.reminded_until = now
+        deadline.next_remind_at = upcoming.at if upcoming else None
+        session.add(deadline)
+    session.add_all([note for note, _, _ in created])
+    session.flush()
+    deliveries = []
+    for note, channels, user in created:
+        for channel in channels:
+            target = _target(channel, user, directory, env.settings)
+            if target is None:
+                continue
+            deliveries.append(
+                Delivery(
+                    notification_id=note.id or 0,
+                    channel=channel,
+                    target=target,
+                    idempotency_key=f"{note.key}:{channel}",
+                    status=DeliveryStatus.pending,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    session.add_all(deliveries)
+    report.deliveries += len(deliveries)
+
+
+def _target(channel: str, user: User, directory: Directory, settings: NotificationSettings) -> str | None:
+    if channel == "email":
+        return user.email or None  # no address: the inbox still has it
+    if channel == "webhook":
+        unit = directory.units.get(user.unit_id)
+        if unit is not None and unit.code in settings.webhooks:
+            return unit.code
+        return "*" if "*" in settings.webhooks else None
+    return None
