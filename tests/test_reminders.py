@@ -10,7 +10,7 @@ from flows.scenario import sweep_until
 from flows.service import ServiceContext, setup_jurisdiction
 from flows.service.sweep import sweep
 from models import CommentPeriod, Deadline, DeadlineStatus, Notification, SweepRun, User
-from tests.helpers import UNITS, USERS, act, at, district, drafted, participation_done, registered
+from tests.helpers import SHANGHAI, UNITS, USERS, act, at, district, drafted, participation_done, registered
 
 
 def notes(ctx: ServiceContext, user: str, **filters: Any) -> list[Notification]:
@@ -250,3 +250,52 @@ def test_recipient_preferences_choose_the_language(ctx: ServiceContext) -> None:
     assert note.locale == "en"
     assert "Wednesday" in note.body_text and "29 April 2026" in note.body_text
     assert all(n.locale == "zh_CN" for n in notes(ctx, "li"))
+
+
+def test_a_jurisdiction_policy_override_is_checked_and_applied(ctx: ServiceContext) -> None:
+    import pytest
+
+    from flows.errors import ProcedureError
+
+    with pytest.raises(ProcedureError) as caught:
+        district(ctx, settings={"reminder_policy": {"legality_opinion_due": {"before_working_days": [0]}}})
+    assert caught.value.rule_id == "R22"
+    assert caught.value.field == "settings.reminder_policy.legality_opinion_due.before_working_days"
+    # five working days' notice, and no daily nagging: only the escalations
+    district(
+        ctx,
+        settings={
+            "reminder_policy": {
+                "legality_opinion_due": {
+                    "before_working_days": [5],
+                    "overdue_daily": False,
+                    "on_due_day": False,
+                }
+            }
+        },
+    )
+    drafted(ctx)
+    participation_done(ctx)
+    act(
+        ctx,
+        "submit_for_legality_review",
+        "li",
+        "2026-04-08T09:00",
+        decision="D1",
+        procedures_statement="已履行公众参与程序",
+    )
+    sweep_until(ctx, at("2026-05-11T09:00"))
+    assert points(ctx, "wang") == ["before:5", "overdue:2", "overdue:5"]
+    assert notes(ctx, "wang")[0].scheduled_at == at("2026-04-22T09:00")
+
+
+def test_a_failing_notification_check_shows_expected_and_found(ctx: ServiceContext) -> None:
+    from flows.scenario import Check, run_check
+
+    window_open(ctx)
+    sweep_until(ctx, at("2026-09-29T09:00"))
+    good = run_check(ctx, 1, Check(notifications_to="li", count=1, event="deadline.upcoming"), SHANGHAI)
+    assert good.passed
+    bad = run_check(ctx, 2, Check(notifications_to="li", count=2, point="before:3"), SHANGHAI)
+    assert not bad.passed
+    assert "expected 2, found 1" in bad.detail and "point=before:3" in bad.detail

@@ -1,0 +1,284 @@
+"""`decisionflow sweep | deadlines | inbox | outbox`: the operator's view of deadlines,
+reminders and their delivery (issue 3). Thin: the service layer
+(flows.service.notifications, flows.service.sweep) does the work."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from cli import app
+from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+
+if TYPE_CHECKING:
+    from flows.errors import ProcedureError
+    from flows.service.framework import ServiceContext
+    from flows.service.notifications import DeadlineRow
+    from notifications.config import NotificationSettings
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="notification settings (YAML); default: DECISIONFLOW_NOTIFY_CONFIG, else in-app inbox only",
+    ),
+]
+
+outbox_app = typer.Typer(help="投递队列 / the delivery outbox (e-mail, webhooks)")
+# cli/__init__.py creates `app` before it imports the command modules, so this is safe
+app.add_typer(outbox_app, name="outbox")
+
+LIGHTS = {
+    "red": ("● 红 red", "bold red"),
+    "amber": ("● 黄 amber", "bold yellow"),
+    "green": ("● 绿 green", "green"),
+}
+STATUS_LABELS = {"open": "进行中 open", "fired": "已逾期 overdue"}
+
+
+# ---------------------------------------------------------------------------- helpers
+def load_notify_settings(config: Path | None) -> NotificationSettings:
+    """The notification settings, or the CLI error naming the bad field (exit 2)."""
+    from notifications.config import load_settings
+    from notifications.errors import ConfigError
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail("CONFIG", exc.field, exc.zh, exc.en)
+
+
+def notify_context(database: str | None, settings: NotificationSettings | None = None) -> ServiceContext:
+    ctx: ServiceContext = context(database)
+    if settings is not None:
+        ctx.notifications = settings
+    return ctx
+
+
+def refused(exc: ProcedureError, field: str) -> NoReturn:
+    fail(exc.rule_id, exc.field or field, exc.message_zh, exc.message_en)
+
+
+def local(moment: datetime | None, with_seconds: bool = False) -> str:
+    from flows.calendar import SHANGHAI
+
+    if moment is None:
+        return "—"
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def moment_or_now(now: str | None) -> datetime:
+    return parse_now(now) or datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------- sweep
+@app.command("sweep")
+def sweep_once(
+    now: NowOption = None,
+    database: DatabaseOption = None,
+    deliver: Annotated[
+        bool, typer.Option("--deliver/--no-deliver", help="also send what is due in the outbox")
+    ] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Run the deadline sweep once: fire due deadlines, create reminders, deliver the outbox."""
+    from flows.errors import ProcedureError
+    from flows.service.sweep import sweep
+    from notifications.errors import ConfigError
+    from notifications.render import Renderer
+    from notifications.runtime import check_startup
+
+    settings = load_notify_settings(config)
+    try:
+        if deliver:
+            check_startup(settings)
+        else:
+            Renderer(settings.templates_dir).check()
+    except ConfigError as exc:
+        fail("CONFIG", exc.field, exc.zh, exc.en)
+    moment = moment_or_now(now)
+    ctx = notify_context(database, settings)
+    try:
+        report = sweep(ctx, moment, deliver=deliver)
+    except ProcedureError as exc:
+        refused(exc, "--database")
+    finally:
+        ctx.engine.dispose()
+    for point in report.unaddressed:
+        typer.echo(f"warning: 无收件人 / no recipient for {point}", err=True)
+    typer.echo(report.line())
+
+
+# ---------------------------------------------------------------------------- deadlines
+def _deadline_cells(row: DeadlineRow) -> list[str]:
+    from rich.markup import escape
+
+    from flows.calendar import WEEKDAYS_ZH
+
+    text, style = LIGHTS[row.light]
+    decision = escape(f"{row.decision or '—'} {row.title}".strip())
+    kind = escape(f"{row.kind_zh} {row.kind_en}")
+    due = f"{row.due_date.isoformat()} {WEEKDAYS_ZH[row.due_date.weekday()]} {row.due_date:%a}"
+    if row.provisional:
+        due += " 暂定 provisional"
+    return [
+        f"[{style}]{text}[/]",
+        decision,
+        kind,
+        due,
+        str(row.working_days_left),
+        STATUS_LABELS.get(row.status.value, row.status.value),
+        local(row.next_remind_at),
+    ]
+
+
+@app.command("deadlines")
+def deadlines_list(
+    overdue: Annotated[bool, typer.Option("--overdue", help="only deadlines that have passed")] = False,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="only decisions this unit leads or undertakes")
+    ] = None,
+    now: NowOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Open deadlines with a traffic light: red overdue, amber due within 3 working days, green."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.errors import ProcedureError
+    from flows.service.notifications import deadlines
+
+    moment = moment_or_now(now)
+    ctx = notify_context(database)
+    try:
+        rows = deadlines(ctx, moment, overdue_only=overdue, unit_code=unit)
+    except ProcedureError as exc:
+        refused(exc, "--unit")
+    finally:
+        ctx.engine.dispose()
+    if not rows:
+        typer.echo("（无 / none）")
+        return
+    table = Table()
+    table.add_column("灯 light", no_wrap=True)
+    table.add_column("决策 decision")
+    table.add_column("期限 deadline")
+    table.add_column("到期 due")
+    table.add_column("剩余工作日 working days left", justify="right")
+    table.add_column("状态 status")
+    table.add_column("下次提醒 next reminder")
+    for row in rows:
+        table.add_row(*_deadline_cells(row))
+    console = Console() if sys.stdout.isatty() else Console(width=220)
+    console.print(table)
+    counts = {light: sum(r.light == light for r in rows) for light in LIGHTS}
+    typer.echo(
+        f"{len(rows)} 项 / deadlines: 红 red {counts['red']}, 黄 amber {counts['amber']}, "
+        f"绿 green {counts['green']}"
+    )
+
+
+# ---------------------------------------------------------------------------- inbox
+@app.command("inbox")
+def inbox_list(
+    user: Annotated[str, typer.Argument(metavar="USER", help="the user's id, e.g. li")],
+    unread: Annotated[bool, typer.Option("--unread", help="only unread notifications")] = False,
+    read: Annotated[
+        list[int] | None,
+        typer.Option("--read", metavar="ID", help="mark this notification read (repeatable)"),
+    ] = None,
+    read_all: Annotated[bool, typer.Option("--read-all", help="mark every unread notification read")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many")] = 50,
+    now: NowOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """A user's in-app notifications, newest first; --read / --read-all mark them read."""
+    from flows.errors import ProcedureError
+    from flows.service.notifications import inbox, mark_read
+
+    if read and read_all:
+        fail("INPUT", "--read", "--read 与 --read-all 只能选一个", "give either --read or --read-all")
+    ctx = notify_context(database)
+    try:
+        if read or read_all:
+            marked = mark_read(ctx, user, None if read_all else list(read or []), moment_or_now(now))
+            typer.echo(f"已标记已读 / marked read: {marked}")
+        items = inbox(ctx, user, unread_only=unread, limit=limit)
+    except ProcedureError as exc:
+        refused(exc, "USER")
+    finally:
+        ctx.engine.dispose()
+    for item in items:
+        state = "未读 unread" if item.unread else "已读 read  "
+        late = " [迟发 late]" if item.late else ""
+        typer.echo(
+            f"#{item.id:<5} {state}  {local(item.created_at)}  {item.decision or '—'}  "
+            f"{item.subject}{late}  {item.link}"
+        )
+    if not items:
+        typer.echo("（无 / none）")
+
+
+# ---------------------------------------------------------------------------- outbox
+OUTBOX_STATUS = {
+    "pending": "待发 pending",
+    "sending": "发送中 sending",
+    "sent": "已发 sent",
+    "failed": "失败 failed",
+}
+
+
+@outbox_app.callback(invoke_without_command=True)
+def outbox_list(
+    typer_ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="only deliveries that gave up")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many")] = 100,
+    database: DatabaseOption = None,
+) -> None:
+    """List deliveries, newest first (`outbox retry ID` sends a failed one again)."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    from flows.service.notifications import outbox
+
+    ctx = notify_context(database)
+    try:
+        rows = outbox(ctx, failed_only=failed, limit=limit)
+    finally:
+        ctx.engine.dispose()
+    for row in rows:
+        when = f"sent {local(row.sent_at)}" if row.sent_at else f"next {local(row.next_attempt_at)}"
+        typer.echo(
+            f"#{row.id:<5} {OUTBOX_STATUS.get(row.status.value, row.status.value)}  {row.channel} -> "
+            f"{row.target}  attempts {row.attempts}  {when}  {row.subject}"
+        )
+        if row.last_error:
+            typer.echo(f"       最后错误 / last error: {row.last_error}")
+    if not rows:
+        typer.echo("（无 / none）")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    delivery_id: Annotated[int, typer.Argument(metavar="ID", help="the delivery's id")],
+    now: NowOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Make a failed delivery pending again; the next sweep sends it."""
+    from flows.errors import ProcedureError
+    from flows.service.notifications import retry_delivery
+
+    ctx = notify_context(database)
+    try:
+        row = retry_delivery(ctx, delivery_id, moment_or_now(now))
+    except ProcedureError as exc:
+        refused(exc, "ID")
+    finally:
+        ctx.engine.dispose()
+    typer.echo(
+        f"#{row.id} {OUTBOX_STATUS.get(row.status.value, row.status.value)}: "
+        f"下次尝试 / next attempt {local(row.next_attempt_at)} ({row.channel} -> {row.target})"
+    )
