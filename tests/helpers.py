@@ -149,7 +149,8 @@ def participation_done(ctx: ServiceContext, ref: str = "D1") -> None:
     act(ctx, "approve_stage", "wang", "2026-04-03T10:00", decision=ref, stage="public_participation")
 
 
-def legality_lawful(ctx: ServiceContext, ref: str = "D1", submitted: str = "2026-04-08T09:00") -> None:
+def legality_submitted(ctx: ServiceContext, ref: str = "D1", submitted: str = "2026-04-08T09:00") -> None:
+    """Submitted for legality review; the opinion is due 15 working days later (P6)."""
     act(
         ctx,
         "submit_for_legality_review",
@@ -158,6 +159,24 @@ def legality_lawful(ctx: ServiceContext, ref: str = "D1", submitted: str = "2026
         decision=ref,
         procedures_statement="已履行公众参与程序",
     )
+
+
+def comment_window(ctx: ServiceContext, start: str, end: str, ref: str = "D1") -> None:
+    """A comment window from `start` to `end`, opened at 09:00 on its first day."""
+    act(
+        ctx,
+        "open_comment_period",
+        "li",
+        f"{start}T09:00",
+        decision=ref,
+        start_date=start,
+        end_date=end,
+        channels=["website"],
+    )
+
+
+def legality_lawful(ctx: ServiceContext, ref: str = "D1", submitted: str = "2026-04-08T09:00") -> None:
+    legality_submitted(ctx, ref, submitted)
     act(
         ctx,
         "record_legal_adviser_opinion",

@@ -15,7 +15,7 @@ from flows.service.sweep import sweep
 from models import Delivery, DeliveryStatus, Notification
 from notifications.config import parse_settings
 from notifications.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
-from tests.helpers import UNITS, USERS, act, at
+from tests.helpers import UNITS, USERS, act, at, comment_window
 from tests.http_receiver import HttpReceiver
 from tests.smtp_server import serve_smtp
 
@@ -61,16 +61,7 @@ def test_a_reminder_reaches_inbox_mail_and_webhook_exactly_once(engine: Engine, 
             explanation="说明",
             legal_bases=["国务院令第713号"],
         )
-        act(
-            ctx,
-            "open_comment_period",
-            "li",
-            "2026-09-09T09:00",
-            decision="D1",
-            start_date="2026-09-09",
-            end_date="2026-10-09",
-            channels=["website"],
-        )
+        comment_window(ctx, "2026-09-09", "2026-10-09")
         sweep_until(ctx, at("2026-09-29T09:00"))
 
         (mail,) = smtp.wait_for(1)

@@ -10,7 +10,19 @@ from flows.scenario import sweep_until
 from flows.service import ServiceContext, setup_jurisdiction
 from flows.service.sweep import sweep
 from models import CommentPeriod, Deadline, DeadlineStatus, Notification, SweepRun, User
-from tests.helpers import SHANGHAI, UNITS, USERS, act, at, district, drafted, participation_done, registered
+from tests.helpers import (
+    SHANGHAI,
+    UNITS,
+    USERS,
+    act,
+    at,
+    comment_window,
+    district,
+    drafted,
+    legality_submitted,
+    participation_done,
+    registered,
+)
 
 
 def notes(ctx: ServiceContext, user: str, **filters: Any) -> list[Notification]:
@@ -46,16 +58,7 @@ def window_open(ctx: ServiceContext) -> None:
         explanation="起草说明",
         legal_bases=["国务院令第713号"],
     )
-    act(
-        ctx,
-        "open_comment_period",
-        "li",
-        "2026-09-09T09:00",
-        decision="D1",
-        start_date="2026-09-09",
-        end_date="2026-10-09",
-        channels=["website"],
-    )
+    comment_window(ctx, "2026-09-09", "2026-10-09")
 
 
 def period_status(ctx: ServiceContext) -> str:
@@ -124,14 +127,7 @@ def opinion_owed(ctx: ServiceContext) -> None:
     district(ctx)
     drafted(ctx)
     participation_done(ctx)
-    act(
-        ctx,
-        "submit_for_legality_review",
-        "li",
-        "2026-04-08T09:00",
-        decision="D1",
-        procedures_statement="已履行公众参与程序",
-    )
+    legality_submitted(ctx)
     with Session(ctx.engine) as session:
         row = session.exec(select(Deadline).where(Deadline.kind == "legality_opinion_due")).one()
     assert row.due_date.isoformat() == "2026-04-29"
@@ -237,14 +233,7 @@ def test_recipient_preferences_choose_the_language(ctx: ServiceContext) -> None:
     setup_jurisdiction(ctx, {"organ": "香洲区人民政府"}, UNITS, users, now=at("2026-01-05T09:00"))
     drafted(ctx)
     participation_done(ctx)
-    act(
-        ctx,
-        "submit_for_legality_review",
-        "li",
-        "2026-04-08T09:00",
-        decision="D1",
-        procedures_statement="已履行公众参与程序",
-    )
+    legality_submitted(ctx)
     sweep_until(ctx, at("2026-04-24T09:00"))
     (note,) = notes(ctx, "wang")
     assert note.locale == "en"
@@ -276,14 +265,7 @@ def test_a_jurisdiction_policy_override_is_checked_and_applied(ctx: ServiceConte
     )
     drafted(ctx)
     participation_done(ctx)
-    act(
-        ctx,
-        "submit_for_legality_review",
-        "li",
-        "2026-04-08T09:00",
-        decision="D1",
-        procedures_statement="已履行公众参与程序",
-    )
+    legality_submitted(ctx)
     sweep_until(ctx, at("2026-05-11T09:00"))
     assert points(ctx, "wang") == ["before:5", "overdue:2", "overdue:5"]
     assert notes(ctx, "wang")[0].scheduled_at == at("2026-04-22T09:00")
