@@ -31,6 +31,7 @@ class WorkingCalendar:
     ) -> None:
         self._overrides = dict(overrides or {})
         self._loaded_years = frozenset(loaded_years)
+        self._memo: dict[date, tuple[bool, bool]] = {}
 
     def is_confirmed_year(self, year: int) -> bool:
         if year in self._loaded_years:
@@ -42,7 +43,14 @@ class WorkingCalendar:
         return True
 
     def working_day(self, day: date) -> tuple[bool, bool]:
-        """(is it a working day, is that answer provisional)."""
+        """(is it a working day, is that answer provisional). Memoised: a sweep asks about
+        the same few weeks thousands of times, and the calendar never changes under it."""
+        known = self._memo.get(day)
+        if known is None:
+            known = self._memo[day] = self._working_day(day)
+        return known
+
+    def _working_day(self, day: date) -> tuple[bool, bool]:
         if day in self._overrides:
             return self._overrides[day], False
         try:
