@@ -17,9 +17,11 @@ from sqlmodel import Session, col, select
 from flows.calendar import WorkingCalendar
 from flows.errors import ProcedureError, not_found, refusal
 from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction
+from flows.service.sweep import TRANSITIONS
 from models import Deadline, Decision, Delivery, Notification, Unit, User
 from models.db import session_scope
 from models.enums import DeadlineStatus, DeliveryStatus
+from notifications.policy import DEFAULT_POLICIES
 
 Light = Literal["green", "amber", "red"]
 AMBER_DAYS = 3  # due within this many working days (today included) turns the light amber
@@ -184,9 +186,6 @@ def can_be_overdue(kind: str) -> bool:
     acts on by itself (the comment window closes, Art. 15) nor for a permission such as the
     earliest discussion date: the reminder policy gives neither overdue reminders nor an
     escalation, so neither is "overdue" and, once passed, neither is listed."""
-    from flows.service.sweep import TRANSITIONS
-    from notifications.policy import DEFAULT_POLICIES
-
     if kind in TRANSITIONS:
         return False
     policy = DEFAULT_POLICIES.get(kind)
