@@ -649,7 +649,7 @@ def _apply(
         return ActionResult(spec.name, result, event.seq, chain)
 
 
-def utc(moment: datetime) -> datetime:
+def utc(moment: datetime, field_name: str = "at") -> datetime:
     if moment.tzinfo is None:
-        raise invalid("at", "须带时区", "must carry a time zone")
+        raise invalid(field_name, "须带时区", "must carry a time zone")
     return moment.astimezone(UTC)

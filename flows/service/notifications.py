@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from flows.calendar import WorkingCalendar
 from flows.errors import ProcedureError, not_found, refusal
-from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction
+from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction, utc
 from flows.service.sweep import TRANSITIONS
 from models import Deadline, Decision, Delivery, Notification, Unit, User
 from models.db import session_scope
@@ -25,18 +25,6 @@ from notifications.policy import DEFAULT_POLICIES
 
 Light = Literal["green", "amber", "red"]
 AMBER_DAYS = 3  # due within this many working days (today included) turns the light amber
-
-
-def _utc(moment: datetime, field_name: str = "now") -> datetime:
-    if moment.tzinfo is None:
-        raise refusal(
-            "INPUT",
-            f"字段 {field_name}：须带时区",
-            f"field {field_name}: must carry a time zone",
-            field=field_name,
-            kind="invalid",
-        )
-    return moment.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------- inbox
@@ -101,7 +89,7 @@ def mark_read(ctx: ServiceContext, user_code: str, ids: Sequence[int] | None, no
     """Mark the user's notifications `ids` read (None: all unread) at `now`, in one
     transaction; returns how many were unread. An id that is not the user's is refused and
     nothing is written."""
-    now = _utc(now)
+    now = utc(now, "now")
     with session_scope(ctx.engine) as session:
         user = _user(session, user_code)
         if ids is None:
@@ -199,7 +187,7 @@ def deadlines(
     that cannot be overdue (see `can_be_overdue`) is not listed."""
     from flows.service.sweep import deadline_info
 
-    now = _utc(now)
+    now = utc(now, "now")
     with Session(ctx.engine) as session:
         jurisdiction = the_jurisdiction(session)
         tz = ZoneInfo(jurisdiction.timezone)
@@ -305,7 +293,7 @@ def retry_delivery(ctx: ServiceContext, delivery_id: int, now: datetime) -> Outb
     from notifications.outbox import OutboxError
     from notifications.outbox import retry_delivery as retry_in_outbox
 
-    now = _utc(now)
+    now = utc(now, "now")
     with Session(ctx.engine) as session:
         if session.get(Delivery, delivery_id) is None:
             raise not_found("delivery_id", delivery_id)
