@@ -55,9 +55,9 @@ def refusal(
     kind: ErrorKind = "refused",
 ) -> ProcedureError:
     """Build the error for a guard from the procedure's own wording, plus a specific detail."""
-    from flows.procedure import GUARDS
+    from flows.procedure import RULES
 
-    guard = GUARDS[rule_id]
+    guard = RULES[rule_id]
     zh = f"{guard.zh}：{detail_zh}" if detail_zh else guard.zh
     en = f"{guard.en}: {detail_en}" if detail_en else guard.en
     return ProcedureError(rule_id, guard.article, zh, en, field=field, kind=kind)

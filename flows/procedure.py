@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flows.conditions import ALWAYS, NEVER, Condition, Not, any_of, flag
-from models.enums import DayUnit, StageStatus
+from models.enums import DayUnit, DecisionStatus, StageStatus
 
 # --------------------------------------------------------------------------- flags
 FLAGS: dict[str, tuple[str, str, str]] = {
@@ -64,7 +64,7 @@ SYSTEM_ACTOR = "system"
 
 
 # --------------------------------------------------------------------------- evidence
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvidenceKind:
     id: str
     zh: str
@@ -75,57 +75,128 @@ class EvidenceKind:
 EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     e.id: e
     for e in (
-        EvidenceKind("proposal", "决策事项建议及论证材料", "proposal and argumentation", "Art. 10"),
-        EvidenceKind("initiation_decision", "启动决定", "initiation decision", "Arts. 10-11"),
-        EvidenceKind("draft", "决策草案", "decision draft", "Art. 12"),
-        EvidenceKind("draft_explanation", "起草说明", "explanation of the draft", "Arts. 12, 15"),
-        EvidenceKind("comment_notice", "公开征求意见公告", "public comment notice", "Art. 15"),
         EvidenceKind(
-            "participation_activity", "公众参与活动记录", "participation activity record", "Art. 14"
+            id="proposal", zh="决策事项建议及论证材料", en="proposal and argumentation", article="Art. 10"
         ),
         EvidenceKind(
-            "specific_group_consultation", "特定群体意见听取记录", "specific-group consultation", "Art. 14(3)"
+            id="initiation_decision", zh="启动决定", en="initiation decision", article="Arts. 10-11"
+        ),
+        EvidenceKind(id="draft", zh="决策草案", en="decision draft", article="Art. 12"),
+        EvidenceKind(
+            id="draft_explanation", zh="起草说明", en="explanation of the draft", article="Arts. 12, 15"
         ),
         EvidenceKind(
-            "participation_summary", "意见研究采纳情况", "summary of opinions adopted", "Arts. 18, 29(2)"
+            id="comment_notice", zh="公开征求意见公告", en="public comment notice", article="Art. 15"
         ),
-        EvidenceKind("hearing_notice", "听证公告", "hearing notice", "Art. 16(2)"),
-        EvidenceKind("selection_method", "遴选办法", "selection method", "Art. 16(2)"),
-        EvidenceKind("participant_list", "听证参加人名单", "participant list", "Art. 16(2)"),
-        EvidenceKind("materials_delivery", "听证材料送达记录", "hearing materials delivery", "Art. 16(3)"),
-        EvidenceKind("hearing_record", "听证会记录（参加人签字）", "signed hearing record", "Art. 17"),
-        EvidenceKind("hearing_report", "听证报告", "hearing report", "PRACTICE"),
-        EvidenceKind("expert_opinion", "专家论证意见（署名盖章）", "signed expert opinion", "Art. 19(2)"),
-        EvidenceKind("expert_summary", "专家意见采纳情况", "adoption of expert opinions", "Art. 29(3)"),
-        EvidenceKind("risk_report", "风险评估报告", "risk assessment report", "Art. 23"),
-        EvidenceKind("risk_judgement", "风险可控性判断", "controllability judgement", "Art. 24"),
         EvidenceKind(
-            "fcr_conclusion", "公平竞争审查结论", "fair competition review conclusion", "Art. 29(1)"
+            id="participation_activity",
+            zh="公众参与活动记录",
+            en="participation activity record",
+            article="Art. 14",
         ),
-        EvidenceKind("legality_package", "合法性审查送审材料", "legality review package", "Art. 26"),
-        EvidenceKind("supplement_notice", "退回补充通知", "return for supplement notice", "Art. 26(1)"),
-        EvidenceKind("legal_adviser_opinion", "法律顾问/公职律师意见", "legal adviser opinion", "Art. 28"),
-        EvidenceKind("legality_opinion", "合法性审查意见", "legality review opinion", "Arts. 25, 28"),
-        EvidenceKind("changes_record", "根据审查意见修改情况", "changes after review", "Art. 28"),
-        EvidenceKind("legal_risk_statement", "法律风险说明", "legal risk statement", "Art. 25(2)"),
-        EvidenceKind("discussion_package", "提请审议材料", "discussion package", "Art. 29"),
-        EvidenceKind("meeting_minutes", "会议记录（含不同意见）", "meeting minutes with dissent", "Art. 30"),
-        EvidenceKind("party_report", "向党委请示报告", "request-report to the Party committee", "Art. 31"),
-        EvidenceKind("party_reply", "党委批复", "Party committee reply", "Art. 31"),
-        EvidenceKind("congress_record", "人大程序记录", "people's congress record", "Art. 8"),
-        EvidenceKind("publication_text", "决策公布文本", "published decision", "Art. 32"),
-        EvidenceKind("adoption_explanation", "意见采纳情况说明", "adoption explanation", "Art. 32"),
-        EvidenceKind("interpretation", "政策解读材料", "interpretation material", "Art. 32"),
-        EvidenceKind("archive_manifest", "决策档案目录", "archive manifest", "Art. 33"),
-        EvidenceKind("execution_report", "执行情况报告", "execution report", "Art. 34"),
-        EvidenceKind("problem_report", "执行问题报告", "execution problem report", "Art. 35"),
-        EvidenceKind("post_evaluation_report", "决策后评估报告", "post-evaluation report", "Art. 36"),
-        EvidenceKind("suspension_decision", "中止执行决定", "suspension decision", "Art. 37"),
+        EvidenceKind(
+            id="specific_group_consultation",
+            zh="特定群体意见听取记录",
+            en="specific-group consultation",
+            article="Art. 14(3)",
+        ),
+        EvidenceKind(
+            id="participation_summary",
+            zh="意见研究采纳情况",
+            en="summary of opinions adopted",
+            article="Arts. 18, 29(2)",
+        ),
+        EvidenceKind(id="hearing_notice", zh="听证公告", en="hearing notice", article="Art. 16(2)"),
+        EvidenceKind(id="selection_method", zh="遴选办法", en="selection method", article="Art. 16(2)"),
+        EvidenceKind(id="participant_list", zh="听证参加人名单", en="participant list", article="Art. 16(2)"),
+        EvidenceKind(
+            id="materials_delivery",
+            zh="听证材料送达记录",
+            en="hearing materials delivery",
+            article="Art. 16(3)",
+        ),
+        EvidenceKind(
+            id="hearing_record", zh="听证会记录（参加人签字）", en="signed hearing record", article="Art. 17"
+        ),
+        EvidenceKind(id="hearing_report", zh="听证报告", en="hearing report", article="PRACTICE"),
+        EvidenceKind(
+            id="expert_opinion",
+            zh="专家论证意见（署名盖章）",
+            en="signed expert opinion",
+            article="Art. 19(2)",
+        ),
+        EvidenceKind(
+            id="expert_summary", zh="专家意见采纳情况", en="adoption of expert opinions", article="Art. 29(3)"
+        ),
+        EvidenceKind(id="risk_report", zh="风险评估报告", en="risk assessment report", article="Art. 23"),
+        EvidenceKind(
+            id="risk_judgement", zh="风险可控性判断", en="controllability judgement", article="Art. 24"
+        ),
+        EvidenceKind(
+            id="fcr_conclusion",
+            zh="公平竞争审查结论",
+            en="fair competition review conclusion",
+            article="Art. 29(1)",
+        ),
+        EvidenceKind(
+            id="legality_package", zh="合法性审查送审材料", en="legality review package", article="Art. 26"
+        ),
+        EvidenceKind(
+            id="supplement_notice", zh="退回补充通知", en="return for supplement notice", article="Art. 26(1)"
+        ),
+        EvidenceKind(
+            id="legal_adviser_opinion",
+            zh="法律顾问/公职律师意见",
+            en="legal adviser opinion",
+            article="Art. 28",
+        ),
+        EvidenceKind(
+            id="legality_opinion", zh="合法性审查意见", en="legality review opinion", article="Arts. 25, 28"
+        ),
+        EvidenceKind(
+            id="changes_record", zh="根据审查意见修改情况", en="changes after review", article="Art. 28"
+        ),
+        EvidenceKind(
+            id="legal_risk_statement", zh="法律风险说明", en="legal risk statement", article="Art. 25(2)"
+        ),
+        EvidenceKind(id="discussion_package", zh="提请审议材料", en="discussion package", article="Art. 29"),
+        EvidenceKind(
+            id="meeting_minutes",
+            zh="会议记录（含不同意见）",
+            en="meeting minutes with dissent",
+            article="Art. 30",
+        ),
+        EvidenceKind(
+            id="party_report",
+            zh="向党委请示报告",
+            en="request-report to the Party committee",
+            article="Art. 31",
+        ),
+        EvidenceKind(id="party_reply", zh="党委批复", en="Party committee reply", article="Art. 31"),
+        EvidenceKind(
+            id="congress_record", zh="人大程序记录", en="people's congress record", article="Art. 8"
+        ),
+        EvidenceKind(id="publication_text", zh="决策公布文本", en="published decision", article="Art. 32"),
+        EvidenceKind(
+            id="adoption_explanation", zh="意见采纳情况说明", en="adoption explanation", article="Art. 32"
+        ),
+        EvidenceKind(id="interpretation", zh="政策解读材料", en="interpretation material", article="Art. 32"),
+        EvidenceKind(id="archive_manifest", zh="决策档案目录", en="archive manifest", article="Art. 33"),
+        EvidenceKind(id="execution_report", zh="执行情况报告", en="execution report", article="Art. 34"),
+        EvidenceKind(
+            id="problem_report", zh="执行问题报告", en="execution problem report", article="Art. 35"
+        ),
+        EvidenceKind(
+            id="post_evaluation_report", zh="决策后评估报告", en="post-evaluation report", article="Art. 36"
+        ),
+        EvidenceKind(
+            id="suspension_decision", zh="中止执行决定", en="suspension decision", article="Art. 37"
+        ),
     )
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvidenceRequirement:
     kind: str
     when: Condition = ALWAYS
@@ -133,14 +204,14 @@ class EvidenceRequirement:
 
 def ev(kind: str, when: Condition = ALWAYS) -> EvidenceRequirement:
     assert kind in EVIDENCE_KINDS, kind
-    return EvidenceRequirement(kind, when)
+    return EvidenceRequirement(kind=kind, when=when)
 
 
 # --------------------------------------------------------------------------- stages
 StageRequirement = Literal["required", "optional", "excluded"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """One step of the procedure. `required_when` decides whether a decision must go
     through it; `excluded_when` switches it off entirely (R2); `optional` stages may be
@@ -172,34 +243,34 @@ PUBLIC = Not(CONFIDENTIAL)
 
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "initiation",
-        "S1",
-        "决策启动",
-        "Initiation",
-        "Arts. 10-11",
-        ALWAYS,
-        "R1",
+        id="initiation",
+        section="S1",
+        zh="决策启动",
+        en="Initiation",
+        articles="Arts. 10-11",
+        required_when=ALWAYS,
+        guard="R1",
         evidence=(ev("initiation_decision"),),
     ),
     Stage(
-        "drafting",
-        "S2",
-        "拟订草案",
-        "Drafting",
-        "Arts. 12-13",
-        ALWAYS,
-        "R1",
+        id="drafting",
+        section="S2",
+        zh="拟订草案",
+        en="Drafting",
+        articles="Arts. 12-13",
+        required_when=ALWAYS,
+        guard="R1",
         after=("initiation",),
         evidence=(ev("draft"),),
     ),
     Stage(
-        "public_participation",
-        "S3",
-        "公众参与",
-        "Public participation",
-        "Arts. 14-18",
-        ALWAYS,
-        "R3",
+        id="public_participation",
+        section="S3",
+        zh="公众参与",
+        en="Public participation",
+        articles="Arts. 14-18",
+        required_when=ALWAYS,
+        guard="R3",
         after=("drafting",),
         excluded_when=CONFIDENTIAL,
         pre_review=True,
@@ -209,13 +280,13 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
-        "hearing",
-        "S3b",
-        "听证",
-        "Hearing",
-        "Arts. 16-17; GD-H Arts. 2-3",
-        any_of(flag("hearing_required_by_law"), flag("hearing_in_catalogue")),
-        "R5",
+        id="hearing",
+        section="S3b",
+        zh="听证",
+        en="Hearing",
+        articles="Arts. 16-17; GD-H Arts. 2-3",
+        required_when=any_of(flag("hearing_required_by_law"), flag("hearing_in_catalogue")),
+        guard="R5",
         after=("drafting",),
         excluded_when=CONFIDENTIAL,
         optional=True,
@@ -230,95 +301,95 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
-        "expert_review",
-        "S4",
-        "专家论证",
-        "Expert review",
-        "Arts. 19-21",
-        flag("technical"),
-        "R6",
+        id="expert_review",
+        section="S4",
+        zh="专家论证",
+        en="Expert review",
+        articles="Arts. 19-21",
+        required_when=flag("technical"),
+        guard="R6",
         after=("drafting",),
         optional=True,
         pre_review=True,
         evidence=(ev("expert_opinion"), ev("expert_summary")),
     ),
     Stage(
-        "risk_assessment",
-        "S5",
-        "风险评估",
-        "Risk assessment",
-        "Arts. 22-24",
-        flag("stability_risk"),
-        "R7",
+        id="risk_assessment",
+        section="S5",
+        zh="风险评估",
+        en="Risk assessment",
+        articles="Arts. 22-24",
+        required_when=flag("stability_risk"),
+        guard="R7",
         after=("drafting",),
         optional=True,
         pre_review=True,
         evidence=(ev("risk_report"), ev("risk_judgement")),
     ),
     Stage(
-        "fair_competition_review",
-        "S6",
-        "公平竞争审查",
-        "Fair competition review",
-        "Art. 29(1); FCR Regs Arts. 14, 18",
-        flag("market_activity"),
-        "R8",
+        id="fair_competition_review",
+        section="S6",
+        zh="公平竞争审查",
+        en="Fair competition review",
+        articles="Art. 29(1); FCR Regs Arts. 14, 18",
+        required_when=flag("market_activity"),
+        guard="R8",
         after=("drafting",),
         pre_review=True,
         evidence=(ev("fcr_conclusion"),),
     ),
     Stage(
-        "legality_review",
-        "S7",
-        "合法性审查",
-        "Legality review",
-        "Arts. 25-28",
-        ALWAYS,
-        "R12",
+        id="legality_review",
+        section="S7",
+        zh="合法性审查",
+        en="Legality review",
+        articles="Arts. 25-28",
+        required_when=ALWAYS,
+        guard="R12",
         after=("drafting",),
         evidence=(ev("legality_package"), ev("legal_adviser_opinion"), ev("legality_opinion")),
     ),
     Stage(
-        "discussion",
-        "S8-S9",
-        "集体讨论决定",
-        "Collective discussion",
-        "Arts. 29-30",
-        ALWAYS,
-        "R12",
+        id="discussion",
+        section="S8-S9",
+        zh="集体讨论决定",
+        en="Collective discussion",
+        articles="Arts. 29-30",
+        required_when=ALWAYS,
+        guard="R12",
         after=("legality_review",),
         evidence=(ev("discussion_package"), ev("meeting_minutes")),
     ),
     Stage(
-        "party_report",
-        "S10",
-        "党委请示报告",
-        "Party committee report",
-        "Art. 31",
-        ALWAYS,
-        "R15",
+        id="party_report",
+        section="S10",
+        zh="党委请示报告",
+        en="Party committee report",
+        articles="Art. 31",
+        required_when=ALWAYS,
+        guard="R15",
         after=("drafting",),
         evidence=(ev("party_report"), ev("party_reply")),
     ),
     Stage(
-        "congress",
-        "S10b",
-        "人大程序",
-        "People's congress step",
-        "Art. 8",
-        flag("congress_step"),
-        "R15",
+        id="congress",
+        section="S10b",
+        zh="人大程序",
+        en="People's congress step",
+        articles="Art. 8",
+        required_when=flag("congress_step"),
+        guard="R15",
         after=("discussion",),
         evidence=(ev("congress_record"),),
     ),
     Stage(
-        "publication",
-        "S11",
-        "决策公布",
-        "Publication",
-        "Art. 32",
-        ALWAYS,
-        "R16",
+        id="publication",
+        section="S11",
+        zh="决策公布",
+        en="Publication",
+        articles="Art. 32",
+        required_when=ALWAYS,
+        guard="R16",
         after=("discussion", "party_report", "congress"),
         excluded_when=CONFIDENTIAL,
         evidence=(
@@ -328,25 +399,34 @@ STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
-        "archive",
-        "S12",
-        "归档",
-        "Archive",
-        "Art. 33",
-        ALWAYS,
-        "R17",
+        id="archive",
+        section="S12",
+        zh="归档",
+        en="Archive",
+        articles="Art. 33",
+        required_when=ALWAYS,
+        guard="R17",
         after=("discussion", "party_report", "publication"),
         evidence=(ev("archive_manifest"),),
     ),
-    Stage("execution", "S13", "执行", "Execution", "Arts. 34-35", ALWAYS, "R18", after=("discussion",)),
     Stage(
-        "post_evaluation",
-        "S13",
-        "决策后评估",
-        "Post-evaluation",
-        "Art. 36",
-        NEVER,
-        "R19",
+        id="execution",
+        section="S13",
+        zh="执行",
+        en="Execution",
+        articles="Arts. 34-35",
+        required_when=ALWAYS,
+        guard="R18",
+        after=("discussion",),
+    ),
+    Stage(
+        id="post_evaluation",
+        section="S13",
+        zh="决策后评估",
+        en="Post-evaluation",
+        articles="Art. 36",
+        required_when=NEVER,
+        guard="R19",
         after=("execution",),
         optional=True,
         evidence=(ev("post_evaluation_report"),),
@@ -378,7 +458,7 @@ DONE_STATUSES = frozenset({StageStatus.completed, StageStatus.waived, StageStatu
 
 
 # --------------------------------------------------------------------------- guards
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Guard:
     id: str
     article: str
@@ -390,182 +470,221 @@ GUARDS: dict[str, Guard] = {
     g.id: g
     for g in (
         Guard(
-            "R1",
-            "Art. 11",
-            "启动决策须确定决策承办单位（多个单位时须确定牵头单位）后方可拟订草案",
-            "a decision needs its undertaking unit, and a lead unit if several, before drafting",
+            id="R1",
+            article="Art. 11",
+            zh="启动决策须确定决策承办单位（多个单位时须确定牵头单位）后方可拟订草案",
+            en="a decision needs its undertaking unit, and a lead unit if several, before drafting",
         ),
         Guard(
-            "R2",
-            "Arts. 14, 25, 30-33",
-            "依法不予公开的事项不进行公开征求意见、听证和公布",
-            "a confidential matter has no public comment, hearing or publication",
+            id="R2",
+            article="Arts. 14, 25, 30-33",
+            zh="依法不予公开的事项不进行公开征求意见、听证和公布",
+            en="a confidential matter has no public comment, hearing or publication",
         ),
         Guard(
-            "R3",
-            "Arts. 14-15",
-            "须开展公众参与；公开征求意见期限一般不少于30日，缩短须在公告中说明理由",
-            "public participation is required; open comment lasts at least 30 days unless an urgent reason is published",
+            id="R3",
+            article="Arts. 14-15",
+            zh="须开展公众参与；公开征求意见期限一般不少于30日，缩短须在公告中说明理由",
+            en="public participation is required; open comment lasts at least 30 days unless an urgent reason is published",
         ),
         Guard(
-            "R4",
-            "Art. 14(3)",
-            "涉及特定群体利益的，应当听取相关人民团体、社会组织及群众代表意见",
-            "a matter affecting a specific group needs a consultation with that group",
+            id="R4",
+            article="Art. 14(3)",
+            zh="涉及特定群体利益的，应当听取相关人民团体、社会组织及群众代表意见",
+            en="a matter affecting a specific group needs a consultation with that group",
         ),
         Guard(
-            "R5",
-            "Arts. 16-17",
-            "听证须提前公告、公布遴选办法和参加人名单，听证材料于听证会7日前送达，记录经参加人签字",
-            "a hearing needs prior notice, a published selection method and list, materials 7 days before, and a signed record",
+            id="R5",
+            article="Arts. 16-17",
+            zh="听证须提前公告、公布遴选办法和参加人名单，听证材料于听证会7日前送达，记录经参加人签字",
+            en="a hearing needs prior notice, a published selection method and list, materials 7 days before, and a signed record",
         ),
         Guard(
-            "R6",
-            "Arts. 19-20",
-            "专家论证意见须书面署名或盖章，与决策事项有直接利害关系的专家应当回避",
-            "expert opinions are written and signed; experts with a direct interest are excluded",
+            id="R6",
+            article="Arts. 19-20",
+            zh="专家论证意见须书面署名或盖章，与决策事项有直接利害关系的专家应当回避",
+            en="expert opinions are written and signed; experts with a direct interest are excluded",
         ),
         Guard(
-            "R7",
-            "Arts. 22-24",
-            "须作出风险评估报告；风险不可控的，应当调整草案后方可决策",
-            "a risk assessment report is required; an uncontrollable risk needs a revised draft before deciding",
+            id="R7",
+            article="Arts. 22-24",
+            zh="须作出风险评估报告；风险不可控的，应当调整草案后方可决策",
+            en="a risk assessment report is required; an uncontrollable risk needs a revised draft before deciding",
         ),
         Guard(
-            "R8",
-            "Art. 29(1); FCR Regs Arts. 14, 18",
-            "涉及市场主体经济活动的，须有公平竞争审查结论",
-            "a matter involving businesses' activity needs a fair competition review conclusion",
+            id="R8",
+            article="Art. 29(1); FCR Regs Arts. 14, 18",
+            zh="涉及市场主体经济活动的，须有公平竞争审查结论",
+            en="a matter involving businesses' activity needs a fair competition review conclusion",
         ),
         Guard(
-            "R9",
-            "Arts. 25-26",
-            "送请合法性审查须提供草案、法律依据及履行法定程序的说明；不得以征求意见代替合法性审查",
-            "a legality review submission needs the draft, its legal basis and the statement of procedures performed",
+            id="R9",
+            article="Arts. 25-26",
+            zh="送请合法性审查须提供草案、法律依据及履行法定程序的说明；不得以征求意见代替合法性审查",
+            en="a legality review submission needs the draft, its legal basis and the statement of procedures performed",
         ),
         Guard(
-            "R10",
-            "Art. 26(2)",
-            "合法性审查时间一般不少于7个工作日",
-            "the legality review must be given at least 7 working days",
+            id="R10",
+            article="Art. 26(2)",
+            zh="合法性审查时间一般不少于7个工作日",
+            en="the legality review must be given at least 7 working days",
         ),
         Guard(
-            "R11",
-            "Art. 28",
-            "合法性审查应当听取法律顾问、公职律师的意见",
-            "the legality review must include a legal adviser's or public lawyer's opinion",
+            id="R11",
+            article="Art. 28",
+            zh="合法性审查应当听取法律顾问、公职律师的意见",
+            en="the legality review must include a legal adviser's or public lawyer's opinion",
         ),
         Guard(
-            "R12",
-            "Art. 25",
-            "未经合法性审查或经审查不合法的，不得提交讨论（探索性改革事项须明示法律风险）",
-            "no discussion without a legality opinion that is not 'unlawful' (exploratory reform: legal risks stated)",
-        ),
-        Guard("R13", "Art. 29", "提请审议材料须齐全", "the discussion package must be complete"),
-        Guard(
-            "R14",
-            "Art. 30",
-            "须经常务会议或全体会议讨论，行政首长最后发言，与多数意见不一致的应当说明理由",
-            "an executive or plenary meeting, the head speaks last and gives reasons when departing from the majority",
+            id="R12",
+            article="Art. 25",
+            zh="未经合法性审查或经审查不合法的，不得提交讨论（探索性改革事项须明示法律风险）",
+            en="no discussion without a legality opinion that is not 'unlawful' (exploratory reform: legal risks stated)",
         ),
         Guard(
-            "R15",
-            "Arts. 31, 8",
-            "决策出台前应当向同级党委请示报告，需人大程序的应当履行",
-            "the Party committee report, and the congress step where flagged, must precede issuance",
+            id="R13", article="Art. 29", zh="提请审议材料须齐全", en="the discussion package must be complete"
         ),
         Guard(
-            "R16",
-            "Art. 32",
-            "决策应当通过政府公报、政府网站及报刊公布；社会广泛关注或专业性强的应当说明意见采纳情况并解读",
-            "publish through gazette, website and newspaper; explain adoption and interpret where required",
+            id="R14",
+            article="Art. 30",
+            zh="须经常务会议或全体会议讨论，行政首长最后发言，与多数意见不一致的应当说明理由",
+            en="an executive or plenary meeting, the head speaks last and gives reasons when departing from the majority",
         ),
         Guard(
-            "R17",
-            "Art. 33",
-            "决策过程材料应当及时完整归档，缺少必需材料不得结档",
-            "the dossier cannot be closed while required items are missing",
+            id="R15",
+            article="Arts. 31, 8",
+            zh="决策出台前应当向同级党委请示报告，需人大程序的应当履行",
+            en="the Party committee report, and the congress step where flagged, must precede issuance",
         ),
         Guard(
-            "R18",
-            "Arts. 34-35",
-            "决策执行须确定执行单位，问题报告须符合第三十五条情形",
-            "execution needs an execution unit; problem reports follow the Art. 35 triggers",
+            id="R16",
+            article="Art. 32",
+            zh="决策应当通过政府公报、政府网站及报刊公布；社会广泛关注或专业性强的应当说明意见采纳情况并解读",
+            en="publish through gazette, website and newspaper; explain adoption and interpret where required",
         ),
         Guard(
-            "R19",
-            "Art. 36",
-            "决策后评估不得由承担主要论证评估工作的单位进行",
-            "the post-evaluation may not be done by the unit that did the main pre-decision work",
+            id="R17",
+            article="Art. 33",
+            zh="决策过程材料应当及时完整归档，缺少必需材料不得结档",
+            en="the dossier cannot be closed while required items are missing",
         ),
         Guard(
-            "R20",
-            "Art. 37",
-            "依法作出的决策不得随意变更或者停止执行",
-            "a decision cannot be changed or stopped except by suspension or an adjustment procedure",
+            id="R18",
+            article="Arts. 34-35",
+            zh="决策执行须确定执行单位，问题报告须符合第三十五条情形",
+            en="execution needs an execution unit; problem reports follow the Art. 35 triggers",
         ),
         Guard(
-            "R21",
-            "Art. 3",
-            "决策事项目录经同级党委同意后方可公布",
-            "a catalogue may only be published after Party approval",
+            id="R19",
+            article="Art. 36",
+            zh="决策后评估不得由承担主要论证评估工作的单位进行",
+            en="the post-evaluation may not be done by the unit that did the main pre-decision work",
         ),
         Guard(
-            "R22",
-            "§5, §13",
-            "地方设置项须为已知项且取值有效",
-            "a jurisdiction setting must be a known key with a valid value",
-        ),
-        Guard("P1", "P1", "期限计算单位", "unit of the period"),
-        Guard(
-            "P3",
-            "Art. 15; P3",
-            "公开征求意见自公布草案及说明之日起算",
-            "the comment period starts on the day the draft and explanation are published",
+            id="R20",
+            article="Art. 37",
+            zh="依法作出的决策不得随意变更或者停止执行",
+            en="a decision cannot be changed or stopped except by suspension or an adjustment procedure",
         ),
         Guard(
-            "P4",
-            "Art. 16(2); P4",
-            "听证公告、遴选办法应于听证会前提前公布，参加人名单应提前公布",
-            "hearing notice and participant list must be published the set number of days before",
-        ),
-        Guard("P5", "Art. 26(1); P5", "退回补充的材料须重新送审", "returned materials must be resubmitted"),
-        Guard(
-            "P7",
-            "P7",
-            "合法性审查意见须为合法、修改后合法、不合法或退回补充",
-            "a legality outcome is lawful, lawful after changes, unlawful or returned",
+            id="R21",
+            article="Art. 3",
+            zh="决策事项目录经同级党委同意后方可公布",
+            en="a catalogue may only be published after Party approval",
         ),
         Guard(
-            "P8",
-            "Art. 31; P8",
-            "党委请示报告的时序须符合本地设置",
-            "the Party report order follows the local setting",
+            id="R22",
+            article="local rules",
+            zh="地方设置项须为已知项且取值有效",
+            en="a jurisdiction setting must be a known key with a valid value",
         ),
-        Guard(
-            "P11", "P11", "出席会议人数须超过组成人员半数", "more than half of the members must be present"
-        ),
-        Guard("P12", "Art. 24; P12", "风险等级须为高、中、低", "a risk level is high, medium or low"),
-        Guard(
-            "ORDER",
-            "§7.1; Arts. 10-12, 15, 19, 22, 25, 31",
-            "此前的法定步骤尚未完成",
-            "an earlier statutory step is not complete",
-        ),
-        Guard(
-            "STATE", "§4", "当前阶段状态不允许此操作", "the stage is not in a state that allows this action"
-        ),
-        Guard(
-            "AUTH", "design decision 5", "操作人无权进行此操作", "the actor's role does not allow this action"
-        ),
-        Guard("INPUT", "—", "输入无效", "invalid input"),
-        Guard("NOT_FOUND", "—", "对象不存在", "no such object"),
     )
 }
 
 
+# Product decisions that refuse an action (the P-rules): the same shape as a guard, kept
+# apart because they are this product's readings of open points, not the statute's words.
+PRODUCT_RULES: dict[str, Guard] = {
+    g.id: g
+    for g in (
+        Guard(
+            id="P3",
+            article="Art. 15; P3",
+            zh="公开征求意见自公布草案及说明之日起算",
+            en="the comment period starts on the day the draft and explanation are published",
+        ),
+        Guard(
+            id="P4",
+            article="Art. 16(2); P4",
+            zh="听证公告、遴选办法应于听证会前提前公布，参加人名单应提前公布",
+            en="hearing notice and participant list must be published the set number of days before",
+        ),
+        Guard(
+            id="P5",
+            article="Art. 26(1); P5",
+            zh="退回补充的材料须重新送审",
+            en="returned materials must be resubmitted",
+        ),
+        Guard(
+            id="P8",
+            article="Art. 31; P8",
+            zh="党委请示报告的时序须符合本地设置",
+            en="the Party report order follows the local setting",
+        ),
+        Guard(
+            id="P11",
+            article="P11",
+            zh="出席会议人数须超过组成人员半数",
+            en="more than half of the members must be present",
+        ),
+        Guard(
+            id="P12",
+            article="Art. 24; P12",
+            zh="风险等级须为高、中、低",
+            en="a risk level is high, medium or low",
+        ),
+        Guard(
+            id="P17",
+            article="Arts. 15(1), 16(3), 26(2); P17",
+            zh="地方设置可以延长而不得缩短《条例》规定的最低期限",
+            en="a jurisdiction may lengthen a Decree 713 minimum but never shorten it",
+        ),
+    )
+}
+
+# Error kinds: refusals that are not a rule of the procedure (wrong state or order, a role
+# that may not act, bad input, an unknown object).
+ERROR_KINDS: dict[str, Guard] = {
+    g.id: g
+    for g in (
+        Guard(
+            id="ORDER",
+            article="Arts. 10-12, 15, 19, 22, 25, 31",
+            zh="此前的法定步骤尚未完成",
+            en="an earlier statutory step is not complete",
+        ),
+        Guard(
+            id="STATE",
+            article="—",
+            zh="当前阶段状态不允许此操作",
+            en="the stage is not in a state that allows this action",
+        ),
+        Guard(
+            id="AUTH",
+            article="ACTIONS",
+            zh="操作人无权进行此操作",
+            en="the actor's role does not allow this action",
+        ),
+        Guard(id="INPUT", article="—", zh="输入无效", en="invalid input"),
+        Guard(id="NOT_FOUND", article="—", zh="对象不存在", en="no such object"),
+    )
+}
+
+RULES: dict[str, Guard] = {**GUARDS, **PRODUCT_RULES, **ERROR_KINDS}
+
+
 # --------------------------------------------------------------------------- product decisions
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProductDecision:
     id: str
     text: str
@@ -574,87 +693,197 @@ class ProductDecision:
 
 PRODUCT_DECISIONS: tuple[ProductDecision, ...] = (
     ProductDecision(
-        "P1", "comment period and hearing-materials lead time in calendar days", "comment_period_unit"
+        id="P1",
+        text="comment period and hearing-materials lead time in calendar days",
+        setting="comment_period_unit",
     ),
     ProductDecision(
-        "P2", "start day not counted; ends 24:00 Asia/Shanghai; rolls to the next working day", None
+        id="P2",
+        text="start day not counted; ends 24:00 Asia/Shanghai; rolls to the next working day",
+        setting=None,
     ),
-    ProductDecision("P3", "the comment period starts on the day the draft is published", None),
     ProductDecision(
-        "P4", "hearing notice >= 10 days before; participant list >= 5 days before", "hearing_notice_days"
+        id="P3", text="the comment period starts on the day the draft is published", setting=None
     ),
-    ProductDecision("P5", "the 7-working-day minimum restarts on resubmission", "legality_clock_restarts"),
     ProductDecision(
-        "P6",
-        "legality opinion due 15 working days after (re)submission (reminder)",
-        "legality_opinion_due_working_days",
+        id="P4",
+        text="hearing notice >= 10 days before; participant list >= 5 days before",
+        setting="hearing_notice_days",
     ),
-    ProductDecision("P7", "legality outcomes: lawful, lawful after changes, unlawful, returned", None),
-    ProductDecision("P8", "Party report after the meeting and before publication", "party_report_order"),
     ProductDecision(
-        "P9", "publication due 20 working days after the decision (reminder)", "publication_due_working_days"
+        id="P5", text="the 7-working-day minimum restarts on resubmission", setting="legality_clock_restarts"
     ),
-    ProductDecision("P10", "archive due 30 calendar days after publication or decision", "archive_due_days"),
-    ProductDecision("P11", "quorum: more than half of the members present", "quorum_fraction"),
-    ProductDecision("P12", "risk levels high / medium / low; controllability alone gates", None),
-    ProductDecision("P13", "uncovered years: weekends only, provisional; recomputed on load", None),
+    ProductDecision(
+        id="P6",
+        text="legality opinion due 15 working days after (re)submission (reminder)",
+        setting="legality_opinion_due_working_days",
+    ),
+    ProductDecision(
+        id="P7", text="legality outcomes: lawful, lawful after changes, unlawful, returned", setting=None
+    ),
+    ProductDecision(
+        id="P8", text="Party report after the meeting and before publication", setting="party_report_order"
+    ),
+    ProductDecision(
+        id="P9",
+        text="publication due 20 working days after the decision (reminder)",
+        setting="publication_due_working_days",
+    ),
+    ProductDecision(
+        id="P10",
+        text="archive due 30 calendar days after publication or decision",
+        setting="archive_due_days",
+    ),
+    ProductDecision(
+        id="P11", text="quorum: more than half of the members present", setting="quorum_fraction"
+    ),
+    ProductDecision(
+        id="P12", text="risk levels high / medium / low; controllability alone gates", setting=None
+    ),
+    ProductDecision(
+        id="P13", text="uncovered years: weekends only, provisional; recomputed on load", setting=None
+    ),
+    ProductDecision(
+        id="P14",
+        text="lead times: any date on or before H-N, unrolled; only the reminder rolls back",
+        setting=None,
+    ),
+    ProductDecision(
+        id="P15",
+        text="a revised draft needs a new review or the legal office's confirm_revision",
+        setting=None,
+    ),
+    ProductDecision(
+        id="P16",
+        text="confidential and exploratory reform take effect when the legal office confirms them",
+        setting=None,
+    ),
+    ProductDecision(
+        id="P17",
+        text="statutory floors: a jurisdiction may lengthen a Decree 713 minimum, never shorten it",
+        setting=None,
+    ),
 )
 
 
 # --------------------------------------------------------------------------- settings (R22)
-@dataclass(frozen=True)
+SettingKind = Literal["days", "fraction", "choice", "stages", "channels", "policy"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Setting:
+    """A value local rules may vary (R22), with its Decree 713 default and source.
+
+    `statutory_floor` is a Decree 713 minimum: a jurisdiction may lengthen it but never
+    shorten it (P17). A `days` setting is a whole number of days; a `fraction` lies strictly
+    between 0 and 1; a `channels` list may not be empty; a `stages` list names stages."""
+
     key: str
     default: Any
     source: str
+    kind: SettingKind
     choices: tuple[Any, ...] = ()
-    minimum: float | None = None
+    minimum: int = 0
+    statutory_floor: int | None = None
 
 
 SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in (
-        Setting("comment_period_min_days", 30, "Art. 15(1), T1", minimum=1),
-        Setting("comment_period_unit", "calendar", "P1", choices=("calendar", "working")),
-        Setting("hearing_materials_days", 7, "Art. 16(3), T2", minimum=1),
-        Setting("hearing_materials_unit", "calendar", "P1", choices=("calendar", "working")),
-        Setting("hearing_notice_days", 10, "Art. 16(2), P4", minimum=0),
-        Setting("hearing_list_days", 5, "Art. 16(2), P4", minimum=0),
-        Setting("legality_review_min_working_days", 7, "Art. 26(2), T4", minimum=1),
-        Setting("legality_clock_restarts", True, "P5", choices=(True, False)),
-        Setting("legality_opinion_due_working_days", 15, "P6", minimum=1),
         Setting(
-            "party_report_order",
-            "after_meeting",
-            "Art. 31, P8",
+            key="comment_period_min_days",
+            default=30,
+            source="Art. 15(1), T1",
+            kind="days",
+            minimum=1,
+            statutory_floor=30,  # P17: shorter only per decision, with an urgent reason (R3)
+        ),
+        Setting(
+            key="comment_period_unit",
+            default="calendar",
+            source="P1",
+            kind="choice",
+            choices=("calendar", "working"),
+        ),
+        Setting(
+            key="hearing_materials_days",
+            default=7,
+            source="Art. 16(3), T2",
+            kind="days",
+            minimum=1,
+            statutory_floor=7,  # P17
+        ),
+        Setting(
+            key="hearing_materials_unit",
+            default="calendar",
+            source="P1",
+            kind="choice",
+            choices=("calendar", "working"),
+        ),
+        Setting(key="hearing_notice_days", default=10, source="Art. 16(2), P4", kind="days"),
+        Setting(key="hearing_list_days", default=5, source="Art. 16(2), P4", kind="days"),
+        Setting(
+            key="legality_review_min_working_days",
+            default=7,
+            source="Art. 26(2), T4",
+            kind="days",
+            minimum=1,
+            statutory_floor=7,  # P17
+        ),
+        Setting(
+            key="legality_clock_restarts", default=True, source="P5", kind="choice", choices=(True, False)
+        ),
+        Setting(key="legality_opinion_due_working_days", default=15, source="P6", kind="days", minimum=1),
+        Setting(
+            key="party_report_order",
+            default="after_meeting",
+            source="Art. 31, P8",
+            kind="choice",
             choices=("after_meeting", "before_meeting", "either"),
         ),
-        Setting("publication_due_working_days", 20, "政府信息公开条例 Art. 26, P9", minimum=1),
-        Setting("archive_due_days", 30, "Art. 33, P10", minimum=1),
-        Setting("quorum_fraction", 0.5, "P11", minimum=0),
         Setting(
-            "stages_needing_legal_approval",
-            (
+            key="publication_due_working_days",
+            default=20,
+            source="政府信息公开条例 Art. 26, P9",
+            kind="days",
+            minimum=1,
+        ),
+        Setting(key="archive_due_days", default=30, source="Art. 33, P10", kind="days", minimum=1),
+        Setting(key="quorum_fraction", default=0.5, source="P11", kind="fraction"),
+        Setting(
+            key="stages_needing_legal_approval",
+            default=(
                 "public_participation",
                 "hearing",
                 "expert_review",
                 "risk_assessment",
                 "fair_competition_review",
             ),
-            "actions.md: stage approval by the legal office",
+            source="stage approval by the legal office (司法局审核)",
+            kind="stages",
         ),
-        Setting("anonymous_comments", True, "Art. 15", choices=(True, False)),
-        Setting("publication_channels", ("gazette", "website", "newspaper"), "Art. 32(1)"),
-        # overrides of notifications.policy.DEFAULT_POLICIES, per deadline kind (issue 3)
         Setting(
-            "reminder_policy", {}, "reminder policy per deadline kind; defaults: notifications/policy.py"
+            key="anonymous_comments", default=True, source="Art. 15", kind="choice", choices=(True, False)
+        ),
+        Setting(
+            key="publication_channels",
+            default=("gazette", "website", "newspaper"),
+            source="Art. 32(1)",
+            kind="channels",
+        ),
+        # overrides of notifications.policy.DEFAULT_POLICIES, per deadline kind
+        Setting(
+            key="reminder_policy",
+            default={},
+            source="reminder policy per deadline kind; defaults: notifications/policy.py",
+            kind="policy",
         ),
     )
 }
 
 
 # --------------------------------------------------------------------------- time limits and deadlines
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TimeLimit:
     id: str
     zh: str
@@ -669,55 +898,63 @@ TIME_LIMITS: dict[str, TimeLimit] = {
     t.id: t
     for t in (
         TimeLimit(
-            "T1",
-            "公开征求意见期限",
-            "open comment period",
-            "Art. 15(1)",
-            "comment_period_min_days",
-            "comment_period_unit",
+            id="T1",
+            zh="公开征求意见期限",
+            en="open comment period",
+            article="Art. 15(1)",
+            days_setting="comment_period_min_days",
+            unit_setting="comment_period_unit",
         ),
         TimeLimit(
-            "T2",
-            "听证材料送达",
-            "hearing materials delivery",
-            "Art. 16(3)",
-            "hearing_materials_days",
-            "hearing_materials_unit",
+            id="T2",
+            zh="听证材料送达",
+            en="hearing materials delivery",
+            article="Art. 16(3)",
+            days_setting="hearing_materials_days",
+            unit_setting="hearing_materials_unit",
         ),
-        TimeLimit("T3", "听证公告及名单", "hearing notice and list", "Art. 16(2)", "hearing_notice_days"),
         TimeLimit(
-            "T4",
-            "合法性审查时间",
-            "legality review time",
-            "Art. 26(2)",
-            "legality_review_min_working_days",
+            id="T3",
+            zh="听证公告及名单",
+            en="hearing notice and list",
+            article="Art. 16(2)",
+            days_setting="hearing_notice_days",
+        ),
+        TimeLimit(
+            id="T4",
+            zh="合法性审查时间",
+            en="legality review time",
+            article="Art. 26(2)",
+            days_setting="legality_review_min_working_days",
             unit=DayUnit.working,
         ),
         TimeLimit(
-            "T5",
-            "合法性审查意见",
-            "legality opinion",
-            "Art. 28; P6",
-            "legality_opinion_due_working_days",
+            id="T5",
+            zh="合法性审查意见",
+            en="legality opinion",
+            article="Art. 28; P6",
+            days_setting="legality_opinion_due_working_days",
             unit=DayUnit.working,
         ),
         TimeLimit(
-            "T6",
-            "决策公布",
-            "publication",
-            "Art. 32; P9",
-            "publication_due_working_days",
+            id="T6",
+            zh="决策公布",
+            en="publication",
+            article="Art. 32; P9",
+            days_setting="publication_due_working_days",
             unit=DayUnit.working,
         ),
-        TimeLimit("T7", "执行问题报告", "problem report", "Art. 35", None),
-        TimeLimit("T8", "归档", "archiving", "Art. 33; P10", "archive_due_days"),
+        TimeLimit(id="T7", zh="执行问题报告", en="problem report", article="Art. 35", days_setting=None),
+        TimeLimit(
+            id="T8", zh="归档", en="archiving", article="Art. 33; P10", days_setting="archive_due_days"
+        ),
     )
 }
 
 Fires = Literal["start_of_day", "end_of_day"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeadlineKind:
     id: str
     time_limit: str | None
@@ -735,186 +972,344 @@ DEADLINE_KINDS: dict[str, DeadlineKind] = {
     d.id: d
     for d in (
         DeadlineKind(
-            "comment_period_end",
-            "T1",
-            "public_participation",
-            "公开征求意见截止",
-            "comment period ends",
-            "Art. 15(1)",
-            "end_of_day",
-            True,
+            id="comment_period_end",
+            time_limit="T1",
+            stage="public_participation",
+            zh="公开征求意见截止",
+            en="comment period ends",
+            article="Art. 15(1)",
+            fires="end_of_day",
+            blocking=True,
         ),
         DeadlineKind(
-            "hearing_notice",
-            "T3",
-            "hearing",
-            "听证公告最迟发布",
-            "latest hearing notice",
-            "Art. 16(2); P4",
-            "end_of_day",
-            True,
+            id="hearing_notice",
+            time_limit="T3",
+            stage="hearing",
+            zh="听证公告最迟发布",
+            en="latest hearing notice",
+            article="Art. 16(2); P4",
+            fires="end_of_day",
+            blocking=True,
             direction=-1,
         ),
         DeadlineKind(
-            "hearing_participant_list",
-            "T3",
-            "hearing",
-            "听证参加人名单最迟公布",
-            "latest participant list",
-            "Art. 16(2); P4",
-            "end_of_day",
-            True,
+            id="hearing_participant_list",
+            time_limit="T3",
+            stage="hearing",
+            zh="听证参加人名单最迟公布",
+            en="latest participant list",
+            article="Art. 16(2); P4",
+            fires="end_of_day",
+            blocking=True,
             days_setting="hearing_list_days",
             direction=-1,
         ),
         DeadlineKind(
-            "hearing_materials",
-            "T2",
-            "hearing",
-            "听证材料最迟送达",
-            "latest materials delivery",
-            "Art. 16(3)",
-            "end_of_day",
-            True,
+            id="hearing_materials",
+            time_limit="T2",
+            stage="hearing",
+            zh="听证材料最迟送达",
+            en="latest materials delivery",
+            article="Art. 16(3)",
+            fires="end_of_day",
+            blocking=True,
             direction=-1,
         ),
         DeadlineKind(
-            "legality_review_min",
-            "T4",
-            "legality_review",
-            "最早可提交讨论日",
-            "earliest discussion date",
-            "Art. 26(2)",
-            "start_of_day",
-            True,
+            id="legality_review_min",
+            time_limit="T4",
+            stage="legality_review",
+            zh="最早可提交讨论日",
+            en="earliest discussion date",
+            article="Art. 26(2)",
+            fires="start_of_day",
+            blocking=True,
         ),
         DeadlineKind(
-            "legality_opinion_due",
-            "T5",
-            "legality_review",
-            "合法性审查意见应出具",
-            "legality opinion due",
-            "Art. 28; P6",
-            "end_of_day",
-            False,
+            id="legality_opinion_due",
+            time_limit="T5",
+            stage="legality_review",
+            zh="合法性审查意见应出具",
+            en="legality opinion due",
+            article="Art. 28; P6",
+            fires="end_of_day",
+            blocking=False,
         ),
         DeadlineKind(
-            "publication_due",
-            "T6",
-            "publication",
-            "决策应公布",
-            "publication due",
-            "Art. 32; P9",
-            "end_of_day",
-            False,
+            id="publication_due",
+            time_limit="T6",
+            stage="publication",
+            zh="决策应公布",
+            en="publication due",
+            article="Art. 32; P9",
+            fires="end_of_day",
+            blocking=False,
         ),
         DeadlineKind(
-            "archive_due", "T8", "archive", "应归档", "archiving due", "Art. 33; P10", "end_of_day", False
+            id="archive_due",
+            time_limit="T8",
+            stage="archive",
+            zh="应归档",
+            en="archiving due",
+            article="Art. 33; P10",
+            fires="end_of_day",
+            blocking=False,
         ),
         DeadlineKind(
-            "stage_planned",
-            None,
-            "discussion",
-            "目录计划决策时间",
-            "planned decision time",
-            "Art. 3; catalogue",
-            "end_of_day",
-            False,
+            id="stage_planned",
+            time_limit=None,
+            stage="discussion",
+            zh="目录计划决策时间",
+            en="planned decision time",
+            article="Art. 3; catalogue",
+            fires="end_of_day",
+            blocking=False,
         ),
     )
 }
 
 
-# --------------------------------------------------------------------------- actions and their roles
-@dataclass(frozen=True)
+# --------------------------------------------------------------------------- decision lifecycle
+_D = DecisionStatus
+
+# Every legal change of a decision's status (Arts. 10, 30, 32-33, 37), and the action that
+# makes it. There is no "go to any state" shortcut: `Tx.set_decision_status` refuses others.
+DECISION_TRANSITIONS: dict[tuple[DecisionStatus, DecisionStatus], str] = {
+    (_D.proposed, _D.in_procedure): "start_procedure",  # Arts. 10-11
+    (_D.proposed, _D.withdrawn): "withdraw_decision",
+    (_D.in_procedure, _D.withdrawn): "withdraw_decision",
+    (_D.in_procedure, _D.decided): "record_meeting",  # Art. 30
+    (_D.in_procedure, _D.rejected): "record_meeting",
+    (_D.decided, _D.published): "publish_decision",  # Art. 32
+    (_D.decided, _D.archived): "archive_decision",  # a confidential decision is not published
+    (_D.rejected, _D.archived): "archive_decision",
+    (_D.published, _D.archived): "archive_decision",  # Art. 33
+    (_D.decided, _D.suspended): "suspend_execution",  # Art. 37
+    (_D.published, _D.suspended): "suspend_execution",
+    (_D.archived, _D.suspended): "suspend_execution",
+}
+
+OPEN = frozenset(s for s in DecisionStatus if s not in (_D.withdrawn, _D.archived))
+BEFORE_DECISION = frozenset({_D.proposed, _D.in_procedure})
+MADE = frozenset({_D.decided, _D.published, _D.archived})
+# A closed decision refuses every other action with this rule: an archived decision may be
+# changed only by suspension or adjustment (R20, Art. 37); a withdrawn one is over.
+CLOSED_RULE: dict[DecisionStatus, str] = {_D.archived: "R20", _D.withdrawn: "STATE"}
+
+# The statuses in which work may start or continue in a stage (`enters`).
+ENTERABLE = frozenset(
+    {StageStatus.pending, StageStatus.not_required, StageStatus.active, StageStatus.returned}
+)
+
+
+# --------------------------------------------------------------------------- actions: roles and preconditions
+@dataclass(frozen=True, kw_only=True)
 class ActionRule:
+    """Who may perform an action, and what must hold before it does (§7.1 ordering). One
+    generic check (`rules.action_preconditions`) enforces these before the handler runs,
+    so handlers test only the rules of their own step.
+
+    - `stage`: the stage the action works in; `PAYLOAD_STAGE` takes it from the payload.
+    - `decision`: the statuses the decision must have (refused with `decision_rule`;
+      a closed decision with `CLOSED_RULE`).
+    - `enters`: work starts or continues in `stage`: it must apply to the decision (R2), the
+      stages it comes after must be done (ORDER), and it must be open to work (STATE).
+    - `stage_status`: the statuses `stage` must have (STATE); empty means any.
+    - `done`: further stages that must be done first (ORDER)."""
+
     roles: frozenset[str]
-    stage: str | None
     articles: str
+    stage: str | None = None
+    decision: frozenset[DecisionStatus] = OPEN
+    decision_rule: str = "STATE"
+    enters: bool = False
+    stage_status: frozenset[StageStatus] = frozenset()
+    done: tuple[str, ...] = ()
 
 
-def _a(roles: str, stage: str | None, articles: str) -> ActionRule:
-    return ActionRule(frozenset(roles.split()), stage, articles)
+PAYLOAD_STAGE = "<payload>"
+
+
+def action(
+    roles: str,
+    *,
+    articles: str,
+    stage: str | None = None,
+    decision: frozenset[DecisionStatus] = OPEN,
+    decision_rule: str = "STATE",
+    enters: bool = False,
+    stage_status: tuple[StageStatus, ...] = (),
+    done: tuple[str, ...] = (),
+) -> ActionRule:
+    return ActionRule(
+        roles=frozenset(roles.split()),
+        articles=articles,
+        stage=stage,
+        decision=decision,
+        decision_rule=decision_rule,
+        enters=enters,
+        stage_status=frozenset(stage_status),
+        done=done,
+    )
 
 
 DEPT = "department_staff department_head"
 LEGAL = "legal_reviewer legal_head"
+_S = StageStatus
 
-# Who may perform each action (design decision 5). The service refuses any other role (AUTH).
+# Who may perform each action, and what must hold first. The service refuses any other
+# role (AUTH) and any unmet precondition (STATE, ORDER or the named rule).
 ACTIONS: dict[str, ActionRule] = {
     # catalogue, Art. 3
-    "propose_catalogue_entry": _a(DEPT, None, "Art. 3(3)"),
-    "review_catalogue_entry": _a(LEGAL, None, "Art. 3(3)"),
-    "approve_catalogue": _a("gov_office", None, "Art. 3(3)"),
-    "record_catalogue_party_approval": _a("party_liaison", None, "Art. 3(3)"),
-    "publish_catalogue": _a("gov_office", None, "Art. 3(3)"),
-    "adjust_catalogue": _a(f"{DEPT} gov_office {LEGAL}", None, "Art. 3(3)"),
+    "propose_catalogue_entry": action(DEPT, articles="Art. 3(3)"),
+    "review_catalogue_entry": action(LEGAL, articles="Art. 3(3)"),
+    "approve_catalogue": action("gov_office", articles="Art. 3(3)"),
+    "record_catalogue_party_approval": action("party_liaison", articles="Art. 3(3)"),
+    "publish_catalogue": action("gov_office", articles="Art. 3(3)"),
+    "adjust_catalogue": action(f"{DEPT} gov_office {LEGAL}", articles="Art. 3(3)"),
     # lifecycle
-    "register_decision": _a(f"{DEPT} gov_office", "initiation", "Art. 10"),
-    "start_procedure": _a("gov_office head", "initiation", "Arts. 10-11"),
-    "submit_draft": _a(DEPT, "drafting", "Arts. 12-13"),
-    "revise_draft": _a(DEPT, "drafting", "Arts. 12, 24, 28"),
-    "withdraw_decision": _a(f"{DEPT} gov_office head", None, "Art. 10"),
-    "approve_stage": _a(LEGAL, None, "actions.md"),
-    "return_stage": _a(LEGAL, None, "actions.md"),
+    "register_decision": action(f"{DEPT} gov_office", articles="Art. 10", stage="initiation"),
+    "start_procedure": action(
+        "gov_office head", articles="Arts. 10-11", stage="initiation", decision=frozenset({_D.proposed})
+    ),
+    "submit_draft": action(
+        DEPT,
+        articles="Arts. 12-13",
+        stage="drafting",
+        decision=frozenset({_D.in_procedure}),
+        decision_rule="R1",  # drafting starts once the organ named the undertaking unit (Art. 11)
+        stage_status=(_S.active,),  # a second draft is a revision
+    ),
+    "revise_draft": action(
+        DEPT,
+        articles="Arts. 12, 24, 28",
+        stage="drafting",
+        decision=frozenset({_D.in_procedure}),
+        decision_rule="R20",  # after the decision only suspension or adjustment (Art. 37)
+        done=("drafting",),
+    ),
+    "withdraw_decision": action(
+        f"{DEPT} gov_office head", articles="Art. 10", decision=BEFORE_DECISION, decision_rule="R20"
+    ),
+    "approve_stage": action(
+        LEGAL, articles="Arts. 26, 27(2)", stage=PAYLOAD_STAGE, stage_status=(_S.awaiting_approval,)
+    ),
+    "return_stage": action(
+        LEGAL, articles="Arts. 26, 27(2)", stage=PAYLOAD_STAGE, stage_status=(_S.awaiting_approval,)
+    ),
     # public participation
-    "open_comment_period": _a(DEPT, "public_participation", "Art. 15"),
-    "submit_public_comment": _a("public", "public_participation", "Art. 15"),
-    "record_participation_activity": _a(DEPT, "public_participation", "Art. 14"),
-    "respond_to_input": _a(DEPT, None, "Art. 18"),
-    "complete_participation": _a(DEPT, "public_participation", "Art. 18"),
+    "open_comment_period": action(DEPT, articles="Art. 15", stage="public_participation", enters=True),
+    "submit_public_comment": action("public", articles="Art. 15", stage="public_participation"),
+    "record_participation_activity": action(
+        DEPT, articles="Art. 14", stage="public_participation", enters=True
+    ),
+    "respond_to_input": action(DEPT, articles="Art. 18"),
+    "complete_participation": action(DEPT, articles="Art. 18", stage="public_participation", enters=True),
     # hearing
-    "announce_hearing": _a(DEPT, "hearing", "Art. 16"),
-    "register_for_hearing": _a("public", "hearing", "Art. 16(2)"),
-    "select_hearing_participants": _a(DEPT, "hearing", "Art. 16(2)"),
-    "publish_participant_list": _a(DEPT, "hearing", "Art. 16(2)"),
-    "deliver_hearing_materials": _a(DEPT, "hearing", "Art. 16(3)"),
-    "record_hearing": _a(DEPT, "hearing", "Art. 17"),
-    "submit_hearing_report": _a(DEPT, "hearing", "Art. 17; PRACTICE"),
+    "announce_hearing": action(
+        DEPT, articles="Art. 16", stage="hearing", decision=frozenset({_D.in_procedure}), enters=True
+    ),
+    "register_for_hearing": action(
+        "public", articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
+    "select_hearing_participants": action(
+        DEPT, articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
+    "publish_participant_list": action(
+        DEPT, articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
+    "deliver_hearing_materials": action(
+        DEPT, articles="Art. 16(3)", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
+    "record_hearing": action(
+        DEPT, articles="Art. 17", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
+    "submit_hearing_report": action(
+        DEPT, articles="Art. 17; PRACTICE", stage="hearing", stage_status=(_S.active, _S.returned)
+    ),
     # expert review
-    "add_expert_to_pool": _a(f"admin {LEGAL}", None, "Art. 21"),
-    "select_experts": _a(DEPT, "expert_review", "Art. 20"),
-    "record_expert_opinion": _a(f"{DEPT} expert", "expert_review", "Art. 19"),
-    "complete_expert_review": _a(DEPT, "expert_review", "Art. 29(3)"),
+    "add_expert_to_pool": action(f"admin {LEGAL}", articles="Art. 21"),
+    "select_experts": action(DEPT, articles="Art. 20", stage="expert_review", enters=True),
+    "record_expert_opinion": action(f"{DEPT} expert", articles="Art. 19", stage="expert_review", enters=True),
+    "complete_expert_review": action(DEPT, articles="Art. 29(3)", stage="expert_review", enters=True),
     # risk assessment
-    "submit_risk_assessment": _a(DEPT, "risk_assessment", "Arts. 22-23"),
-    "reference_existing_assessment": _a(DEPT, "risk_assessment", "Art. 22(2)"),
-    "judge_risk": _a("head gov_office", "risk_assessment", "Art. 24"),
+    "submit_risk_assessment": action(DEPT, articles="Arts. 22-23", stage="risk_assessment", enters=True),
+    "reference_existing_assessment": action(
+        DEPT, articles="Art. 22(2)", stage="risk_assessment", enters=True
+    ),
+    "judge_risk": action("head gov_office", articles="Art. 24", stage="risk_assessment"),
     # fair competition
-    "record_fair_competition_review": _a(DEPT, "fair_competition_review", "Art. 29(1)"),
+    "record_fair_competition_review": action(
+        DEPT, articles="Art. 29(1)", stage="fair_competition_review", enters=True
+    ),
     # legality review
-    "submit_for_legality_review": _a(DEPT, "legality_review", "Arts. 25-26"),
-    "return_for_supplement": _a(LEGAL, "legality_review", "Art. 26(1)"),
-    "resubmit_for_legality_review": _a(DEPT, "legality_review", "Art. 26; P5"),
-    "record_legal_adviser_opinion": _a(LEGAL, "legality_review", "Art. 28"),
-    "issue_legality_opinion": _a(LEGAL, "legality_review", "Arts. 25, 28"),
-    "record_changes_after_review": _a(DEPT, "legality_review", "Art. 28"),
+    "submit_for_legality_review": action(DEPT, articles="Arts. 25-26", stage="legality_review"),
+    "return_for_supplement": action(LEGAL, articles="Art. 26(1)", stage="legality_review"),
+    "resubmit_for_legality_review": action(DEPT, articles="Art. 26; P5", stage="legality_review"),
+    "record_legal_adviser_opinion": action(LEGAL, articles="Art. 28", stage="legality_review"),
+    "issue_legality_opinion": action(LEGAL, articles="Arts. 25, 28", stage="legality_review"),
+    "record_changes_after_review": action(DEPT, articles="Art. 28", stage="legality_review"),
     # discussion
-    "submit_for_discussion": _a(DEPT, "discussion", "Arts. 25, 26, 29"),
-    "record_meeting": _a("gov_office", "discussion", "Art. 30"),
+    "submit_for_discussion": action(
+        DEPT,
+        articles="Arts. 25, 26, 29",
+        stage="discussion",
+        decision=frozenset({_D.in_procedure}),
+    ),
+    "record_meeting": action("gov_office", articles="Art. 30", stage="discussion"),
     # party, congress, publication, archive
-    "record_party_report": _a("party_liaison gov_office", "party_report", "Art. 31"),
-    "record_party_reply": _a("party_liaison", "party_report", "Art. 31"),
-    "record_congress_step": _a("gov_office", "congress", "Art. 8"),
-    "publish_decision": _a("gov_office", "publication", "Art. 32"),
-    "archive_decision": _a("gov_office", "archive", "Art. 33"),
-    # after the decision
-    "assign_execution_unit": _a("gov_office head", "execution", "Art. 34"),
-    "report_execution_progress": _a(DEPT, "execution", "Art. 34"),
-    "report_execution_problem": _a(DEPT, "execution", "Art. 35"),
-    "start_post_evaluation": _a("gov_office head", "post_evaluation", "Art. 36"),
-    "submit_post_evaluation_report": _a(f"{DEPT} gov_office", "post_evaluation", "Art. 36"),
-    "suspend_execution": _a("head", "execution", "Art. 37"),
-    "start_adjustment": _a("gov_office head", None, "Art. 37"),
+    "record_party_report": action("party_liaison gov_office", articles="Art. 31", stage="party_report"),
+    "record_party_reply": action("party_liaison", articles="Art. 31", stage="party_report"),
+    "record_congress_step": action(
+        "gov_office",
+        articles="Art. 8",
+        stage="congress",
+        stage_status=(_S.pending, _S.active, _S.returned),  # only when flagged
+    ),
+    "publish_decision": action(
+        "gov_office",
+        articles="Art. 32",
+        stage="publication",
+        decision=frozenset({_D.decided}),
+        decision_rule="ORDER",
+    ),
+    "archive_decision": action(
+        "gov_office",
+        articles="Art. 33",
+        stage="archive",
+        decision=frozenset({_D.published, _D.decided, _D.rejected}),
+        decision_rule="ORDER",
+    ),
+    # after the decision (Arts. 34-37 run after archiving too)
+    "assign_execution_unit": action(
+        "gov_office head", articles="Art. 34", stage="execution", decision=OPEN | {_D.archived}
+    ),
+    "report_execution_progress": action(
+        DEPT, articles="Art. 34", stage="execution", decision=OPEN | {_D.archived}
+    ),
+    "report_execution_problem": action(
+        DEPT, articles="Art. 35", stage="execution", decision=OPEN | {_D.archived}
+    ),
+    "start_post_evaluation": action(
+        "gov_office head", articles="Art. 36", stage="post_evaluation", decision=OPEN | {_D.archived}
+    ),
+    "submit_post_evaluation_report": action(
+        f"{DEPT} gov_office", articles="Art. 36", stage="post_evaluation", decision=OPEN | {_D.archived}
+    ),
+    "suspend_execution": action("head", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}),
+    "start_adjustment": action("gov_office head", articles="Art. 37", decision=OPEN | {_D.archived}),
     # time
-    "extend_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
-    "shorten_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
+    "extend_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
+    "shorten_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
 }
 
 
 # --------------------------------------------------------------------------- the versioned procedure
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Procedure:
+    """One version of the procedure. Code reads the rules of a decision only through the
+    version it pinned at registration (`procedure(decision.procedure_version)`)."""
+
     version: str
     stages: tuple[Stage, ...]
     guards: dict[str, Guard]
@@ -922,6 +1317,8 @@ class Procedure:
     deadline_kinds: dict[str, DeadlineKind]
     settings: dict[str, Setting]
     actions: dict[str, ActionRule]
+    evidence_kinds: dict[str, EvidenceKind]
+    decision_transitions: dict[tuple[DecisionStatus, DecisionStatus], str]
     stage_by_id: dict[str, Stage] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -935,7 +1332,15 @@ CURRENT_VERSION = "713-2019/1"
 
 PROCEDURES: dict[str, Procedure] = {
     CURRENT_VERSION: Procedure(
-        CURRENT_VERSION, STAGES, GUARDS, TIME_LIMITS, DEADLINE_KINDS, SETTINGS, ACTIONS
+        version=CURRENT_VERSION,
+        stages=STAGES,
+        guards=GUARDS,
+        time_limits=TIME_LIMITS,
+        deadline_kinds=DEADLINE_KINDS,
+        settings=SETTINGS,
+        actions=ACTIONS,
+        evidence_kinds=EVIDENCE_KINDS,
+        decision_transitions=DECISION_TRANSITIONS,
     ),
 }
 

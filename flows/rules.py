@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from flows.procedure import DONE_STATUSES, STAGES, Stage
-from models.enums import StageStatus
+from flows.procedure import CLOSED_RULE, DONE_STATUSES, ENTERABLE, STAGES, ActionRule, Stage
+from models.enums import DecisionStatus, StageStatus
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,47 @@ class Violation:
 def unfinished_prerequisites(stage: Stage, statuses: Mapping[str, StageStatus]) -> list[str]:
     """§7.1: the stages `stage` comes after that are not yet done."""
     return [s for s in stage.after if statuses.get(s) not in DONE_STATUSES]
+
+
+def action_preconditions(
+    rule: ActionRule,
+    stage: Stage | None,
+    flags: frozenset[str],
+    decision_status: DecisionStatus,
+    statuses: Mapping[str, StageStatus],
+) -> Violation | None:
+    """The one check of what an action needs before it runs, declared beside the action in
+    `flows.procedure.ACTIONS`: the decision's status, then (for an action working in a
+    stage) that the stage applies (R2), that what it comes after is done, and its status."""
+    if decision_status not in rule.decision:
+        rule_id = CLOSED_RULE.get(decision_status, rule.decision_rule)
+        return Violation(
+            rule_id,
+            "decision",
+            f"决策状态为 {decision_status.value}，此操作需要：{'/'.join(sorted(rule.decision))}",
+            f"the decision is {decision_status.value}; this action needs {'/'.join(sorted(rule.decision))}",
+        )
+    before = list(rule.done)
+    if stage is not None and rule.enters:
+        if stage.requirement(flags) == "excluded":  # only the confidential flag excludes (R2)
+            return Violation("R2", "decision", f"{stage.zh}不适用", f"{stage.en} does not apply")
+        before = [*stage.after, *before]
+    missing = [s for s in dict.fromkeys(before) if statuses.get(s) not in DONE_STATUSES]
+    if missing:
+        return Violation(
+            "ORDER", "decision", f"须先完成：{', '.join(missing)}", f"first complete: {', '.join(missing)}"
+        )
+    allowed = ENTERABLE if rule.enters and not rule.stage_status else rule.stage_status
+    if stage is not None and allowed and statuses.get(stage.id) not in allowed:
+        current = statuses.get(stage.id)
+        shown = current.value if current is not None else "—"
+        return Violation(
+            "STATE",
+            "decision",
+            f"{stage.zh}当前状态为 {shown}，此操作需要：{'/'.join(sorted(allowed))}",
+            f"{stage.en} is {shown}; this action needs {'/'.join(sorted(allowed))}",
+        )
+    return None
 
 
 def stage_initial_status(stage: Stage, flags: frozenset[str]) -> StageStatus:

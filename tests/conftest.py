@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from flows.service import ServiceContext
 from models.db import create_all, make_engine, normalise_url
+from tests import guard_tally
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POSTGRES_URL = os.environ.get("DECISIONFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -102,3 +103,40 @@ def ctx(engine: Engine, tmp_path: Path) -> ServiceContext:
 def at(text_value: str) -> datetime:
     """A local (Asia/Shanghai) time, as scenario files write it."""
     return datetime.fromisoformat(text_value).replace(tzinfo=SHANGHAI)
+
+
+# ---------------------------------------------------------------- the guard tally (test_guard_coverage)
+COVERAGE_MODULE = "test_guard_coverage.py"
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Run the guard coverage check last, after every refusal test had its chance, and
+    note whether this session runs the whole suite (then the in-process tally is complete)."""
+    last = [item for item in items if item.path.name == COVERAGE_MODULE]
+    items[:] = [item for item in items if item.path.name != COVERAGE_MODULE] + last
+    tests_dir = Path(__file__).resolve().parent
+    every_module = {p.name for p in tests_dir.glob("test_*.py")}
+    collected = {item.path.name for item in items}
+    config.stash[WHOLE_SUITE] = (
+        collected == every_module
+        and not config.getoption("keyword")
+        and not config.getoption("markexpr")
+        and not config.getoption("deselect")
+        and not config.getoption("lf", default=False)
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        guard_tally.forget(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    target = os.environ.get(guard_tally.TALLY_FILE_ENV)
+    if target:
+        guard_tally.write(Path(target))
+
+
+WHOLE_SUITE = pytest.StashKey[bool]()

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, select
 
 from flows.errors import ProcedureError
 from flows.service import ActionResult, ServiceContext, run_action, setup_jurisdiction
+from tests import guard_tally
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -88,6 +89,7 @@ def refused(
     assert caught.value.rule_id == rule_id, f"expected {rule_id}, got {caught.value}"
     assert caught.value.message_zh and caught.value.message_en and caught.value.article
     assert snapshot(ctx) == before, "a refused action changed the database"
+    guard_tally.record(rule_id)
     return caught.value
 
 

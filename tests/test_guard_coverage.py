@@ -1,29 +1,72 @@
-"""The statute is the spec: every guard of the procedure has at least one test or
-scenario step that tries to break it and expects the refusal by its rule id."""
+"""The statute is the spec: every rule the engine enforces has at least one passing test
+that tries to break it, is refused by that rule id, and leaves the database unchanged.
+
+The count comes from running the tests, not from reading their source:
+`tests.helpers.refused` records each verified refusal (see `tests/guard_tally.py`). When
+this session runs the whole suite the tally is already complete (this module runs last);
+when it runs alone, it runs the rest of the suite in a child pytest to build the tally."""
 
 from __future__ import annotations
 
-import re
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from flows.procedure import GUARDS
+import pytest
+
+from flows.procedure import GUARDS, PRODUCT_DECISIONS
+from tests import guard_tally
+from tests.conftest import WHOLE_SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
-STATUTORY = [g for g in GUARDS if re.fullmatch(r"R\d+", g)]
+
+# Product decisions that refuse nothing by their own id: counting conventions and reminder
+# deadlines, tested by the computations that apply them (calendar, timeline, time-limit and
+# reminder tests); P7's outcomes are the payload's type (INPUT); P14 is how R5 and P4 count
+# their lead times, and P15 is refused as R12 (Art. 25).
+NOT_A_REFUSAL = frozenset({"P1", "P2", "P6", "P7", "P9", "P10", "P13", "P14", "P15"})
 
 
-def _refusals_expected() -> set[str]:
-    found: set[str] = set()
-    for path in (ROOT / "tests").glob("test_*.py"):
-        found |= set(re.findall(r"""refused\(\s*\w+,\s*["'](\w+)["']""", path.read_text(encoding="utf-8")))
-    for path in (ROOT / "scenarios").glob("*.yaml"):
-        found |= set(re.findall(r"expect:\s*refused\s+(\w+)", path.read_text(encoding="utf-8")))
-    return found
+def enforced_rules() -> list[str]:
+    statutory = [rule for rule in GUARDS if rule.startswith("R")]
+    products = [d.id for d in PRODUCT_DECISIONS if d.id not in NOT_A_REFUSAL]
+    return statutory + products
 
 
-def test_every_statutory_guard_has_a_test_that_tries_to_break_it() -> None:
-    missing = [g for g in STATUTORY if g not in _refusals_expected()]
-    assert not missing, f"guards without a refusal test: {missing}"
+def tally(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, set[str]]:
+    if request.config.stash.get(WHOLE_SUITE, False):
+        return guard_tally.tests_by_rule()
+    out = tmp_path / "tally.json"
+    env = {**os.environ, guard_tally.TALLY_FILE_ENV: str(out)}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+            "--deselect",
+            f"tests/{Path(__file__).name}",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+    return guard_tally.read(out)
+
+
+def test_every_enforced_rule_has_a_passing_test_that_tries_to_break_it(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    seen = tally(request, tmp_path)
+    missing = [rule for rule in enforced_rules() if not seen.get(rule)]
+    assert not missing, (
+        f"rules with no passing refusal test (refused() with the database unchanged): {missing}"
+    )
 
 
 def test_every_guard_cites_an_article_and_both_languages() -> None:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from flows.errors import ProcedureError
 from flows.service import ServiceContext, setup_jurisdiction
 from models import Deadline, Decision, Jurisdiction, StageInstance, StageStatus
+from tests import guard_tally
 from tests.helpers import (
     UNITS,
     USERS,
@@ -39,6 +40,7 @@ def setup_refused(ctx: ServiceContext, rule_id: str, settings: dict[str, Any]) -
     assert snapshot(ctx) == before
     with Session(ctx.engine) as session:
         assert session.exec(select(func.count()).select_from(Jurisdiction)).one() == 0
+    guard_tally.record(rule_id)
     return caught.value
 
 
@@ -51,9 +53,13 @@ def setup_refused(ctx: ServiceContext, rule_id: str, settings: dict[str, Any]) -
         ("legality_clock_restarts", "yes"),  # wrong type
         ("stages_needing_legal_approval", "hearing"),  # not a list
         ("publication_channels", [1, 2]),  # not a list of names
-        ("comment_period_min_days", 0),  # below the minimum
-        ("legality_review_min_working_days", -7),  # below the minimum
-        ("quorum_fraction", -0.1),  # below the minimum
+        ("hearing_notice_days", -1),  # below the minimum
+        ("legality_opinion_due_working_days", 0),  # below the minimum
+        ("archive_due_days", 10.5),  # a fractional day count
+        ("quorum_fraction", -0.1),  # a quorum outside (0, 1)
+        ("quorum_fraction", 0),
+        ("quorum_fraction", 1),
+        ("publication_channels", []),  # an empty channel list
         ("party_report_order", "whenever"),  # not one of the choices
         ("comment_period_unit", "lunar"),  # not one of the choices
         ("stages_needing_legal_approval", ["public_participation", "lunch"]),  # unknown stage
@@ -65,16 +71,40 @@ def test_r22_a_bad_setting_is_refused_naming_it(ctx: ServiceContext, key: str, v
 
 
 def test_r22_an_unknown_key_is_named_in_the_message(ctx: ServiceContext) -> None:
-    error = setup_refused(ctx, "R22", {"comment_period_min_days": 20, "hearing_days": 10})
+    error = setup_refused(ctx, "R22", {"comment_period_min_days": 40, "hearing_days": 10})
     assert error.field == "settings.hearing_days"
     assert "hearing_days" in error.message_en and "hearing_days" in error.message_zh
 
 
 def test_r22_a_valid_override_is_stored(ctx: ServiceContext) -> None:
-    district(ctx, settings={"comment_period_min_days": 20, "party_report_order": "either"})
+    district(ctx, settings={"comment_period_min_days": 40, "party_report_order": "either"})
     with Session(ctx.engine) as session:
         row = session.exec(select(Jurisdiction)).one()
-        assert row.settings == {"comment_period_min_days": 20, "party_report_order": "either"}
+        assert row.settings == {"comment_period_min_days": 40, "party_report_order": "either"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "floor"),
+    [
+        ("comment_period_min_days", 20, 30),  # Art. 15(1)
+        ("comment_period_min_days", 0, 30),
+        ("legality_review_min_working_days", 5, 7),  # Art. 26(2)
+        ("hearing_materials_days", 6, 7),  # Art. 16(3)
+    ],
+)
+def test_p17_a_setting_below_the_statutory_floor_is_refused_naming_it(
+    ctx: ServiceContext, key: str, value: int, floor: int
+) -> None:
+    error = setup_refused(ctx, "P17", {key: value})
+    assert error.field == f"settings.{key}"
+    assert key in error.message_zh and key in error.message_en
+    assert str(floor) in error.message_zh and str(floor) in error.message_en
+
+
+def test_p17_a_setting_may_lengthen_the_statutory_minimum(ctx: ServiceContext) -> None:
+    district(ctx, settings={"comment_period_min_days": 45, "hearing_materials_days": 10})
+    with Session(ctx.engine) as session:
+        assert session.exec(select(Jurisdiction)).one().settings["hearing_materials_days"] == 10
 
 
 def test_r22_extending_a_jurisdiction_checks_the_new_settings_too(ctx: ServiceContext) -> None:
@@ -93,17 +123,17 @@ def comment_period(end: str) -> dict[str, Any]:
     return {"decision": "D1", "start_date": "2026-03-03", "end_date": end, "channels": ["website"]}
 
 
-def test_comment_period_min_days_20_lets_a_20_day_period_through(ctx: ServiceContext) -> None:
-    district(ctx, settings={"comment_period_min_days": 20})
+def test_comment_period_min_days_35_needs_35_days(ctx: ServiceContext) -> None:
+    district(ctx, settings={"comment_period_min_days": 35})
     drafted(ctx)
-    refused(ctx, "R3", "open_comment_period", "li", "2026-03-03T09:00", **comment_period("2026-03-22"))
-    act(ctx, "open_comment_period", "li", "2026-03-03T09:05", **comment_period("2026-03-23"))
+    refused(ctx, "R3", "open_comment_period", "li", "2026-03-03T09:00", **comment_period("2026-04-06"))
+    act(ctx, "open_comment_period", "li", "2026-03-03T09:05", **comment_period("2026-04-07"))
 
 
-def test_the_default_refuses_the_same_20_day_period(ctx: ServiceContext) -> None:
+def test_the_default_lets_a_34_day_period_through(ctx: ServiceContext) -> None:
     district(ctx)
     drafted(ctx)
-    refused(ctx, "R3", "open_comment_period", "li", "2026-03-03T09:00", **comment_period("2026-03-23"))
+    act(ctx, "open_comment_period", "li", "2026-03-03T09:00", **comment_period("2026-04-06"))
 
 
 def test_comment_period_counted_in_working_days(ctx: ServiceContext) -> None:

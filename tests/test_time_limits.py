@@ -203,16 +203,19 @@ def test_a_shortened_period_may_not_end_before_it_starts_or_in_the_past(ctx: Ser
 
 
 def test_the_local_minimum_decides_whether_a_reason_is_needed(ctx: ServiceContext) -> None:
-    commenting(ctx, {"comment_period_min_days": 20})
+    # a jurisdiction may lengthen the 30-day minimum (P17): here to 35 days
+    district(ctx, {"comment_period_min_days": 35})
+    drafted(ctx)
+    open_comment(ctx, "2026-04-10")  # 38 days
     change(
         ctx,
         "shorten_deadline",
         "2026-03-10T09:00",
         kind="comment_period_end",
-        new_due="2026-03-23",  # exactly 20 days
+        new_due="2026-04-07",  # exactly 35 days
         public_notice=NOTICE,
     )
-    assert deadline(ctx, "comment_period_end").due_date == date(2026, 3, 23)
+    assert deadline(ctx, "comment_period_end").due_date == date(2026, 4, 7)
     refused(
         ctx,
         "R3",
@@ -221,17 +224,17 @@ def test_the_local_minimum_decides_whether_a_reason_is_needed(ctx: ServiceContex
         "2026-03-10T09:00",
         decision="D1",
         kind="comment_period_end",
-        new_due="2026-03-20",
+        new_due="2026-04-06",  # 34 days: under the local minimum, so an urgent reason is needed
         reason="r",
         public_notice=NOTICE,
     )
 
 
 def test_working_day_periods_are_measured_in_working_days(ctx: ServiceContext) -> None:
-    district(ctx, {"comment_period_unit": "working", "comment_period_min_days": 20})
+    district(ctx, {"comment_period_unit": "working"})
     drafted(ctx)
-    open_comment(ctx, "2026-04-02")  # 22 working days
-    # 2026-03-27 is 18 working days after 03-03 (though 24 calendar days)
+    open_comment(ctx, "2026-04-20")  # 33 working days
+    # 2026-04-14 is 29 working days after 03-03 (though 42 calendar days; Qingming 04-04..06 off)
     refused(
         ctx,
         "R3",
@@ -240,7 +243,7 @@ def test_working_day_periods_are_measured_in_working_days(ctx: ServiceContext) -
         "2026-03-10T09:00",
         decision="D1",
         kind="comment_period_end",
-        new_due="2026-03-27",
+        new_due="2026-04-14",
         reason="r",
         public_notice=NOTICE,
     )
@@ -249,7 +252,7 @@ def test_working_day_periods_are_measured_in_working_days(ctx: ServiceContext) -
         "shorten_deadline",
         "2026-03-10T09:00",
         kind="comment_period_end",
-        new_due="2026-03-31",
+        new_due="2026-04-15",  # 30 working days
         public_notice=NOTICE,
     )
 

@@ -166,6 +166,39 @@ class Tx:
         assert self.decision is not None, "action needs a decision"
         return self.decision
 
+    @property
+    def rule(self) -> proc.ActionRule:
+        """This action's roles and preconditions, in the decision's pinned procedure."""
+        return self.procedure.actions[self.action]
+
+    def check_preconditions(self, payload: BaseModel) -> None:
+        """What the procedure data declares this action needs (`ActionRule`)."""
+        from flows import rules
+
+        rule = self.rule
+        stage_id = getattr(payload, "stage", None) if rule.stage == proc.PAYLOAD_STAGE else rule.stage
+        stage = self.procedure.stage_by_id.get(stage_id) if isinstance(stage_id, str) else None
+        decision = self.require_decision()
+        self.check(
+            rules.action_preconditions(rule, stage, self.flags, decision.status, self.stage_statuses())
+        )
+
+    def set_decision_status(self, to: DecisionStatus) -> None:
+        """Move the decision along one declared transition (`DECISION_TRANSITIONS`)."""
+        decision = self.require_decision()
+        if decision.status == to:
+            return
+        if (decision.status, to) not in self.procedure.decision_transitions:
+            self.refuse(
+                "STATE",
+                f"决策不能从 {decision.status.value} 变为 {to.value}",
+                f"the decision cannot go from {decision.status.value} to {to.value}",
+                field="decision",
+            )
+        self.notes["status"] = f"{decision.status.value}->{to.value}"
+        decision.status = to
+        self.session.add(decision)
+
     def refuse(
         self, rule_id: str, detail_zh: str = "", detail_en: str = "", *, field: str | None = None
     ) -> NoReturn:
@@ -516,19 +549,6 @@ def lock_decision(session: Session, jurisdiction: Jurisdiction, code: str) -> De
 
 
 DEPARTMENT_ROLES = frozenset({"department_staff", "department_head"})
-CLOSED_STATUSES = frozenset({DecisionStatus.withdrawn, DecisionStatus.archived})
-# actions that stay possible on an archived decision (Arts. 34-37 run after archiving)
-AFTER_ARCHIVE = frozenset(
-    {
-        "assign_execution_unit",
-        "report_execution_progress",
-        "report_execution_problem",
-        "start_post_evaluation",
-        "submit_post_evaluation_report",
-        "suspend_execution",
-        "start_adjustment",
-    }
-)
 
 
 def check_role(spec: ActionSpec[Any], actor: Actor, decision: Decision | None) -> None:
@@ -611,13 +631,6 @@ def _apply(
         if isinstance(decision_code, str):
             decision = lock_decision(session, jurisdiction, decision_code)
         check_role(spec, actor, decision)
-        if decision is not None and decision.status in CLOSED_STATUSES and spec.name not in AFTER_ARCHIVE:
-            raise refusal(
-                "STATE" if decision.status == DecisionStatus.withdrawn else "R20",
-                f"决策状态为 {decision.status.value}",
-                f"the decision is {decision.status.value}",
-                field="decision",
-            )
         tx = Tx(
             session=session,
             actor=actor,
@@ -629,6 +642,8 @@ def _apply(
             action=spec.name,
             decision=decision,
         )
+        if decision is not None:
+            tx.check_preconditions(payload)
         result = dict(spec.handler(tx, payload) or {})
         tx.touch()
         chain = tx.chain or (

@@ -44,53 +44,69 @@ class JurisdictionSpec(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-def validate_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """R22: only known keys, with values of the default's type, inside the allowed range."""
+def validate_settings(values: dict[str, Any], procedure: proc.Procedure | None = None) -> dict[str, Any]:
+    """R22 and P17: only known keys, each with a value of its kind; a Decree 713 minimum may
+    be lengthened, never shortened. The first bad value is refused, naming the setting."""
+    procedure = procedure or proc.procedure()
     clean: dict[str, Any] = {}
     for key, value in values.items():
-        setting = proc.SETTINGS.get(key)
+        setting = procedure.settings.get(key)
         if setting is None:
             raise refusal("R22", f"未知设置项 {key}", f"unknown setting {key}", field=f"settings.{key}")
-        default = setting.default
-        if isinstance(default, tuple):
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise refusal("R22", f"{key} 须为列表", f"{key} must be a list", field=f"settings.{key}")
-            value = list(value)
-            if key == "stages_needing_legal_approval":
-                unknown = [v for v in value if v not in proc.STAGE_BY_ID]
-                if unknown:
-                    raise refusal(
-                        "R22", f"未知阶段 {unknown}", f"unknown stages {unknown}", field=f"settings.{key}"
-                    )
-        elif isinstance(default, dict):
-            try:
-                value = reminder_policy.parse_overrides(value, proc.DEADLINE_KINDS, proc.ROLES)
-            except ConfigError as exc:
-                raise refusal("R22", exc.zh, exc.en, field=exc.field) from None
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise refusal(
-                    "R22", f"{key} 须为是/否", f"{key} must be true or false", field=f"settings.{key}"
-                )
-        elif isinstance(default, int | float):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise refusal("R22", f"{key} 须为数值", f"{key} must be a number", field=f"settings.{key}")
-            if setting.minimum is not None and value < setting.minimum:
-                raise refusal(
-                    "R22",
-                    f"{key} 不得小于 {setting.minimum}",
-                    f"{key} must be at least {setting.minimum}",
-                    field=f"settings.{key}",
-                )
-        if setting.choices and value not in setting.choices:
-            raise refusal(
-                "R22",
-                f"{key} 须为 {setting.choices} 之一",
-                f"{key} must be one of {setting.choices}",
-                field=f"settings.{key}",
-            )
-        clean[key] = value
+        clean[key] = _setting_value(setting, value, procedure)
     return clean
+
+
+def _setting_value(setting: proc.Setting, value: Any, procedure: proc.Procedure) -> Any:
+    key = setting.key
+    where = f"settings.{key}"
+
+    def bad(zh: str, en: str, rule_id: str = "R22") -> ProcedureError:
+        return refusal(rule_id, f"设置项 {key}：{zh}", f"setting {key}: {en}", field=where)
+
+    if setting.kind == "days":
+        # a whole number of days; 7.5 days or true are not day counts
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("须为天数（整数）", "must be a whole number of days")
+        if isinstance(value, float) and not value.is_integer():
+            raise bad(f"天数不得为小数（{value}）", f"a day count cannot be fractional ({value})")
+        value = int(value)
+        if setting.statutory_floor is not None and value < setting.statutory_floor:
+            raise bad(
+                f"不得少于法定最低 {setting.statutory_floor} 日（{setting.source}），可延长不可缩短",
+                f"may not go below the statutory minimum of {setting.statutory_floor} days "
+                f"({setting.source}); it may be lengthened, never shortened",
+                "P17",
+            )
+        if value < setting.minimum:
+            raise bad(f"不得小于 {setting.minimum}", f"must be at least {setting.minimum}")
+        return value
+    if setting.kind == "fraction":
+        # P11: "more than half" is written 0.5; 0 or 1 would make the quorum meaningless
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise bad(
+                f"须为 0 与 1 之间的比例（不含 0 和 1），收到 {value!r}",
+                f"must lie strictly between 0 and 1, got {value!r}",
+            )
+        return float(value)
+    if setting.kind in ("stages", "channels"):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise bad("须为名称列表", "must be a list of names")
+        if setting.kind == "channels" and not value:
+            raise bad("渠道列表不得为空", "the channel list cannot be empty")
+        if setting.kind == "stages":
+            unknown = [v for v in value if v not in procedure.stage_by_id]
+            if unknown:
+                raise bad(f"未知阶段 {unknown}", f"unknown stages {unknown}")
+        return list(dict.fromkeys(value))
+    if setting.kind == "policy":
+        try:
+            return reminder_policy.parse_overrides(value, procedure.deadline_kinds, proc.ROLES)
+        except ConfigError as exc:
+            raise refusal("R22", exc.zh, exc.en, field=exc.field) from None
+    if value not in setting.choices or type(value) is not type(setting.default):
+        raise bad(f"须为 {list(setting.choices)} 之一", f"must be one of {list(setting.choices)}")
+    return value
 
 
 def setup_jurisdiction(
