@@ -465,8 +465,10 @@ GUARDS: dict[str, Guard] = {
         Guard(
             "R14",
             "Art. 30",
-            "须经常务会议或全体会议讨论，行政首长最后发言，与多数意见不一致的应当说明理由",
-            "an executive or plenary meeting, the head speaks last and gives reasons when departing from the majority",
+            "须经常务会议或全体会议讨论，出席成员各记录一项意见，行政首长最后发言，"
+            "与多数意见或本人意见不一致的应当说明理由",
+            "an executive or plenary meeting, one recorded opinion per member present, the head speaks last "
+            "and gives reasons when departing from the majority or from the head's own opinion",
         ),
         Guard(
             "R15",
@@ -543,7 +545,10 @@ GUARDS: dict[str, Guard] = {
             "the Party report order follows the local setting",
         ),
         Guard(
-            "P11", "P11", "出席会议人数须超过组成人员半数", "more than half of the members must be present"
+            "P11",
+            "Art. 30; Local Organic Law Art. 78; P11",
+            "出席会议的组成人员须超过名册人数的法定比例",
+            "more than the quorum fraction of the roster of meeting members must be present",
         ),
         Guard("P12", "Art. 24; P12", "风险等级须为高、中、低", "a risk level is high, medium or low"),
         Guard(
