@@ -170,11 +170,16 @@ def members_with_role(tx: Tx, role: str) -> dict[str, str]:
         .where(User.jurisdiction_id == tx.jurisdiction.id, col(User.active), UserRole.role == role)
         .order_by(col(User.code))
     ).all()
-    return {code: name for code, name in rows}
+    return dict(rows)
 
 
 POSITION_ZH = {"agree": "同意", "disagree": "不同意", "abstain": "弃权"}
-DECISION_ZH = {"approve": "通过", "approve_with_changes": "修改后通过", "reject": "不予通过", "defer": "暂缓决定"}
+DECISION_ZH = {
+    "approve": "通过",
+    "approve_with_changes": "修改后通过",
+    "reject": "不予通过",
+    "defer": "暂缓决定",
+}
 MAJORITY_ZH = {"agree": "同意", "disagree": "不同意", "split": "无多数意见"}
 
 
@@ -194,7 +199,9 @@ def meeting_minutes(
         lines.append(p.minutes.strip())
     for i, o in enumerate(p.opinions, 1):
         role = ("（代行行政首长职责）" if acting else "（行政首长）") if o.member == head else ""
-        lines.append(f"{i}. {roster[o.member]}（{o.member}）{role}：{POSITION_ZH[o.position]} {o.text}".rstrip())
+        lines.append(
+            f"{i}. {roster[o.member]}（{o.member}）{role}：{POSITION_ZH[o.position]} {o.text}".rstrip()
+        )
     lines.append(f"多数意见：{MAJORITY_ZH[majority]}")
     lines.append(f"行政首长决定：{DECISION_ZH[p.head_decision]} {p.head_reason}".rstrip())
     return "\n".join(lines)
