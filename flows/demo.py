@@ -60,11 +60,17 @@ USERS: list[dict[str, Any]] = [
     {"id": "liuyang", "name": "刘洋", "unit": "sfj", "roles": ["legal_head", "admin"]},
     {"id": "zhouwen", "name": "周文", "unit": "zfb", "roles": ["gov_office"]},
     {"id": "quzhang", "name": "区长", "unit": "zfb", "roles": ["head", "meeting_member"]},
+    # the other members of the executive meeting (Local Organic Law Art. 78)
+    {"id": "zhangming", "name": "常务副区长张明", "unit": "zfb", "roles": ["meeting_member"]},
+    {"id": "wangfang", "name": "副区长王芳", "unit": "zfb", "roles": ["meeting_member"]},
+    {"id": "liuqiang", "name": "副区长刘强", "unit": "zfb", "roles": ["meeting_member"]},
+    {"id": "huanghai", "name": "副区长黄海", "unit": "zfb", "roles": ["meeting_member"]},
     {"id": "yangfan", "name": "杨帆", "unit": "zfb", "roles": ["supervisor"]},
     {"id": "chenchen", "name": "陈晨", "unit": "wb", "roles": ["party_liaison"]},
 ]
 
-MEMBERS = ["常务副区长张明", "副区长王芳", "副区长刘强", "副区长黄海", "区长"]
+# the roster in speaking order, the head last (Art. 30(2))
+MEMBERS = ["zhangming", "wangfang", "liuqiang", "huanghai", "quzhang"]
 CHANNELS = ["gazette", "website", "newspaper"]
 
 
@@ -273,7 +279,11 @@ def meeting(s: Story, p: Planner, submitted: date, held: date, decision: str = "
         }
         for i, member in enumerate(MEMBERS[:-1])
     ]
-    opinions.append({"member": MEMBERS[-1], "position": "disagree" if against else "agree", "is_head": True})
+    opinions.append(
+        {"member": MEMBERS[-1], "position": "disagree", "text": "同意多数意见，暂不实施"}
+        if against
+        else {"member": MEMBERS[-1], "position": "agree", "text": "同意"}
+    )
     s.do(
         held,
         "11:30",
@@ -281,7 +291,6 @@ def meeting(s: Story, p: Planner, submitted: date, held: date, decision: str = "
         "record_meeting",
         meeting_type="executive",
         held_on=held.isoformat(),
-        members_total=len(MEMBERS),
         members_present=MEMBERS,
         opinions=opinions,
         head_decision=decision,

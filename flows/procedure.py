@@ -547,8 +547,10 @@ GUARDS: dict[str, Guard] = {
         Guard(
             id="R14",
             article="Art. 30",
-            zh="须经常务会议或全体会议讨论，行政首长最后发言，与多数意见不一致的应当说明理由",
-            en="an executive or plenary meeting, the head speaks last and gives reasons when departing from the majority",
+            zh="须经常务会议或全体会议讨论，出席成员各记录一项意见，行政首长最后发言，"
+            "与多数意见或本人意见不一致的应当说明理由",
+            en="an executive or plenary meeting, one recorded opinion per member present, the head speaks last "
+            "and gives reasons when departing from the majority or from the head's own opinion",
         ),
         Guard(
             id="R15",
@@ -633,9 +635,9 @@ PRODUCT_RULES: dict[str, Guard] = {
         ),
         Guard(
             id="P11",
-            article="P11",
-            zh="出席会议人数须超过组成人员半数",
-            en="more than half of the members must be present",
+            article="Art. 30; Local Organic Law Art. 78; P11",
+            zh="出席会议的组成人员须超过名册人数的法定比例",
+            en="more than the quorum fraction of the roster of meeting members must be present",
         ),
         Guard(
             id="P12",

@@ -4,7 +4,7 @@ violation into a `ProcedureError` carrying the article from `flows.procedure.GUA
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -270,17 +270,29 @@ def review_time_respected(meeting_date: date, earliest: date) -> Violation | Non
 
 
 # ------------------------------------------------------------------ R14, P11, Art. 30
+# Art. 30; Local Organic Law Art. 78 (who sits in the meeting); P11 (quorum).
 @dataclass(frozen=True)
 class Speech:
-    member: str
+    member: str  # user code of a member present
     position: str  # agree | disagree | abstain
-    is_head: bool
+    text: str = ""
+
+
+APPROVING_DECISIONS = frozenset({"approve", "approve_with_changes"})
 
 
 def majority_position(speeches: Sequence[Speech]) -> str:
-    """The members' majority view, the head excluded: agree, disagree or split."""
-    agree = sum(1 for s in speeches if not s.is_head and s.position == "agree")
-    disagree = sum(1 for s in speeches if not s.is_head and s.position == "disagree")
+    """The majority view of the meeting: agree, disagree or split.
+
+    Counted over ALL members present, the head's (or acting head's) own opinion included:
+    every member present has exactly one speech (checked by `meeting_valid`). It is a
+    relative majority: the side, agree or disagree, that more members present took than the
+    other; abstentions count for neither, and a tie is "split" (no majority view). An
+    absolute majority of those present would let abstentions hide a clear balance (three
+    against, two for, one abstaining), and the head could then overrule the dissent
+    without a word, which Art. 30(2) is there to prevent."""
+    agree = sum(1 for s in speeches if s.position == "agree")
+    disagree = sum(1 for s in speeches if s.position == "disagree")
     if agree > disagree:
         return "agree"
     if disagree > agree:
@@ -288,43 +300,181 @@ def majority_position(speeches: Sequence[Speech]) -> str:
     return "split"
 
 
-def head_decision_matches(decision: str, majority: str) -> bool:
-    if majority == "split":
+def head_decision_matches(decision: str, view: str) -> bool:
+    """Whether the head's decision follows a view (the majority's, or the head's own).
+
+    "agree" asks for approval (approve, approve_with_changes); "disagree" withholds it.
+    Defer approves nothing: it follows a disagreeing view but departs from an agreeing one
+    (postponing what most present wanted decided must be explained, or a head could shelve
+    a matter indefinitely without reasons). "split" and "abstain" bind the head to nothing."""
+    if view not in ("agree", "disagree"):
         return True
-    approving = decision in ("approve", "approve_with_changes")
-    return approving == (majority == "agree")
+    return (decision in APPROVING_DECISIONS) == (view == "agree")
+
+
+def attendance_valid(
+    roster: Sequence[str], present: Sequence[str], quorum_fraction: float
+) -> Violation | None:
+    """P11: the members present are members on the roster, each listed once, and more than
+    `quorum_fraction` of the roster. The roster, not a number in the form, is the base."""
+    outsiders = [m for m in present if m not in roster]
+    if outsiders:
+        return Violation(
+            "P11",
+            "members_present",
+            f"{'、'.join(outsiders)} 不是会议组成人员，不计入出席",
+            f"{', '.join(outsiders)} not on the roster of meeting members; cannot count as present",
+        )
+    twice = sorted({m for m in present if present.count(m) > 1})
+    if twice:
+        return Violation(
+            "P11",
+            "members_present",
+            f"{'、'.join(twice)} 被重复列为出席",
+            f"{', '.join(twice)} listed as present more than once",
+        )
+    if not roster or len(present) / len(roster) <= quorum_fraction:
+        return Violation(
+            "P11",
+            "members_present",
+            f"出席 {len(present)}/{len(roster)}，未超过组成人员的 {quorum_fraction:.0%}",
+            f"{len(present)}/{len(roster)} present, not more than {quorum_fraction:.0%} of the members",
+        )
+    return None
+
+
+def presiding_head(present: Sequence[str], heads: Collection[str], acting_head: str) -> str | None:
+    """Who decides: the present member holding `head`, else the acting head named."""
+    present_heads = [m for m in present if m in heads]
+    if present_heads:
+        return present_heads[0]
+    return acting_head or None
+
+
+def opinions_complete(present: Sequence[str], speeches: Sequence[Speech]) -> Violation | None:
+    """R14, Art. 30(2)-(3): every member present gives exactly one opinion, nobody else
+    does, and a dissent is recorded as stated."""
+    speakers = [s.member for s in speeches]
+    strangers = [m for m in speakers if m not in present]
+    if strangers:
+        return Violation(
+            "R14",
+            "opinions",
+            f"{'、'.join(strangers)} 未出席会议，不得记录其意见",
+            f"{', '.join(strangers)} not present; no opinion may be recorded for them",
+        )
+    twice = sorted({m for m in speakers if speakers.count(m) > 1})
+    if twice:
+        return Violation(
+            "R14",
+            "opinions",
+            f"{'、'.join(twice)} 的意见被记录多次",
+            f"more than one opinion recorded for {', '.join(twice)}",
+        )
+    silent = [m for m in present if m not in speakers]
+    if silent:
+        return Violation(
+            "R14",
+            "opinions",
+            f"出席成员 {'、'.join(silent)} 的意见未记录",
+            f"no opinion recorded for {', '.join(silent)}, present",
+        )
+    bare = [s.member for s in speeches if s.position == "disagree" and not s.text.strip()]
+    if bare:
+        return Violation(
+            "R14",
+            "opinions",
+            f"{'、'.join(bare)} 的不同意见须如实载明",
+            f"the dissent of {', '.join(bare)} must be recorded as stated (text)",
+        )
+    return None
+
+
+def head_identified(present: Sequence[str], heads: Collection[str], acting_head: str) -> Violation | None:
+    """R14, Art. 30(1): the administrative head decides; when absent, a member present
+    acts as head and is named in the record."""
+    present_heads = [m for m in present if m in heads]
+    if len(present_heads) > 1:
+        return Violation(
+            "R14",
+            "members_present",
+            f"出席成员中有多名行政首长：{'、'.join(present_heads)}",
+            f"more than one administrative head present: {', '.join(present_heads)}",
+        )
+    if present_heads:
+        if acting_head and acting_head != present_heads[0]:
+            return Violation(
+                "R14",
+                "acting_head",
+                "行政首长出席会议，不得由他人代行",
+                "the head is present; nobody else acts as head",
+            )
+        return None
+    if not acting_head:
+        return Violation(
+            "R14",
+            "acting_head",
+            "行政首长未出席，须记录代行行政首长职责的出席成员",
+            "the head is absent; name the member present who acts as head",
+        )
+    if acting_head not in present:
+        return Violation(
+            "R14",
+            "acting_head",
+            f"代行行政首长职责的 {acting_head} 须为出席成员",
+            f"the acting head {acting_head} must be a member present",
+        )
+    return None
 
 
 def meeting_valid(
     meeting_type: str,
+    roster: Sequence[str],
+    heads: Collection[str],
+    present: Sequence[str],
+    acting_head: str,
     speeches: Sequence[Speech],
     head_decision: str,
     head_reason: str,
-    present: int,
-    total: int,
     quorum_fraction: float,
 ) -> Violation | None:
+    """R14 and P11 over one meeting record. `roster`: codes of the active users holding
+    `meeting_member`; `heads`: codes of the active users holding `head`."""
     if meeting_type not in ("executive", "plenary"):
         return Violation(
             "R14", "meeting_type", "须为常务会议或全体会议", "must be an executive or a plenary meeting"
         )
-    if total <= 0 or present / total <= quorum_fraction:
+    for violation in (
+        attendance_valid(roster, present, quorum_fraction),
+        opinions_complete(present, speeches),
+        head_identified(present, heads, acting_head),
+    ):
+        if violation is not None:
+            return violation
+    head = presiding_head(present, heads, acting_head)
+    if not speeches or speeches[-1].member != head:
         return Violation(
-            "P11",
-            "members_present",
-            f"出席 {present}/{total}，未超过组成人员的 {quorum_fraction:.0%}",
-            f"{present}/{total} present, not more than {quorum_fraction:.0%} of the members",
+            "R14",
+            "opinions",
+            f"行政首长（{head}）须最后发言",
+            f"the head ({head}) must speak last",
         )
-    heads = [i for i, s in enumerate(speeches) if s.is_head]
-    if len(heads) != 1 or heads[0] != len(speeches) - 1:
-        return Violation("R14", "opinions", "行政首长须最后发言", "the head must speak last")
+    if head_reason.strip():
+        return None
     majority = majority_position(speeches)
-    if not head_decision_matches(head_decision, majority) and not head_reason.strip():
+    if not head_decision_matches(head_decision, majority):
         return Violation(
             "R14",
             "head_reason",
             "行政首长的决定与多数人意见不一致，应当说明理由",
             "the head's decision differs from the majority; the reason must be given",
+        )
+    if not head_decision_matches(head_decision, speeches[-1].position):
+        return Violation(
+            "R14",
+            "head_reason",
+            "行政首长的决定与其本人发言意见不一致，应当说明理由",
+            "the head's decision differs from the head's own recorded opinion; the reason must be given",
         )
     return None
 

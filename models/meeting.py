@@ -22,8 +22,13 @@ class Meeting(SQLModel, table=True):
     decision_id: int = Field(foreign_key="decision.id", index=True)
     meeting_type: str = Field(max_length=16)  # executive | plenary (R14)
     held_on: date
-    members_total: int
+    # the roster (users holding `meeting_member`) at the time of the meeting; P11 counts
+    # the members present against it (Local Organic Law Art. 78)
+    roster: list[str] = Field(default_factory=list, sa_column=json_list())
+    members_total: int  # len(roster)
     members_present: list[str] = Field(default_factory=list, sa_column=json_list())
+    head_member: str = Field(default="", max_length=64)  # who presided and decided (Art. 30)
+    acting_head: bool = False  # the head was absent; a present member acted as head
     head_decision: str = Field(max_length=32)  # approve | reject | defer | approve_with_changes
     head_reason: str = ""
     majority_view: str = Field(default="", max_length=16)
@@ -36,8 +41,8 @@ class MemberOpinion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     speaking_order: int
-    member: str = Field(max_length=64)
-    is_head: bool = False
+    member: str = Field(max_length=64)  # user code of a member present
+    is_head: bool = False  # the head's (or acting head's) statement, stored last (R14)
     position: str = Field(max_length=16)  # agree | disagree | abstain
     text: str = ""
 

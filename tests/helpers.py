@@ -33,9 +33,15 @@ USERS = [
     {"id": "liu", "unit": "justice", "roles": ["legal_head", "admin"]},
     {"id": "zhou", "unit": "govoffice", "roles": ["gov_office"]},
     {"id": "mayor", "unit": "govoffice", "roles": ["head", "meeting_member"]},
+    # the executive meeting's roster (Local Organic Law Art. 78): the head and three deputies
+    {"id": "vice1", "name": "副区长甲", "unit": "govoffice", "roles": ["meeting_member"]},
+    {"id": "vice2", "name": "副区长乙", "unit": "govoffice", "roles": ["meeting_member"]},
+    {"id": "vice3", "name": "副区长丙", "unit": "govoffice", "roles": ["meeting_member"]},
     {"id": "chen", "unit": "party", "roles": ["party_liaison"]},
     {"id": "watcher", "unit": "justice", "roles": ["supervisor"]},
 ]
+# the roster in speaking order, the head last (Art. 30(2))
+MEETING_MEMBERS = ["vice1", "vice2", "vice3", "mayor"]
 
 
 def at(text: str) -> datetime:
@@ -209,12 +215,7 @@ def decided(ctx: ServiceContext, ref: str = "D1", meeting: str = "2026-04-17") -
         decision=ref,
         meeting_type="executive",
         held_on=meeting,
-        members_total=3,
-        members_present=["a", "b", "mayor"],
-        opinions=[
-            {"member": "a", "position": "agree"},
-            {"member": "b", "position": "agree"},
-            {"member": "mayor", "position": "agree", "is_head": True},
-        ],
+        members_present=MEETING_MEMBERS,
+        opinions=[{"member": member, "position": "agree"} for member in MEETING_MEMBERS],
         head_decision="approve",
     )

@@ -120,18 +120,17 @@ def reviewed(ctx: ServiceContext, outcome: str, flags: list[str] | None = None, 
 
 
 def meeting(**overrides: Any) -> dict[str, Any]:
-    """record_meeting's payload: five members, four present, the head last."""
+    """record_meeting's payload: the four members of the roster present, the head last."""
     payload: dict[str, Any] = {
         "decision": "D1",
         "meeting_type": "executive",
         "held_on": "2026-04-17",
-        "members_total": 5,
-        "members_present": ["a", "b", "c", "mayor"],
+        "members_present": ["vice1", "vice2", "vice3", "mayor"],
         "opinions": [
-            {"member": "a", "position": "agree"},
-            {"member": "b", "position": "agree"},
-            {"member": "c", "position": "disagree", "text": "建议缓行"},
-            {"member": "mayor", "position": "agree", "is_head": True},
+            {"member": "vice1", "position": "agree"},
+            {"member": "vice2", "position": "agree"},
+            {"member": "vice3", "position": "disagree", "text": "建议缓行"},
+            {"member": "mayor", "position": "agree"},
         ],
         "head_decision": "approve",
     }
@@ -717,30 +716,35 @@ def test_r14_circulation_is_not_a_meeting(submitted: ServiceContext) -> None:
 
 def test_r14_the_head_speaks_last(submitted: ServiceContext) -> None:
     head_first = [
-        {"member": "mayor", "position": "agree", "is_head": True},
-        {"member": "a", "position": "agree"},
-        {"member": "b", "position": "agree"},
+        {"member": "mayor", "position": "agree"},
+        {"member": "vice1", "position": "agree"},
+        {"member": "vice2", "position": "agree"},
+        {"member": "vice3", "position": "agree"},
     ]
     error = refused(
         submitted, "R14", "record_meeting", "zhou", "2026-04-17T11:00", **meeting(opinions=head_first)
     )
     assert error.field == "opinions"
-    no_head = [{"member": "a", "position": "agree"}, {"member": "b", "position": "agree"}]
-    refused(submitted, "R14", "record_meeting", "zhou", "2026-04-17T11:00", **meeting(opinions=no_head))
-    two_heads = [
-        {"member": "a", "position": "agree"},
-        {"member": "deputy", "position": "agree", "is_head": True},
-        {"member": "mayor", "position": "agree", "is_head": True},
-    ]
-    refused(submitted, "R14", "record_meeting", "zhou", "2026-04-17T11:00", **meeting(opinions=two_heads))
+    # the head absent and nobody named to act as head
+    three = ["vice1", "vice2", "vice3"]
+    no_head = [{"member": m, "position": "agree"} for m in three]
+    error = refused(
+        submitted,
+        "R14",
+        "record_meeting",
+        "zhou",
+        "2026-04-17T11:00",
+        **meeting(members_present=three, opinions=no_head),
+    )
+    assert error.field == "acting_head"
 
 
 def test_r14_a_head_against_the_majority_gives_reasons(submitted: ServiceContext) -> None:
     majority_against = [
-        {"member": "a", "position": "disagree"},
-        {"member": "b", "position": "disagree"},
-        {"member": "c", "position": "agree"},
-        {"member": "mayor", "position": "agree", "is_head": True},
+        {"member": "vice1", "position": "disagree", "text": "群众负担加重"},
+        {"member": "vice2", "position": "disagree", "text": "时机不成熟"},
+        {"member": "vice3", "position": "disagree", "text": "建议缓行"},
+        {"member": "mayor", "position": "agree"},
     ]
     for decision in ("approve", "approve_with_changes"):
         error = refused(
@@ -783,35 +787,38 @@ def test_r14_rejecting_against_an_agreeing_majority_also_needs_reasons(submitted
 
 
 def test_p11_more_than_half_of_the_members_must_be_present(submitted: ServiceContext) -> None:
-    two = [{"member": "a", "position": "agree"}, {"member": "mayor", "position": "agree", "is_head": True}]
+    two = [{"member": "vice1", "position": "agree"}, {"member": "mayor", "position": "agree"}]
+    # exactly half of the roster of four is not more than half
     error = refused(
         submitted,
         "P11",
         "record_meeting",
         "zhou",
         "2026-04-17T11:00",
-        **meeting(members_present=["a", "mayor"], opinions=two),
+        **meeting(members_present=["vice1", "mayor"], opinions=two),
     )
     assert error.field == "members_present"
-    # exactly half is not more than half; a name listed twice counts once
+    # a name listed twice does not make a third member present
     refused(
         submitted,
         "P11",
         "record_meeting",
         "zhou",
         "2026-04-17T11:00",
-        **meeting(members_total=4, members_present=["a", "mayor", "a"], opinions=two),
+        **meeting(members_present=["vice1", "mayor", "vice1"], opinions=two),
     )
+    three = [{"member": "vice1", "position": "agree"}, {"member": "vice2", "position": "agree"}]
     act(
         submitted,
         "record_meeting",
         "zhou",
         "2026-04-17T11:05",
-        **meeting(members_present=["a", "b", "mayor"], opinions=two),
+        **meeting(members_present=["vice1", "vice2", "mayor"], opinions=[*three, two[1]]),
     )
 
 
-def test_a_meeting_cannot_list_more_people_present_than_members(submitted: ServiceContext) -> None:
+def test_a_meeting_record_cannot_state_the_number_of_members(submitted: ServiceContext) -> None:
+    """The roster is the base of the quorum (P11); the form has no members_total."""
     error = refused(
         submitted,
         "INPUT",
@@ -820,7 +827,7 @@ def test_a_meeting_cannot_list_more_people_present_than_members(submitted: Servi
         "2026-04-17T11:00",
         **meeting(members_total=2),
     )
-    assert error.field == "members_present"
+    assert error.field == "members_total"
 
 
 # ================================================================ R15, Arts. 31, 8
@@ -1156,7 +1163,7 @@ def test_an_unknown_actor_is_not_found(ctx: ServiceContext) -> None:
         ("approve_stage", {"decision": "D1", "stage": "lunch"}, "stage"),
         (
             "record_meeting",
-            meeting(opinions=[{"member": "mayor", "position": "yes", "is_head": True}]),
+            meeting(opinions=[{"member": "mayor", "position": "yes"}]),
             "opinions.0.position",
         ),
     ],

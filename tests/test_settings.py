@@ -288,12 +288,11 @@ def test_party_report_order_before_meeting(ctx: ServiceContext) -> None:
         decision="D1",
         meeting_type="executive",
         held_on="2026-04-17",
-        members_total=3,
-        members_present=["a", "b", "mayor"],
+        members_present=["vice1", "vice2", "mayor"],
         opinions=[
-            {"member": "a", "position": "agree"},
-            {"member": "b", "position": "agree"},
-            {"member": "mayor", "position": "agree", "is_head": True},
+            {"member": "vice1", "position": "agree"},
+            {"member": "vice2", "position": "agree"},
+            {"member": "mayor", "position": "agree"},
         ],
         head_decision="approve",
     )
@@ -310,39 +309,38 @@ def test_party_report_order_before_meeting(ctx: ServiceContext) -> None:
 
 
 def test_quorum_fraction_raises_the_bar(ctx: ServiceContext) -> None:
-    district(ctx, settings={"quorum_fraction": 0.6})
+    # three of the roster of four is more than half, but not more than three quarters
+    district(ctx, settings={"quorum_fraction": 0.75})
     drafted(ctx)
     participation_done(ctx)
     legality_lawful(ctx)
     act(ctx, "submit_for_discussion", "li", "2026-04-10T09:00", decision="D1", meeting_date="2026-04-17")
-    three_of_five = {
+    meeting = {
         "decision": "D1",
         "meeting_type": "executive",
         "held_on": "2026-04-17",
-        "members_total": 5,
-        "opinions": [
-            {"member": "a", "position": "agree"},
-            {"member": "b", "position": "agree"},
-            {"member": "mayor", "position": "agree", "is_head": True},
-        ],
         "head_decision": "approve",
     }
+    three = ["vice1", "vice2", "mayor"]
     refused(
         ctx,
         "P11",
         "record_meeting",
         "zhou",
         "2026-04-17T11:00",
-        members_present=["a", "b", "mayor"],
-        **three_of_five,
+        members_present=three,
+        opinions=[{"member": m, "position": "agree"} for m in three],
+        **meeting,
     )
+    four = ["vice1", "vice2", "vice3", "mayor"]
     act(
         ctx,
         "record_meeting",
         "zhou",
         "2026-04-17T11:05",
-        members_present=["a", "b", "c", "mayor"],
-        **three_of_five,
+        members_present=four,
+        opinions=[{"member": m, "position": "agree"} for m in four],
+        **meeting,
     )
 
 

@@ -23,6 +23,8 @@ from models import (
     MemberOpinion,
     RiskAssessment,
     StageStatus,
+    User,
+    UserRole,
 )
 from models.enums import DeadlineStatus
 
@@ -123,21 +125,22 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
 
 class Opinion(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    member: str = Field(min_length=1)
+    member: str = Field(min_length=1)  # user code of a member present
     position: Literal["agree", "disagree", "abstain"]
-    text: str = ""
-    is_head: bool = False
+    text: str = ""  # required for disagree: dissent is recorded as stated (Art. 30(3))
 
 
 class RecordMeeting(DecisionPayload):
     meeting_type: str
     held_on: date
-    members_total: int = Field(ge=1)
+    # user codes of the members present, each on the roster of meeting members (P11)
     members_present: list[str] = Field(min_length=1)
-    opinions: list[Opinion] = Field(min_length=1)  # in speaking order, the head last (Art. 30(2))
+    # one per member present, in speaking order, the head (or acting head) last (Art. 30(2))
+    opinions: list[Opinion] = Field(min_length=1)
+    acting_head: str = ""  # the member present who acts as head when the head is absent
     head_decision: Literal["approve", "reject", "defer", "approve_with_changes"]
     head_reason: str = ""
-    minutes: str = ""
+    minutes: str = ""  # narrative; the opinions are always listed after it
 
 
 def earliest_meeting_date(tx: Tx) -> date | None:
@@ -156,6 +159,52 @@ def earliest_meeting_date(tx: Tx) -> date | None:
         .order_by(col(Deadline.id).desc())
     ).first()
     return row.due_date if row else None
+
+
+def members_with_role(tx: Tx, role: str) -> dict[str, str]:
+    """Code -> name of the jurisdiction's active users holding `role`, in code order. With
+    `meeting_member` this is the roster of the meeting (Local Organic Law Art. 78)."""
+    rows = tx.session.exec(
+        select(User.code, User.name)
+        .join(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(User.jurisdiction_id == tx.jurisdiction.id, col(User.active), UserRole.role == role)
+        .order_by(col(User.code))
+    ).all()
+    return dict(rows)
+
+
+POSITION_ZH = {"agree": "同意", "disagree": "不同意", "abstain": "弃权"}
+DECISION_ZH = {
+    "approve": "通过",
+    "approve_with_changes": "修改后通过",
+    "reject": "不予通过",
+    "defer": "暂缓决定",
+}
+MAJORITY_ZH = {"agree": "同意", "disagree": "不同意", "split": "无多数意见"}
+
+
+def meeting_minutes(
+    title: str, p: RecordMeeting, roster: Mapping[str, str], head: str, acting: bool, majority: str
+) -> str:
+    """The minutes: whatever narrative was given, then every opinion in speaking order,
+    dissent as stated (Art. 30(3)), then the head's decision and reasons."""
+    kind = "常务会议" if p.meeting_type == "executive" else "全体会议"
+    absent = [roster[m] for m in roster if m not in p.members_present]
+    lines = [
+        f"{title} 会议记录（{kind}，{p.held_on.isoformat()}）",
+        f"应到 {len(roster)} 人，实到 {len(p.members_present)} 人"
+        + (f"；缺席：{'、'.join(absent)}" if absent else ""),
+    ]
+    if p.minutes.strip():
+        lines.append(p.minutes.strip())
+    for i, o in enumerate(p.opinions, 1):
+        role = ("（代行行政首长职责）" if acting else "（行政首长）") if o.member == head else ""
+        lines.append(
+            f"{i}. {roster[o.member]}（{o.member}）{role}：{POSITION_ZH[o.position]} {o.text}".rstrip()
+        )
+    lines.append(f"多数意见：{MAJORITY_ZH[majority]}")
+    lines.append(f"行政首长决定：{DECISION_ZH[p.head_decision]} {p.head_reason}".rstrip())
+    return "\n".join(lines)
 
 
 @action("record_meeting", RecordMeeting)
@@ -180,8 +229,6 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
         )
     if p.held_on > tx.today:
         raise invalid("held_on", "会议尚未召开", "the meeting has not been held yet")
-    if len(set(p.members_present)) > p.members_total:
-        raise invalid("members_present", "出席人数多于组成人员", "more members present than the meeting has")
     # R10 binds the meeting actually held, not only the date it was submitted for (Art. 26(2))
     earliest = earliest_meeting_date(tx)
     if earliest is not None and p.held_on < earliest:
@@ -191,31 +238,38 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
             f"the meeting may not be held before {earliest.isoformat()}",
             field="held_on",
         )
-    speeches = [rules.Speech(o.member, o.position, o.is_head) for o in p.opinions]
+    roster = members_with_role(tx, "meeting_member")
+    heads = members_with_role(tx, "head")
+    speeches = [rules.Speech(o.member, o.position, o.text) for o in p.opinions]
     tx.check(
         rules.meeting_valid(
             p.meeting_type,
+            list(roster),
+            set(heads),
+            p.members_present,
+            p.acting_head,
             speeches,
             p.head_decision,
             p.head_reason,
-            len(set(p.members_present)),
-            p.members_total,
             float(tx.settings["quorum_fraction"]),
         )
     )
+    head = rules.presiding_head(p.members_present, set(heads), p.acting_head)
+    assert head is not None
+    acting = head not in heads
     majority = rules.majority_position(speeches)
-    minutes = p.minutes or "\n".join(
-        [f"{decision.title} 会议记录（{p.meeting_type}，{p.held_on}）"]
-        + [f"{i}. {o.member}: {o.position} {o.text}" for i, o in enumerate(p.opinions, 1)]
-        + [f"行政首长决定：{p.head_decision} {p.head_reason}"]
+    evidence = tx.add_evidence(
+        "discussion", "meeting_minutes", meeting_minutes(decision.title, p, roster, head, acting, majority)
     )
-    evidence = tx.add_evidence("discussion", "meeting_minutes", minutes)
     meeting = Meeting(
         decision_id=decision.id or 0,
         meeting_type=p.meeting_type,
         held_on=p.held_on,
-        members_total=p.members_total,
+        roster=list(roster),
+        members_total=len(roster),
         members_present=list(p.members_present),
+        head_member=head,
+        acting_head=acting,
         head_decision=p.head_decision,
         head_reason=p.head_reason,
         majority_view=majority,
@@ -230,7 +284,7 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
                 meeting_id=meeting.id or 0,
                 speaking_order=order,
                 member=o.member,
-                is_head=o.is_head,
+                is_head=o.member == head,
                 position=o.position,
                 text=o.text,
             )
@@ -254,5 +308,5 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
             tx.schedule("archive_due", p.held_on)  # P10: no publication, archive from the decision
         else:
             tx.schedule("publication_due", p.held_on)  # P9
-    tx.emit("decision_made", {"outcome": p.head_decision, "majority": majority})
-    return {"outcome": p.head_decision, "majority": majority}
+    tx.emit("decision_made", {"outcome": p.head_decision, "majority": majority, "head": head})
+    return {"outcome": p.head_decision, "majority": majority, "head": head, "acting_head": acting}
