@@ -121,6 +121,19 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         EvidenceKind("problem_report", "执行问题报告", "execution problem report", "Art. 35"),
         EvidenceKind("post_evaluation_report", "决策后评估报告", "post-evaluation report", "Art. 36"),
         EvidenceKind("suspension_decision", "中止执行决定", "suspension decision", "Art. 37"),
+        # §15 rulings: revisions after the legality opinion (P15)
+        EvidenceKind(
+            "revision_confirmation",
+            "合法性审查机构关于修改不涉及合法性的确认",
+            "legal office's confirmation that a revision does not touch legality",
+            "Arts. 25, 28",
+        ),
+        EvidenceKind(
+            "draft_revisions",
+            "审查后草案修改情况及对照",
+            "revisions since the reviewed draft, with their reasons and a diff",
+            "Art. 29",
+        ),
     )
 }
 
@@ -428,8 +441,9 @@ GUARDS: dict[str, Guard] = {
         Guard(
             "R7",
             "Arts. 22-24",
-            "须作出风险评估报告；风险不可控的，应当调整草案后方可决策",
-            "a risk assessment report is required; an uncontrollable risk needs a revised draft before deciding",
+            "须作出风险评估报告；风险被判断为不可控的，须经决策机关重新判断风险可控后方可决策",
+            "a risk assessment report is required; a risk judged uncontrollable blocks the decision until "
+            "the organ judges it controllable on a draft no older than the one judged",
         ),
         Guard(
             "R8",
@@ -909,6 +923,8 @@ ACTIONS: dict[str, ActionRule] = {
     # time
     "extend_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
     "shorten_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
+    # §15 rulings: revisions after the legality opinion
+    "confirm_revision": _a(LEGAL, "legality_review", "Arts. 25, 28"),
 }
 
 
