@@ -6,12 +6,14 @@ Pure functions over strings (no I/O). Two views of the same change:
 - a character view of each changed line: Chinese has no spaces between words, so a
   word diff would see a whole sentence as one "word". The character view marks what
   was deleted as ``[-…-]`` and what was inserted as ``{+…+}``, and keeps the rest, so
-  that a changed comma is visible as a changed comma.
+  that a changed comma is visible as a changed comma. A number or a Latin word counts as
+  one token, so that an amount changed from 5000 to 6500 reads as one replaced amount.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -48,23 +50,70 @@ class TextDiff:
         return self.changed and all(c.punctuation_only for c in self.changes)
 
 
-def _matcher(old: str, new: str) -> difflib.SequenceMatcher[str]:
-    # autojunk would treat frequent characters (，的。) of a long line as noise and
+# a number (5000, 3.5, 2026) or a Latin word is one token; every other character, each
+# Chinese character and punctuation mark included, is a token of its own
+_TOKEN = re.compile(r"[0-9A-Za-z\uff10-\uff19]+(?:[.．][0-9\uff10-\uff19]+)*|.", re.DOTALL)
+
+
+def tokens(text: str) -> list[str]:
+    """Chinese-aware tokens: characters for Chinese, whole numbers and Latin words otherwise,
+    so that 5000 → 6500 reads as one replaced amount, not as digits shuffled around."""
+    return _TOKEN.findall(text)
+
+
+def _opcodes(old: str, new: str) -> list[tuple[str, str, str]]:
+    """(op, old part, new part) over the tokens of the two texts."""
+    a, b = tokens(old), tokens(new)
+    # autojunk would treat frequent tokens (，的。) of a long line as noise and
     # produce a diff that replaces whole sentences
-    return difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return [(op, "".join(a[i1:i2]), "".join(b[j1:j2])) for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+Segment = tuple[bool, str, str]  # (changed, old part, new part); equal parts carry the same text twice
+
+
+def _segments(old: str, new: str) -> list[Segment]:
+    """The opcodes as alternating equal and changed segments, after a semantic cleanup: a
+    short equality between two changes, no longer than the change on either side, is folded
+    into them (``由区政府`` → ``由区财政局`` reads ``[-政府-]{+财政局+}``, not
+    ``{+财+}政[-府-]{+局+}``)."""
+    segments: list[Segment] = []
+    for op, before, after in _opcodes(old, new):
+        changed = op != "equal"
+        if changed and segments and segments[-1][0]:
+            _, a, b = segments.pop()
+            segments.append((True, a + before, b + after))
+        else:
+            segments.append((changed, before, after))
+    folded = True
+    while folded:
+        folded = False
+        for k in range(1, len(segments) - 1):
+            (left, a0, b0), (changed, text, _), (right, a1, b1) = segments[k - 1 : k + 2]
+            if (
+                left
+                and right
+                and not changed
+                and len(text) <= min(max(len(a0), len(b0)), max(len(a1), len(b1)))
+            ):
+                segments[k - 1 : k + 2] = [(True, a0 + text + a1, b0 + text + b1)]
+                folded = True
+                break
+    return segments
 
 
 def char_diff(old: str, new: str) -> str:
     """The new line with deletions marked ``[-…-]`` and insertions ``{+…+}``, character by character."""
     parts: list[str] = []
-    for op, i1, i2, j1, j2 in _matcher(old, new).get_opcodes():
-        if op == "equal":
-            parts.append(old[i1:i2])
+    for changed, before, after in _segments(old, new):
+        if not changed:
+            parts.append(before)
             continue
-        if op in ("delete", "replace"):
-            parts.append(f"{DELETED_OPEN}{old[i1:i2]}{DELETED_CLOSE}")
-        if op in ("insert", "replace"):
-            parts.append(f"{INSERTED_OPEN}{new[j1:j2]}{INSERTED_CLOSE}")
+        if before:
+            parts.append(f"{DELETED_OPEN}{before}{DELETED_CLOSE}")
+        if after:
+            parts.append(f"{INSERTED_OPEN}{after}{INSERTED_CLOSE}")
     return "".join(parts)
 
 
@@ -76,8 +125,8 @@ def punctuation_only(old: str, new: str) -> bool:
     """Whether the two texts differ, and differ only in punctuation and spacing."""
     if old == new:
         return False
-    for op, i1, i2, j1, j2 in _matcher(old, new).get_opcodes():
-        if op != "equal" and not all(_is_punctuation_or_space(c) for c in old[i1:i2] + new[j1:j2]):
+    for op, before, after in _opcodes(old, new):
+        if op != "equal" and not all(_is_punctuation_or_space(c) for c in before + after):
             return False
     return True
 
