@@ -14,7 +14,7 @@ from flows import rules, textdiff
 from flows.service import ServiceContext
 from models import Decision, DiscussionSubmission, EvidenceDocument, LegalityReview, StageInstance
 from models.review import RevisionConfirmation, RiskJudgement
-from tests.helpers import act, district, drafted, legality_lawful, participation_done, refused
+from tests.helpers import act, at, district, drafted, legality_lawful, participation_done, refused
 
 DRAFT_1 = "\n".join(
     [
@@ -547,3 +547,47 @@ def test_lines_are_paired_and_inserted_or_deleted_lines_stand_alone() -> None:
 def test_numbers_are_replaced_whole() -> None:
     assert textdiff.tokens("每平方米5000元，3.5%") == ["每", "平", "方", "米", "5000", "元", "，", "3.5", "%"]
     assert textdiff.char_diff("每平方米5000元。", "每平方米6500元。") == "每平方米[-5000-]{+6500+}元。"
+
+
+# ================================================================ the meeting (for record_meeting)
+def meeting_check(ctx: ServiceContext) -> str | None:
+    """`draft_unchanged_since_submission` on the latest submission, in a read-only Tx."""
+    from flows.service.discussion import draft_unchanged_since_submission
+    from flows.service.framework import SYSTEM, Tx, load_calendar, resolved_settings, the_jurisdiction
+
+    with Session(ctx.engine) as session:
+        jurisdiction = the_jurisdiction(session)
+        decision = session.exec(select(Decision).where(Decision.code == "D1")).one()
+        tx = Tx(
+            session=session,
+            actor=SYSTEM,
+            now=at("2026-04-13T12:00"),
+            jurisdiction=jurisdiction,
+            settings=resolved_settings(jurisdiction),
+            calendar=load_calendar(session),
+            documents=ctx.documents,
+            action="record_meeting",
+            decision=decision,
+        )
+        submission = session.exec(
+            select(DiscussionSubmission).order_by(col(DiscussionSubmission.id).desc())
+        ).first()
+        assert submission is not None
+        violation = draft_unchanged_since_submission(tx, submission)
+        session.rollback()
+    return None if violation is None else f"{violation.rule_id}: {violation.en}"
+
+
+def test_a_revision_after_the_submission_is_caught_at_the_meeting(ctx: ServiceContext) -> None:
+    district(ctx)
+    reviewed(ctx)
+    submit(ctx)
+    assert meeting_check(ctx) is None
+    revise(ctx, "2026-04-13T09:00", DRAFT_2, "会前调整")
+    found = meeting_check(ctx)
+    assert found is not None and found.startswith("R12") and "covers draft 2" in found
+    act(ctx, "confirm_revision", "wang", "2026-04-13T10:00", decision="D1", reason="不涉及合法性")
+    found = meeting_check(ctx)
+    assert found is not None and "submit it again" in found
+    submit(ctx, "2026-04-13T11:00")  # the discussion stage is active: a new package is accepted
+    assert meeting_check(ctx) is None

@@ -14,6 +14,7 @@ from flows import rules, textdiff
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
 from flows.service.legality import confirmed_drafts, latest_review, opinion_covers_current_draft
+from flows.service.lifecycle import current_draft
 from flows.service.review import judgement_history, latest_assessment
 from models import (
     Deadline,
@@ -183,6 +184,28 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     tx.close_deadlines("legality_review_min", subject_ref=str(review.round))
     tx.emit("submitted_for_discussion", {"meeting_date": str(p.meeting_date)})
     return {"meeting_date": str(p.meeting_date)}
+
+
+def draft_unchanged_since_submission(tx: Tx, submission: DiscussionSubmission) -> rules.Violation | None:
+    """R12 at the meeting (Art. 25, P15): the meeting discusses the draft that was submitted.
+    A draft revised after the submission must be covered by the legality opinion again (a new
+    review or `confirm_revision`) and then submitted again, so that the package the members
+    receive shows the current draft and what changed. For record_meeting: one
+    `tx.check(draft_unchanged_since_submission(tx, submission))` on the latest submission."""
+    uncovered = opinion_covers_current_draft(tx)
+    if uncovered is not None:
+        return uncovered
+    draft = current_draft(tx)
+    submitted = [item.get("sha256") for item in submission.package if item.get("kind") == "draft"]
+    if draft is not None and submitted and submitted[-1] != draft.document_sha256:
+        return rules.Violation(
+            "R12",
+            "decision",
+            f"提请讨论后草案已修改为第{draft.number}稿，须重新提请集体讨论",
+            f"the draft was revised to version {draft.number} after the submission for discussion; "
+            "submit it again",
+        )
+    return None
 
 
 class Opinion(BaseModel):
