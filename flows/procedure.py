@@ -192,6 +192,19 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         EvidenceKind(
             id="suspension_decision", zh="中止执行决定", en="suspension decision", article="Art. 37"
         ),
+        # §15.1, P15: revisions after the legality opinion
+        EvidenceKind(
+            id="revision_confirmation",
+            zh="合法性审查机构关于修改不涉及合法性的确认",
+            en="legal office's confirmation that a revision does not touch legality",
+            article="Arts. 25, 28; P15",
+        ),
+        EvidenceKind(
+            id="draft_revisions",
+            zh="审查后草案修改情况及对照",
+            en="revisions since the reviewed draft, with their reasons and a diff",
+            article="Art. 29",
+        ),
     )
 }
 
@@ -508,8 +521,9 @@ GUARDS: dict[str, Guard] = {
         Guard(
             id="R7",
             article="Arts. 22-24",
-            zh="须作出风险评估报告；风险不可控的，应当调整草案后方可决策",
-            en="a risk assessment report is required; an uncontrollable risk needs a revised draft before deciding",
+            zh="须作出风险评估报告；风险被判断为不可控的，须经决策机关重新判断风险可控后方可决策",
+            en="a risk assessment report is required; a risk judged uncontrollable blocks the decision until "
+            "the organ judges it controllable on a draft no older than the one judged",
         ),
         Guard(
             id="R8",
@@ -1303,6 +1317,8 @@ ACTIONS: dict[str, ActionRule] = {
     # time
     "extend_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
     "shorten_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
+    # §15.1, P15: the legal office confirms that a revision does not touch legality
+    "confirm_revision": action(LEGAL, articles="Arts. 25, 28; P15", stage="legality_review"),
 }
 
 

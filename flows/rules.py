@@ -213,16 +213,50 @@ def risk_report_complete(
     return None
 
 
-def uncontrollable_risk_addressed(
-    controllable: bool | None, judged_draft: int | None, current_draft: int
-) -> Violation | None:
-    """Art. 24: a draft judged uncontrollable must be revised before the decision."""
-    if controllable is False and judged_draft is not None and current_draft <= judged_draft:
+def standing_uncontrollable_draft(judgements: Sequence[tuple[bool, int]]) -> int | None:
+    """Art. 24, §15.1: the draft judged uncontrollable that still stands, or None.
+
+    `judgements` are the organ's judgements in the order they were made, as
+    (controllable, draft judged). An uncontrollable judgement stands until a later
+    judgement finds the risk controllable on a draft no older than it; a revision of the
+    draft by itself clears nothing."""
+    standing: int | None = None
+    for controllable, draft in judgements:
+        if not controllable:
+            standing = draft if standing is None else max(standing, draft)
+        elif standing is not None and draft >= standing:
+            standing = None
+    return standing
+
+
+def uncontrollable_risk_addressed(judgements: Sequence[tuple[bool, int]]) -> Violation | None:
+    """Art. 24: no decision while a judgement that the risk is uncontrollable stands."""
+    standing = standing_uncontrollable_draft(judgements)
+    if standing is not None:
         return Violation(
             "R7",
             "decision",
-            "风险被判断为不可控，须先调整决策草案",
-            "the risk was judged uncontrollable; the draft must be revised first",
+            f"风险于第{standing}稿被判断为不可控；须调整草案或采取其他措施，"
+            f"并由决策机关就第{standing}稿或其后的草案重新判断风险可控，仅修改草案不能解除",
+            f"the risk was judged uncontrollable on draft {standing}; the organ must judge it controllable "
+            f"on draft {standing} or later (a revision by itself clears nothing)",
+        )
+    return None
+
+
+def risk_judgement_draft_usable(
+    controllable: bool, draft: int, judgements: Sequence[tuple[bool, int]]
+) -> Violation | None:
+    """Art. 24: a judgement that the risk is controllable cannot be made on a draft older than
+    the one that stands judged uncontrollable."""
+    standing = standing_uncontrollable_draft(judgements)
+    if controllable and standing is not None and draft < standing:
+        return Violation(
+            "R7",
+            "draft",
+            f"第{standing}稿的风险已被判断为不可控，不得依据更早的第{draft}稿判断风险可控",
+            f"draft {standing} was judged uncontrollable; a controllable judgement cannot rest on "
+            f"the older draft {draft}",
         )
     return None
 
@@ -256,6 +290,25 @@ def discussion_allowed(
         "合法性审查意见为不合法，不得提交讨论",
         "the legality opinion is 'unlawful'; the draft may not go to discussion",
     )
+
+
+def draft_covered_by_opinion(
+    reviewed_draft: int, confirmed_drafts: Iterable[int], current_draft: int
+) -> Violation | None:
+    """Art. 25, P15: a legality opinion covers the draft version it reviewed. A later version
+    goes to discussion only after a new review or the legal office's written confirmation
+    that the changes do not touch legality (`confirm_revision`), which covers that version only."""
+    if current_draft > reviewed_draft and current_draft not in set(confirmed_drafts):
+        return Violation(
+            "R12",
+            "decision",
+            f"合法性审查意见针对第{reviewed_draft}稿，现草案为第{current_draft}稿；"
+            "须就新稿重新送审，或由合法性审查机构书面确认修改不涉及合法性",
+            f"the legality opinion covers draft {reviewed_draft} but the draft is now version "
+            f"{current_draft}; the new version needs a review or the legal office's confirmation "
+            "that the changes do not touch legality",
+        )
+    return None
 
 
 def review_time_respected(meeting_date: date, earliest: date) -> Violation | None:

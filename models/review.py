@@ -98,3 +98,36 @@ class LegalAdviserOpinion(SQLModel, table=True):
     adviser_kind: str = Field(max_length=24)  # legal_adviser | public_lawyer
     evidence_id: int = Field(foreign_key="evidencedocument.id")
     recorded_at: datetime
+
+
+class RiskJudgement(SQLModel, table=True):
+    """One judgement of the organ on whether the risk is controllable (Art. 24). Every
+    judgement is kept: an uncontrollable one stands (R7) until a later judgement finds the
+    risk controllable on a draft no older than the one judged uncontrollable. RiskAssessment
+    keeps a copy of the latest judgement of its report for the readers of that row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    assessment_id: int = Field(foreign_key="riskassessment.id")
+    controllable: bool
+    draft_number: int  # the draft version judged
+    reason: str
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    judged_by: str = Field(max_length=64)
+    judged_at: datetime
+
+
+class RevisionConfirmation(SQLModel, table=True):
+    """The legal office's written confirmation that a draft revised after its opinion does not
+    touch legality (Arts. 25, 28; P15). It covers exactly one draft version, under the opinion
+    of one review round; a further revision needs a new review or a new confirmation."""
+
+    __table_args__ = (UniqueConstraint("review_id", "draft_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    review_id: int = Field(foreign_key="legalityreview.id")
+    draft_number: int
+    reason: str
+    evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    confirmed_by: str = Field(max_length=64)
+    confirmed_at: datetime

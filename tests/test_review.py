@@ -518,7 +518,9 @@ def test_legality_review_is_refused_r7_without_an_approved_judged_assessment(ctx
     submit_for_review(ctx)
 
 
-def test_an_uncontrollable_risk_blocks_discussion_until_the_draft_is_revised(ctx: ServiceContext) -> None:
+def test_an_uncontrollable_risk_blocks_discussion_until_the_organ_judges_it_controllable(
+    ctx: ServiceContext,
+) -> None:
     district(ctx)
     drafted(ctx, flags=["stability_risk"])
     participation_done(ctx)
@@ -555,7 +557,14 @@ def test_an_uncontrollable_risk_blocks_discussion_until_the_draft_is_revised(ctx
         legal_bases=["国务院令第713号"],
         reason="风险不可控，调整草案（第二十四条）",
     )
-    act(ctx, "submit_for_discussion", "li", "2026-04-10T11:00", decision="D1", meeting_date="2026-04-17")
+    act(ctx, "confirm_revision", "wang", "2026-04-10T10:30", decision="D1", reason="调整补偿方案不涉及合法性")
+    # §15.1: the revision by itself clears nothing; the organ must judge again
+    error = refused(
+        ctx, "R7", "submit_for_discussion", "li", "2026-04-10T11:00", decision="D1", meeting_date="2026-04-17"
+    )
+    assert "draft 1" in error.message_en
+    act(ctx, "judge_risk", "mayor", "2026-04-10T11:30", decision="D1", controllable=True, reason="调整后可控")
+    act(ctx, "submit_for_discussion", "li", "2026-04-10T12:00", decision="D1", meeting_date="2026-04-17")
     assert stage_status(ctx, "discussion") == "active"
 
 

@@ -10,18 +10,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from flows import procedure as proc
-from flows import rules
+from flows import rules, textdiff
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
-from flows.service.legality import latest_review
+from flows.service.legality import confirmed_drafts, latest_review, opinion_covers_current_draft
 from flows.service.lifecycle import current_draft
+from flows.service.review import judgement_history, latest_assessment
 from models import (
     Deadline,
     DecisionStatus,
     DiscussionSubmission,
+    DraftVersion,
+    LegalityReview,
     Meeting,
     MemberOpinion,
-    RiskAssessment,
     StageStatus,
     User,
     UserRole,
@@ -32,6 +34,24 @@ from models.enums import DeadlineStatus
 class SubmitForDiscussion(DecisionPayload):
     meeting_date: date
     legal_risk_statement: str = ""  # Art. 25(2), the exploratory-reform route
+
+
+def drafts_since_review(tx: Tx) -> tuple[LegalityReview, list[DraftVersion]] | None:
+    """§15.1: the latest legality opinion and the draft versions made after the one it
+    reviewed (reviewed version first), or None when the opinion is about the current draft."""
+    review = latest_review(tx)
+    if review is None or review.status != "opinion_issued":
+        return None
+    versions = list(
+        tx.session.exec(
+            select(DraftVersion)
+            .where(DraftVersion.decision_id == review.decision_id, DraftVersion.number >= review.draft_number)
+            .order_by(col(DraftVersion.number))
+        )
+    )
+    if len(versions) < 2:
+        return None
+    return review, versions
 
 
 def package_items(tx: Tx) -> list[tuple[str, bool]]:
@@ -47,7 +67,48 @@ def package_items(tx: Tx) -> list[tuple[str, bool]]:
         wanted.append("risk_report")  # Art. 29(4)
     if "market_activity" in tx.flags:
         wanted.append("fcr_conclusion")  # Art. 29(1)
+    if drafts_since_review(tx) is not None:
+        wanted.append("revision_confirmation")  # P15, when the opinion was not renewed
+        wanted.append("draft_revisions")  # §15.1: written by submit_for_discussion itself
     return [(kind, bool(tx.evidence(kind))) for kind in wanted]
+
+
+def _draft_text(tx: Tx, version: DraftVersion) -> str:
+    return tx.documents.get(version.document_sha256).decode("utf-8")
+
+
+def revision_record(tx: Tx) -> tuple[str, dict[str, Any]] | None:
+    """§15.1: the reasons of every version after the one the legality opinion reviewed, the
+    legal office's confirmations, and the current draft compared with the reviewed one (line
+    and character views); as a text for the package and as data for DiscussionSubmission."""
+    found = drafts_since_review(tx)
+    if found is None:
+        return None
+    review, versions = found
+    reviewed, current = versions[0], versions[-1]
+    confirmed = confirmed_drafts(tx, review)
+    result = textdiff.diff(
+        _draft_text(tx, reviewed), _draft_text(tx, current), f"第{reviewed.number}稿", f"第{current.number}稿"
+    )
+    reasons = [{"draft": v.number, "reason": v.reason, "by": v.created_by} for v in versions[1:]]
+    lines = [
+        f"合法性审查意见（第{review.round}次送审）针对第{reviewed.number}稿；提请讨论的为第{current.number}稿。",
+        "审查后的修改及理由：",
+        *[f"- 第{r['draft']}稿：{r['reason']}（{r['by']}）" for r in reasons],
+        "合法性审查机构确认修改不涉及合法性的版本：" + ("、".join(f"第{n}稿" for n in confirmed) or "无"),
+        f"草案对照（第{reviewed.number}稿 → 第{current.number}稿）：",
+        textdiff.render(result),
+    ]
+    data = {
+        "reviewed_draft": reviewed.number,
+        "current_draft": current.number,
+        "reasons": reasons,
+        "confirmed_drafts": confirmed,
+        "unified_diff": list(result.unified),
+        "changes": [c.inline for c in result.changes],
+        "punctuation_only": result.punctuation_only,
+    }
+    return "\n".join(lines), data
 
 
 @action("submit_for_discussion", SubmitForDiscussion)
@@ -64,29 +125,21 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
         )
     )
     assert review is not None
+    tx.check(opinion_covers_current_draft(tx))  # R12, P15: a revised draft needs its own review
     earliest = tx.open_deadline("legality_review_min", str(review.round))
     if earliest is not None:
         tx.check(rules.review_time_respected(p.meeting_date, earliest.due_date))
-    risk = tx.session.exec(
-        select(RiskAssessment)
-        .where(RiskAssessment.decision_id == decision.id)
-        .order_by(col(RiskAssessment.id).desc())
-    ).first()
-    draft = current_draft(tx)
-    if risk is not None:
-        if risk.controllable is None and not risk.existing_reference:
-            tx.refuse(
-                "R7",
-                "决策机关尚未判断风险是否可控",
-                "the organ has not judged whether the risk is controllable",
-                field="decision",
-            )
-        tx.check(
-            rules.uncontrollable_risk_addressed(
-                risk.controllable, risk.judged_draft_number, draft.number if draft else 0
-            )
+    risk = latest_assessment(tx)
+    if risk is not None and risk.controllable is None and not risk.existing_reference:
+        tx.refuse(
+            "R7",
+            "决策机关尚未判断风险是否可控",
+            "the organ has not judged whether the risk is controllable",
+            field="decision",
         )
-    missing = [kind for kind, present in package_items(tx) if not present]
+    tx.check(rules.uncontrollable_risk_addressed(judgement_history(tx)))  # R7, Art. 24
+    # the revision record is written by this action, below
+    missing = [kind for kind, present in package_items(tx) if not present and kind != "draft_revisions"]
     if missing:
         names = [proc.EVIDENCE_KINDS[k].zh for k in missing]
         tx.refuse("R13", f"缺少：{'、'.join(names)}", f"missing: {', '.join(missing)}", field="decision")
@@ -104,14 +157,26 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
         )
     if p.legal_risk_statement:
         tx.add_evidence("discussion", "legal_risk_statement", p.legal_risk_statement)
-    items = [
+    record = revision_record(tx)
+    if record is not None:
+        tx.add_evidence(
+            "discussion",
+            "draft_revisions",
+            record[0],
+            f"审查后草案修改情况及对照（第{record[1]['reviewed_draft']}稿至第{record[1]['current_draft']}稿）",
+        )
+    items: list[dict[str, Any]] = [
         {"kind": e.kind, "sha256": e.sha256, "title": e.title}
         for kind, _ in package_items(tx)
         for e in tx.evidence(kind)[-1:]
     ]
-    tx.add_evidence(
-        "discussion", "discussion_package", "\n".join(f"{i['title']} {i['sha256']}" for i in items)
-    )
+    for item in items:
+        if record is not None and item["kind"] == "draft_revisions":
+            item.update(record[1])
+    text = "\n".join(f"{i['title']} {i['sha256']}" for i in items)
+    if record is not None:
+        text += "\n\n" + record[0]
+    tx.add_evidence("discussion", "discussion_package", text)
     tx.session.add(
         DiscussionSubmission(
             decision_id=decision.id or 0, meeting_date=p.meeting_date, package=items, submitted_at=tx.now
@@ -121,6 +186,28 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     tx.close_deadlines("legality_review_min", subject_ref=str(review.round))
     tx.emit("submitted_for_discussion", {"meeting_date": str(p.meeting_date)})
     return {"meeting_date": str(p.meeting_date)}
+
+
+def draft_unchanged_since_submission(tx: Tx, submission: DiscussionSubmission) -> rules.Violation | None:
+    """R12 at the meeting (Art. 25, P15): the meeting discusses the draft that was submitted.
+    A draft revised after the submission must be covered by the legality opinion again (a new
+    review or `confirm_revision`) and then submitted again, so that the package the members
+    receive shows the current draft and what changed. For record_meeting: one
+    `tx.check(draft_unchanged_since_submission(tx, submission))` on the latest submission."""
+    uncovered = opinion_covers_current_draft(tx)
+    if uncovered is not None:
+        return uncovered
+    draft = current_draft(tx)
+    submitted = [item.get("sha256") for item in submission.package if item.get("kind") == "draft"]
+    if draft is not None and submitted and submitted[-1] != draft.document_sha256:
+        return rules.Violation(
+            "R12",
+            "decision",
+            f"提请讨论后草案已修改为第{draft.number}稿，须重新提请集体讨论",
+            f"the draft was revised to version {draft.number} after the submission for discussion; "
+            "submit it again",
+        )
+    return None
 
 
 class Opinion(BaseModel):

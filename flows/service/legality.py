@@ -9,11 +9,13 @@ from pydantic import Field
 from sqlmodel import col, select
 
 from flows import procedure as proc
+from flows import rules
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
-from flows.service.lifecycle import current_draft
+from flows.service.lifecycle import current_draft, current_draft_number
 from models import LegalAdviserOpinion, LegalityReview, StageStatus
 from models.enums import DeadlineStatus
+from models.review import RevisionConfirmation
 
 
 def latest_review(tx: Tx) -> LegalityReview | None:
@@ -122,17 +124,25 @@ def return_for_supplement(tx: Tx, p: ReturnForSupplement) -> Mapping[str, Any]:
 
 @action("resubmit_for_legality_review", SubmitForReview)
 def resubmit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
-    """After a return or an 'unlawful' opinion. P5: the 7-working-day minimum restarts
-    unless the jurisdiction says otherwise."""
+    """After a return or an 'unlawful' opinion; or, after a favourable opinion, for a draft
+    revised since the reviewed version (Art. 25, P15: the opinion covers only the version it
+    reviewed). P5: the 7-working-day minimum restarts unless the jurisdiction says otherwise."""
     previous = latest_review(tx)
+    revised_since_opinion = (
+        previous is not None
+        and previous.status == "opinion_issued"
+        and previous.outcome in rules.LAWFUL_OUTCOMES
+        and current_draft_number(tx) > previous.draft_number
+    )
     if previous is None or not (
         previous.status == "returned"
         or (previous.status == "opinion_issued" and previous.outcome == "unlawful")
+        or revised_since_opinion
     ):
         tx.refuse(
             "P5",
-            "只有被退回或审查不合法的送审材料才能重新送审",
-            "only a returned or unlawful submission can be resubmitted",
+            "只有被退回、审查不合法或审查后又修改的草案才能重新送审",
+            "only a returned or unlawful submission, or a draft revised after the opinion, can be resubmitted",
             field="decision",
         )
     first = tx.session.exec(
@@ -226,3 +236,82 @@ def record_changes_after_review(tx: Tx, p: ChangesAfterReview) -> Mapping[str, A
     tx.add_evidence("legality_review", "changes_record", p.changes)
     tx.move_stage("legality_review", StageStatus.completed)
     return {"round": review.round}
+
+
+# --------------------------------------------------------------------------- §15.1, P15: revisions after the opinion
+def confirmed_drafts(tx: Tx, review: LegalityReview) -> list[int]:
+    """The draft versions the legal office confirmed under `review`'s opinion."""
+    return list(
+        tx.session.exec(
+            select(RevisionConfirmation.draft_number)
+            .where(RevisionConfirmation.review_id == review.id)
+            .order_by(col(RevisionConfirmation.draft_number))
+        ).all()
+    )
+
+
+def opinion_covers_current_draft(tx: Tx) -> rules.Violation | None:
+    """R12 (Art. 25, P15): the latest opinion, or a confirmation under it, covers the current
+    draft. None when there is no opinion yet (rules.discussion_allowed refuses that).
+    For every action that puts the draft before the organ: submit_for_discussion, and the
+    meeting when the draft was revised after the submission."""
+    review = latest_review(tx)
+    if review is None or review.status != "opinion_issued":
+        return None
+    return rules.draft_covered_by_opinion(
+        review.draft_number, confirmed_drafts(tx, review), current_draft_number(tx)
+    )
+
+
+class ConfirmRevision(DecisionPayload):
+    reason: str = Field(min_length=1)  # why the changes do not touch legality
+    draft: int | None = Field(default=None, ge=1)  # the version confirmed; the current one by default
+
+
+@action("confirm_revision", ConfirmRevision)
+def confirm_revision(tx: Tx, p: ConfirmRevision) -> Mapping[str, Any]:
+    """Arts. 25, 28; P15: the legal office states in writing that a draft revised after its
+    favourable opinion does not touch legality, so the opinion extends to that version (and
+    to that version only)."""
+    decision = tx.require_decision()
+    review = latest_review(tx)
+    if review is None or review.status != "opinion_issued":
+        tx.refuse("R12", "尚无合法性审查意见", "there is no legality review opinion yet", field="decision")
+    if review.outcome not in rules.LAWFUL_OUTCOMES:
+        tx.refuse(
+            "R12",
+            "合法性审查意见为不合法，修改后的草案须重新送审",
+            "the opinion is 'unlawful'; the revised draft must be resubmitted for review",
+            field="decision",
+        )
+    current = current_draft_number(tx)
+    draft = p.draft if p.draft is not None else current
+    if not review.draft_number < draft <= current:
+        raise invalid(
+            "draft",
+            f"只能确认审查意见所针对的第{review.draft_number}稿之后、不晚于现草案第{current}稿的修改稿",
+            f"only a version after the reviewed draft {review.draft_number} and up to the current "
+            f"draft {current} can be confirmed",
+        )
+    if draft in confirmed_drafts(tx, review):
+        raise invalid("draft", f"第{draft}稿已经确认", f"draft {draft} is already confirmed")
+    evidence = tx.add_evidence(
+        "legality_review",
+        "revision_confirmation",
+        f"经审查，决策草案第{draft}稿相对于合法性审查意见所针对的第{review.draft_number}稿的修改"
+        f"不涉及合法性问题，原审查意见适用于第{draft}稿。\n理由：{p.reason}",
+        f"修改不涉及合法性的确认（第{draft}稿）",
+    )
+    tx.session.add(
+        RevisionConfirmation(
+            decision_id=decision.id or 0,
+            review_id=review.id or 0,
+            draft_number=draft,
+            reason=p.reason,
+            evidence_id=evidence.id,
+            confirmed_by=tx.actor.code,
+            confirmed_at=tx.now,
+        )
+    )
+    tx.emit("revision_confirmed", {"round": review.round, "draft": draft})
+    return {"round": review.round, "reviewed_draft": review.draft_number, "draft": draft}

@@ -24,6 +24,7 @@ from models import (
     RiskAssessment,
     StageStatus,
 )
+from models.review import RiskJudgement
 
 OPEN_STATUSES = (StageStatus.active, StageStatus.returned)
 
@@ -347,16 +348,36 @@ def reference_existing_assessment(tx: Tx, p: ReferenceExistingAssessment) -> Map
     return {"assessment": row.id, "stage": "risk_assessment", "status": stage.status.value}
 
 
+def risk_judgements(tx: Tx) -> list[RiskJudgement]:
+    """The organ's judgements on this decision, in the order they were made (Art. 24)."""
+    decision = tx.require_decision()
+    return list(
+        tx.session.exec(
+            select(RiskJudgement)
+            .where(RiskJudgement.decision_id == decision.id)
+            .order_by(col(RiskJudgement.id))
+        )
+    )
+
+
+def judgement_history(tx: Tx) -> list[tuple[bool, int]]:
+    return [(j.controllable, j.draft_number) for j in risk_judgements(tx)]
+
+
 class JudgeRisk(DecisionPayload):
     controllable: bool
     reason: str = Field(min_length=1)
+    draft: int | None = Field(default=None, ge=1)  # the version judged; the current one by default
 
 
 @action("judge_risk", JudgeRisk)
 def judge_risk(tx: Tx, p: JudgeRisk) -> Mapping[str, Any]:
     """Art. 24: the organ judges whether the risk is controllable. An uncontrollable risk
-    lets the stage finish, but the draft must be revised before discussion (R7, enforced
-    by submit_for_discussion via rules.uncontrollable_risk_addressed)."""
+    lets the stage finish, but it stands as a block (R7, enforced by submit_for_discussion
+    via rules.uncontrollable_risk_addressed) until the organ judges the risk controllable
+    again, on a draft no older than the one judged uncontrollable: after adjusting the draft
+    or taking other measures. Every judgement is kept (RiskJudgement)."""
+    decision = tx.require_decision()
     assessment = latest_assessment(tx)
     if assessment is None:
         tx.refuse(
@@ -365,15 +386,18 @@ def judge_risk(tx: Tx, p: JudgeRisk) -> Mapping[str, Any]:
             "no risk assessment report has been submitted to judge",
             field="decision",
         )
+    history = judgement_history(tx)
+    # a standing uncontrollable judgement may be revisited whatever the stage's status
+    rejudging = rules.standing_uncontrollable_draft(history) is not None
     stage = tx.stage("risk_assessment")
-    if stage.status not in OPEN_STATUSES:
+    if stage.status not in OPEN_STATUSES and not rejudging:
         tx.refuse(
             "STATE",
             f"风险评估阶段为 {stage.status.value}",
             f"the risk assessment stage is {stage.status.value}",
             field="decision",
         )
-    if assessment.existing_reference:
+    if assessment.existing_reference and not rejudging:
         # Art. 22(2) path: the stage was finished by the reference; a returned stage needs
         # a report of its own (or a new reference) before the organ can judge
         tx.refuse(
@@ -382,22 +406,44 @@ def judge_risk(tx: Tx, p: JudgeRisk) -> Mapping[str, Any]:
             "the referenced assessment is not a report of this decision; submit one first",
             field="decision",
         )
-    draft = current_draft_number(tx)
+    current = current_draft_number(tx)
+    draft = p.draft if p.draft is not None else current
+    if draft > current:
+        raise invalid(
+            "draft",
+            f"尚无第{draft}稿（现为第{current}稿）",
+            f"there is no draft {draft} (current: {current})",
+        )
+    tx.check(rules.risk_judgement_draft_usable(p.controllable, draft, history))
     assessment.controllable = p.controllable
     assessment.judged_at = tx.now
     assessment.judged_draft_number = draft
     tx.session.add(assessment)
-    verdict = "风险可控" if p.controllable else "风险不可控，须调整决策草案后方可决策"
-    tx.add_evidence(
+    verdict = (
+        "风险可控" if p.controllable else "风险不可控，须调整决策草案或采取其他措施，经重新判断可控后方可决策"
+    )
+    evidence = tx.add_evidence(
         "risk_assessment",
         "risk_judgement",
         f"{verdict}（针对第{draft}稿）\n理由：{p.reason}",
-        "风险可控性判断",
+        "风险可控性判断" if not history else f"风险可控性判断（第{len(history) + 1}次）",
     )
-    row = tx.finish_stage("risk_assessment")
+    tx.session.add(
+        RiskJudgement(
+            decision_id=decision.id or 0,
+            assessment_id=assessment.id or 0,
+            controllable=p.controllable,
+            draft_number=draft,
+            reason=p.reason,
+            evidence_id=evidence.id,
+            judged_by=tx.actor.code,
+            judged_at=tx.now,
+        )
+    )
+    status = tx.finish_stage("risk_assessment").status if stage.status in OPEN_STATUSES else stage.status
     tx.notes["controllable"] = p.controllable
     tx.emit("risk_judged", {"controllable": p.controllable, "draft": draft})
-    return {"controllable": p.controllable, "draft": draft, "status": row.status.value}
+    return {"controllable": p.controllable, "draft": draft, "status": status.value}
 
 
 # =========================================================================== fair competition review
