@@ -192,8 +192,7 @@ def draft_unchanged_since_submission(tx: Tx, submission: DiscussionSubmission) -
     """R12 at the meeting (Art. 25, P15): the meeting discusses the draft that was submitted.
     A draft revised after the submission must be covered by the legality opinion again (a new
     review or `confirm_revision`) and then submitted again, so that the package the members
-    receive shows the current draft and what changed. For record_meeting: one
-    `tx.check(draft_unchanged_since_submission(tx, submission))` on the latest submission."""
+    receive shows the current draft and what changed."""
     uncovered = opinion_covers_current_draft(tx)
     if uncovered is not None:
         return uncovered
@@ -298,12 +297,15 @@ def meeting_minutes(
 def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
     decision = tx.require_decision()
     submission = tx.session.exec(
-        select(DiscussionSubmission).where(DiscussionSubmission.decision_id == decision.id)
+        select(DiscussionSubmission)
+        .where(DiscussionSubmission.decision_id == decision.id)
+        .order_by(col(DiscussionSubmission.id).desc())
     ).first()
     if submission is None or tx.stage("discussion").status != StageStatus.active:
         tx.refuse(
             "R12", "尚未提请集体讨论", "the draft has not been submitted for discussion", field="decision"
         )
+    tx.check(draft_unchanged_since_submission(tx, submission))
     if (
         tx.settings["party_report_order"] == "before_meeting"
         and tx.stage("party_report").status != StageStatus.completed
