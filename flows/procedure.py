@@ -29,6 +29,13 @@ FLAGS: dict[str, tuple[str, str, str]] = {
     "congress_step": ("需人大讨论决定或报告", "needs a people's congress step", "Art. 8"),
 }
 
+# P16: flags that take effect only once the legal office confirms them with a legal basis;
+# until then the decision is treated as not having them. flag: (what the basis is, zh, en)
+FLAGS_NEEDING_CONFIRMATION: dict[str, tuple[str, str]] = {
+    "confidential": ("不予公开所依据的法律规定", "the law under which the matter is not disclosed"),
+    "exploratory_reform": ("探索性改革的依据", "the basis on which the matter is an exploratory reform"),
+}
+
 PROPOSAL_SOURCES: dict[str, str] = {
     "leader": "Art. 10(1)",
     "department": "Art. 10(2)",
@@ -76,6 +83,10 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     e.id: e
     for e in (
         EvidenceKind("proposal", "决策事项建议及论证材料", "proposal and argumentation", "Art. 10"),
+        EvidenceKind(
+            "flag_confirmation", "标记确认意见（法律依据）", "flag confirmation with its legal basis", "P16"
+        ),
+        EvidenceKind("flag_change", "标记变更记录", "record of a flag change", "P16"),
         EvidenceKind("initiation_decision", "启动决定", "initiation decision", "Arts. 10-11"),
         EvidenceKind("draft", "决策草案", "decision draft", "Art. 12"),
         EvidenceKind("draft_explanation", "起草说明", "explanation of the draft", "Arts. 12, 15"),
@@ -159,10 +170,14 @@ class Stage:
     evidence: tuple[EvidenceRequirement, ...] = ()
     pre_review: bool = False  # must be approved before legality review (Art. 26, 27(2))
 
-    def requirement(self, flags: frozenset[str]) -> StageRequirement:
+    def requirement(
+        self, flags: frozenset[str], required_stages: frozenset[str] = frozenset()
+    ) -> StageRequirement:
+        """`required_stages` are the stages the decision's catalogue entry lists (§2.6). An
+        exclusion by law (R2: a confirmed confidential matter) still wins over a listing."""
         if self.excluded_when.holds(flags):
             return "excluded"
-        if self.required_when.holds(flags):
+        if self.required_when.holds(flags) or self.id in required_stages:
             return "required"
         return "optional"
 
@@ -371,6 +386,8 @@ STAGE_TRANSITIONS: frozenset[tuple[StageStatus, StageStatus]] = frozenset(
         (StageStatus.returned, StageStatus.awaiting_approval),
         (StageStatus.returned, StageStatus.completed),
         (StageStatus.completed, StageStatus.active),  # re-opened after a draft revision (§7.2)
+        (StageStatus.not_required, StageStatus.pending),  # change_flags: newly required (P16)
+        (StageStatus.pending, StageStatus.not_required),  # change_flags: no longer required, not started
     }
 )
 
@@ -546,6 +563,13 @@ GUARDS: dict[str, Guard] = {
             "P11", "P11", "出席会议人数须超过组成人员半数", "more than half of the members must be present"
         ),
         Guard("P12", "Art. 24; P12", "风险等级须为高、中、低", "a risk level is high, medium or low"),
+        Guard(
+            "P16",
+            "Arts. 14, 19, 22, 25(2); P16",
+            "标记由承办单位提出；依法不予公开和探索性改革标记须经司法局确认法律依据后生效",
+            "the undertaking unit proposes flags; confidential and exploratory reform take effect "
+            "only when the legal office confirms their legal basis",
+        ),
         Guard(
             "ORDER",
             "§7.1; Arts. 10-12, 15, 19, 22, 25, 31",
@@ -909,6 +933,9 @@ ACTIONS: dict[str, ActionRule] = {
     # time
     "extend_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
     "shorten_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
+    # §15 rulings: flags and the stages they switch (P16)
+    "confirm_flag": _a(LEGAL, None, "Arts. 14, 25(2), 32; P16"),
+    "change_flags": _a(DEPT, None, "Arts. 14, 19, 22, 25(2), 29(1); P16"),
 }
 
 

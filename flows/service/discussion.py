@@ -13,7 +13,7 @@ from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
-from flows.service.legality import latest_review
+from flows.service.legality import latest_review, refuse_unfinished_pre_review
 from flows.service.lifecycle import current_draft
 from models import (
     Deadline,
@@ -43,8 +43,8 @@ def package_items(tx: Tx) -> list[tuple[str, bool]]:
         wanted.append("expert_summary")  # Art. 29(3)
     if statuses.get("risk_assessment") == StageStatus.completed:
         wanted.append("risk_report")  # Art. 29(4)
-    if "market_activity" in tx.flags:
-        wanted.append("fcr_conclusion")  # Art. 29(1)
+    if "market_activity" in tx.flags or statuses.get("fair_competition_review") == StageStatus.completed:
+        wanted.append("fcr_conclusion")  # Art. 29(1); also when the catalogue listed it (§2.6)
     return [(kind, bool(tx.evidence(kind))) for kind in wanted]
 
 
@@ -62,6 +62,7 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
         )
     )
     assert review is not None
+    refuse_unfinished_pre_review(tx)  # P16: a stage required after the review started
     earliest = tx.open_deadline("legality_review_min", str(review.round))
     if earliest is not None:
         tx.check(rules.review_time_respected(p.meeting_date, earliest.due_date))
@@ -168,6 +169,7 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
         tx.refuse(
             "R12", "尚未提请集体讨论", "the draft has not been submitted for discussion", field="decision"
         )
+    refuse_unfinished_pre_review(tx)  # P16: a stage required after the submission
     if (
         tx.settings["party_report_order"] == "before_meeting"
         and tx.stage("party_report").status != StageStatus.completed
