@@ -173,7 +173,7 @@ class Stage:
     def requirement(
         self, flags: frozenset[str], required_stages: frozenset[str] = frozenset()
     ) -> StageRequirement:
-        """`required_stages` are the stages the decision's catalogue entry lists (§2.6). An
+        """`required_stages` are the stages the decision's catalogue entry lists (Art. 3(3)). An
         exclusion by law (R2: a confirmed confidential matter) still wins over a listing."""
         if self.excluded_when.holds(flags):
             return "excluded"

@@ -28,7 +28,7 @@ def unfinished_prerequisites(stage: Stage, statuses: Mapping[str, StageStatus]) 
 def stage_initial_status(
     stage: Stage, flags: frozenset[str], required_stages: frozenset[str] = frozenset()
 ) -> StageStatus:
-    """R2, the triggers of §6 and the catalogue's listed procedures (§2.6): which stages a
+    """R2, the triggers of §6 and the catalogue's listed procedures (Art. 3(3)): which stages a
     decision must go through. `flags` are the flags in effect (P16: a proposed confidential
     or exploratory-reform flag is not one until the legal office confirms it)."""
     requirement = stage.requirement(flags, required_stages)

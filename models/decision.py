@@ -28,7 +28,7 @@ class Decision(SQLModel, table=True):
     proposed_flags: list[str] = Field(default_factory=list, sa_column=json_list())
     # P16: flag -> {"legal_basis", "by", "at"[, "carried_from"]}, the confirmation in force
     flag_confirmations: dict[str, Any] = Field(default_factory=dict, sa_column=json_dict())
-    # §2.6: the procedures (stage ids) the catalogue entry lists, required stages of this
+    # Art. 3(3) catalogue: the procedures (stage ids) the catalogue entry lists, required stages of this
     # decision; one is dropped only by change_flags with a reason
     catalogue_procedures: list[str] = Field(default_factory=list, sa_column=json_list())
     procedure_version: str = Field(max_length=32)  # pinned at registration (design: versioned data)

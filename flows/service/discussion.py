@@ -44,7 +44,7 @@ def package_items(tx: Tx) -> list[tuple[str, bool]]:
     if statuses.get("risk_assessment") == StageStatus.completed:
         wanted.append("risk_report")  # Art. 29(4)
     if "market_activity" in tx.flags or statuses.get("fair_competition_review") == StageStatus.completed:
-        wanted.append("fcr_conclusion")  # Art. 29(1); also when the catalogue listed it (§2.6)
+        wanted.append("fcr_conclusion")  # Art. 29(1); also when the catalogue listed it
     return [(kind, bool(tx.evidence(kind))) for kind in wanted]
 
 

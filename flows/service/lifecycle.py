@@ -87,7 +87,7 @@ def create_decision(
         entry = _catalogue_entry(tx, p.catalogue_entry)
     if entry is not None and entry.hearing_required:
         flags.add("hearing_in_catalogue")  # GD-H Art. 3
-    # §2.6: the procedures the entry lists are required stages of the decision
+    # Art. 3(3) catalogue: the procedures the entry lists are required stages of the decision
     listed = set(entry.procedures_required) if entry is not None else set()
     if entry is not None and entry.hearing_required:
         listed.add("hearing")
@@ -375,7 +375,7 @@ def return_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
     return {"stage": p.stage, "status": "returned"}
 
 
-# ---------------------------------------------------------------------------- flags (P16, §15.3)
+# ---------------------------------------------------------------------------- flags (P16)
 ConfirmableFlag = Literal["confidential", "exploratory_reform"]
 CatalogueProcedure = Literal[
     "public_participation", "hearing", "expert_review", "risk_assessment", "fair_competition_review"
@@ -507,7 +507,7 @@ def confirm_flag(tx: Tx, p: ConfirmFlag) -> Mapping[str, Any]:
 class ChangeFlags(DecisionPayload):
     add: list[FlagName] = Field(default_factory=list)
     remove: list[RemovableFlag] = Field(default_factory=list)
-    # §2.6: a procedure the catalogue entry listed, dropped for this decision with the reason
+    # Art. 3(3) catalogue: a procedure the catalogue entry listed, dropped for this decision with the reason
     remove_required_stages: list[CatalogueProcedure] = Field(default_factory=list)
     reason: str = Field(min_length=1)
 
@@ -532,7 +532,7 @@ def change_flags(tx: Tx, p: ChangeFlags) -> Mapping[str, Any]:
         if name in effective or name in proposed:
             raise invalid("add", f"标记 {name} 已设置或已提出", f"the flag {name} is already set or proposed")
     for gone in sorted(remove):
-        if gone not in effective and name not in proposed:
+        if gone not in effective and gone not in proposed:
             raise invalid("remove", f"该决策没有标记 {gone}", f"the decision has no flag {gone}")
     # the hearing catalogue's flag and the catalogue's hearing procedure are one requirement
     if "hearing_in_catalogue" in remove:

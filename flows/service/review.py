@@ -421,7 +421,7 @@ def record_fair_competition_review(tx: Tx, p: RecordFairCompetitionReview) -> Ma
     legality review stays blocked (R8) until a revised draft passes a new review."""
     decision = tx.require_decision()
     stage_def = tx.procedure.stage("fair_competition_review")
-    # the stage set (flags, catalogue listing §2.6, change_flags P16) says whether it applies
+    # the stage set (flags, catalogue listing, change_flags P16) says whether it applies
     if tx.stage("fair_competition_review").status == StageStatus.not_required and not stage_def.optional:
         tx.refuse(
             "STATE",
