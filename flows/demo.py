@@ -408,6 +408,15 @@ def _stories(p: Planner) -> list[Story]:
     s = story("reserve", "区应急物资储备库布局方案", "fgj", "zhoumin")
     submitted = p.back(5)
     register(s, p.back(14, submitted), ["confidential"], category=4)
+    # P16: the flag takes effect once the legal office confirms the law that keeps it undisclosed
+    s.do(
+        p.back(14, submitted),
+        "11:00",
+        "wanglei",
+        "confirm_flag",
+        flag="confidential",
+        legal_basis="《中华人民共和国保守国家秘密法》；储备库布局涉及国家秘密，依法不予公开",
+    )
     start_and_draft(s, p.back(12, submitted), p.back(8, submitted), ["《中华人民共和国突发事件应对法》"])
     legality(s, p, submitted, outcome="lawful_after_changes")
     s.do(

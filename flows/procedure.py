@@ -29,6 +29,13 @@ FLAGS: dict[str, tuple[str, str, str]] = {
     "congress_step": ("需人大讨论决定或报告", "needs a people's congress step", "Art. 8"),
 }
 
+# P16: flags that take effect only once the legal office confirms them with a legal basis;
+# until then the decision is treated as not having them. flag: (what the basis is, zh, en)
+FLAGS_NEEDING_CONFIRMATION: dict[str, tuple[str, str]] = {
+    "confidential": ("不予公开所依据的法律规定", "the law under which the matter is not disclosed"),
+    "exploratory_reform": ("探索性改革的依据", "the basis on which the matter is an exploratory reform"),
+}
+
 PROPOSAL_SOURCES: dict[str, str] = {
     "leader": "Art. 10(1)",
     "department": "Art. 10(2)",
@@ -78,6 +85,13 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         EvidenceKind(
             id="proposal", zh="决策事项建议及论证材料", en="proposal and argumentation", article="Art. 10"
         ),
+        EvidenceKind(
+            id="flag_confirmation",
+            zh="标记确认意见（法律依据）",
+            en="flag confirmation with its legal basis",
+            article="P16",
+        ),
+        EvidenceKind(id="flag_change", zh="标记变更记录", en="record of a flag change", article="P16"),
         EvidenceKind(
             id="initiation_decision", zh="启动决定", en="initiation decision", article="Arts. 10-11"
         ),
@@ -243,10 +257,14 @@ class Stage:
     evidence: tuple[EvidenceRequirement, ...] = ()
     pre_review: bool = False  # must be approved before legality review (Art. 26, 27(2))
 
-    def requirement(self, flags: frozenset[str]) -> StageRequirement:
+    def requirement(
+        self, flags: frozenset[str], required_stages: frozenset[str] = frozenset()
+    ) -> StageRequirement:
+        """`required_stages` are the stages the decision's catalogue entry lists (Art. 3(3)). An
+        exclusion by law (R2: a confirmed confidential matter) still wins over a listing."""
         if self.excluded_when.holds(flags):
             return "excluded"
-        if self.required_when.holds(flags):
+        if self.required_when.holds(flags) or self.id in required_stages:
             return "required"
         return "optional"
 
@@ -464,6 +482,8 @@ STAGE_TRANSITIONS: frozenset[tuple[StageStatus, StageStatus]] = frozenset(
         (StageStatus.returned, StageStatus.awaiting_approval),
         (StageStatus.returned, StageStatus.completed),
         (StageStatus.completed, StageStatus.active),  # re-opened after a draft revision (§7.2)
+        (StageStatus.not_required, StageStatus.pending),  # change_flags: newly required (P16)
+        (StageStatus.pending, StageStatus.not_required),  # change_flags: no longer required, not started
     }
 )
 
@@ -658,6 +678,13 @@ PRODUCT_RULES: dict[str, Guard] = {
             article="Art. 24; P12",
             zh="风险等级须为高、中、低",
             en="a risk level is high, medium or low",
+        ),
+        Guard(
+            id="P16",
+            article="Arts. 14, 19, 22, 25(2); P16",
+            zh="标记由承办单位提出；依法不予公开和探索性改革标记须经司法局确认法律依据后生效",
+            en="the undertaking unit proposes flags; confidential and exploratory reform take effect "
+            "only when the legal office confirms their legal basis",
         ),
         Guard(
             id="P17",
@@ -1319,6 +1346,9 @@ ACTIONS: dict[str, ActionRule] = {
     "shorten_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
     # §15.1, P15: the legal office confirms that a revision does not touch legality
     "confirm_revision": action(LEGAL, articles="Arts. 25, 28; P15", stage="legality_review"),
+    # §15.3, P16: flags and the stages they switch
+    "confirm_flag": action(LEGAL, articles="Arts. 14, 25(2), 32; P16"),
+    "change_flags": action(DEPT, articles="Arts. 14, 19, 22, 25(2), 29(1); P16"),
 }
 
 

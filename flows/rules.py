@@ -31,6 +31,7 @@ def action_preconditions(
     flags: frozenset[str],
     decision_status: DecisionStatus,
     statuses: Mapping[str, StageStatus],
+    required_stages: frozenset[str] = frozenset(),
 ) -> Violation | None:
     """The one check of what an action needs before it runs, declared beside the action in
     `flows.procedure.ACTIONS`: the decision's status, then (for an action working in a
@@ -45,7 +46,7 @@ def action_preconditions(
         )
     before = list(rule.done)
     if stage is not None and rule.enters:
-        if stage.requirement(flags) == "excluded":  # only the confidential flag excludes (R2)
+        if stage.requirement(flags, required_stages) == "excluded":  # only confidential excludes (R2)
             return Violation("R2", "decision", f"{stage.zh}不适用", f"{stage.en} does not apply")
         before = [*stage.after, *before]
     missing = [s for s in dict.fromkeys(before) if statuses.get(s) not in DONE_STATUSES]
@@ -66,16 +67,81 @@ def action_preconditions(
     return None
 
 
-def stage_initial_status(stage: Stage, flags: frozenset[str]) -> StageStatus:
-    """R2 and the triggers of §6: which stages a new decision must go through."""
-    requirement = stage.requirement(flags)
+def stage_initial_status(
+    stage: Stage, flags: frozenset[str], required_stages: frozenset[str] = frozenset()
+) -> StageStatus:
+    """R2, the triggers of §6 and the catalogue's listed procedures (Art. 3(3)): which stages a
+    decision must go through. `flags` are the flags in effect (P16: a proposed confidential
+    or exploratory-reform flag is not one until the legal office confirms it)."""
+    requirement = stage.requirement(flags, required_stages)
     if requirement == "required":
         return StageStatus.pending
     return StageStatus.not_required
 
 
-def initial_stage_statuses(flags: frozenset[str]) -> dict[str, StageStatus]:
-    return {stage.id: stage_initial_status(stage, flags) for stage in STAGES}
+def initial_stage_statuses(
+    flags: frozenset[str], required_stages: frozenset[str] = frozenset()
+) -> dict[str, StageStatus]:
+    return {stage.id: stage_initial_status(stage, flags, required_stages) for stage in STAGES}
+
+
+NOT_STARTED = frozenset({StageStatus.pending, StageStatus.not_required})
+IN_PROGRESS = frozenset({StageStatus.active, StageStatus.awaiting_approval, StageStatus.returned})
+
+
+@dataclass(frozen=True)
+class StageChanges:
+    """What a change of flags or of the catalogue-required stages does to the stage set (P16)."""
+
+    to_pending: tuple[str, ...]  # newly required: must now be done (before legality review if pre_review)
+    to_not_required: tuple[str, ...]  # no longer required and not started
+    kept: tuple[str, ...]  # no longer required but already started or done: kept as they are
+
+
+def recomputed_stages(
+    current: Mapping[str, StageStatus],
+    old: tuple[frozenset[str], frozenset[str]],
+    new: tuple[frozenset[str], frozenset[str]],
+) -> StageChanges:
+    """P16: the stage set recomputed from (flags in effect, catalogue-required stages), old
+    and new. A stage that becomes required and was not required is pending; one that is no
+    longer required goes back to not required only if it has not started (pending)."""
+    to_pending: list[str] = []
+    to_not_required: list[str] = []
+    kept: list[str] = []
+    for stage in STAGES:
+        status = current.get(stage.id)
+        was = stage_initial_status(stage, *old)
+        wanted = stage_initial_status(stage, *new)
+        if wanted == was or status is None:
+            continue
+        if wanted == StageStatus.pending and status == StageStatus.not_required:
+            to_pending.append(stage.id)
+        elif wanted == StageStatus.not_required and status == StageStatus.pending:
+            to_not_required.append(stage.id)
+        elif wanted == StageStatus.not_required and status not in NOT_STARTED:
+            kept.append(stage.id)
+    return StageChanges(tuple(to_pending), tuple(to_not_required), tuple(kept))
+
+
+def exclusion_possible(current: Mapping[str, StageStatus], flags: frozenset[str]) -> Violation | None:
+    """R2 with P16: a flag that switches a stage off (confidential) cannot take effect while
+    that stage is under way: the matter is before the public. Finish the stage first; a
+    completed stage stays on the record."""
+    running = [
+        stage.id
+        for stage in STAGES
+        if stage.requirement(flags) == "excluded" and current.get(stage.id) in IN_PROGRESS
+    ]
+    if running:
+        return Violation(
+            "R2",
+            "flag",
+            f"以下阶段正在进行，事项已向社会公开，须先完成：{', '.join(running)}",
+            f"these stages are under way and the matter is before the public; finish them first: "
+            f"{', '.join(running)}",
+        )
+    return None
 
 
 # ------------------------------------------------------------------ R1, Art. 11

@@ -21,7 +21,16 @@ class Decision(SQLModel, table=True):
     unit_codes: list[str] = Field(default_factory=list, sa_column=json_list())
     proposal_source: str = Field(max_length=32)
     catalogue_entry_id: int | None = Field(default=None, foreign_key="catalogueentry.id")
+    # the flags in effect: they decide the stage set and every flag-dependent rule
     flags: list[str] = Field(default_factory=list, sa_column=json_list())
+    # P16: confidential / exploratory_reform as proposed by the undertaking unit, waiting for
+    # the legal office's confirmation; until confirmed they have no effect
+    proposed_flags: list[str] = Field(default_factory=list, sa_column=json_list())
+    # P16: flag -> {"legal_basis", "by", "at"[, "carried_from"]}, the confirmation in force
+    flag_confirmations: dict[str, Any] = Field(default_factory=dict, sa_column=json_dict())
+    # Art. 3(3) catalogue: the procedures (stage ids) the catalogue entry lists, required stages of this
+    # decision; one is dropped only by change_flags with a reason
+    catalogue_procedures: list[str] = Field(default_factory=list, sa_column=json_list())
     procedure_version: str = Field(max_length=32)  # pinned at registration (design: versioned data)
     status: DecisionStatus = Field(sa_column=text_enum(DecisionStatus, index=True))
     outcome: str = Field(default="", max_length=32)  # the head's decision at the meeting

@@ -106,6 +106,7 @@ def registered(
     flags: list[str] | None = None,
     when: str = "2026-03-02T09:00",
     lead_unit: str = "housing",
+    confirm: bool = True,
     **extra: Any,
 ) -> None:
     act(
@@ -120,6 +121,10 @@ def registered(
         flags=flags or [],
         **extra,
     )
+    # P16: the legal office confirms a confidential or exploratory-reform flag with its basis
+    for name in ("confidential", "exploratory_reform"):
+        if name in (flags or []) and confirm:
+            act(ctx, "confirm_flag", "wang", when, decision=ref, flag=name, legal_basis=f"{name} 的法律依据")
 
 
 def drafted(ctx: ServiceContext, ref: str = "D1", flags: list[str] | None = None, **extra: Any) -> None:

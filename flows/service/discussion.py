@@ -13,7 +13,12 @@ from flows import procedure as proc
 from flows import rules, textdiff
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
-from flows.service.legality import confirmed_drafts, latest_review, opinion_covers_current_draft
+from flows.service.legality import (
+    confirmed_drafts,
+    latest_review,
+    opinion_covers_current_draft,
+    refuse_unfinished_pre_review,
+)
 from flows.service.lifecycle import current_draft
 from flows.service.review import judgement_history, latest_assessment
 from models import (
@@ -65,8 +70,8 @@ def package_items(tx: Tx) -> list[tuple[str, bool]]:
         wanted.append("expert_summary")  # Art. 29(3)
     if statuses.get("risk_assessment") == StageStatus.completed:
         wanted.append("risk_report")  # Art. 29(4)
-    if "market_activity" in tx.flags:
-        wanted.append("fcr_conclusion")  # Art. 29(1)
+    if "market_activity" in tx.flags or statuses.get("fair_competition_review") == StageStatus.completed:
+        wanted.append("fcr_conclusion")  # Art. 29(1); also when the catalogue listed it
     if drafts_since_review(tx) is not None:
         wanted.append("revision_confirmation")  # P15, when the opinion was not renewed
         wanted.append("draft_revisions")  # §15.1: written by submit_for_discussion itself
@@ -126,6 +131,7 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     )
     assert review is not None
     tx.check(opinion_covers_current_draft(tx))  # R12, P15: a revised draft needs its own review
+    refuse_unfinished_pre_review(tx)  # P16: a stage required after the review started
     earliest = tx.open_deadline("legality_review_min", str(review.round))
     if earliest is not None:
         tx.check(rules.review_time_respected(p.meeting_date, earliest.due_date))
@@ -306,6 +312,7 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
             "R12", "尚未提请集体讨论", "the draft has not been submitted for discussion", field="decision"
         )
     tx.check(draft_unchanged_since_submission(tx, submission))
+    refuse_unfinished_pre_review(tx)  # P16: a stage required after the submission
     if (
         tx.settings["party_report_order"] == "before_meeting"
         and tx.stage("party_report").status != StageStatus.completed

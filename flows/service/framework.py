@@ -162,6 +162,11 @@ class Tx:
     def flags(self) -> frozenset[str]:
         return frozenset(self.decision.flags) if self.decision else frozenset()
 
+    @property
+    def required_stages(self) -> frozenset[str]:
+        """The stages the decision's catalogue entry lists as required (Art. 3(3))."""
+        return frozenset(self.decision.catalogue_procedures) if self.decision else frozenset()
+
     def require_decision(self) -> Decision:
         assert self.decision is not None, "action needs a decision"
         return self.decision
@@ -180,7 +185,9 @@ class Tx:
         stage = self.procedure.stage_by_id.get(stage_id) if isinstance(stage_id, str) else None
         decision = self.require_decision()
         self.check(
-            rules.action_preconditions(rule, stage, self.flags, decision.status, self.stage_statuses())
+            rules.action_preconditions(
+                rule, stage, self.flags, decision.status, self.stage_statuses(), self.required_stages
+            )
         )
 
     def set_decision_status(self, to: DecisionStatus) -> None:
@@ -272,7 +279,7 @@ class Tx:
 
         stage_def = self.procedure.stage(stage_id)
         row = self.stage(stage_id)
-        requirement = stage_def.requirement(self.flags)
+        requirement = stage_def.requirement(self.flags, self.required_stages)
         if requirement == "excluded":
             # only the confidential flag excludes a stage (R2)
             self.refuse("R2", f"{stage_def.zh}不适用", f"{stage_def.en} does not apply", field="decision")

@@ -84,8 +84,10 @@ def _start_round(tx: Tx, p: SubmitForReview, round_number: int, clock_base: Any)
     return review
 
 
-@action("submit_for_legality_review", SubmitForReview)
-def submit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
+def refuse_unfinished_pre_review(tx: Tx) -> None:
+    """Refuse, by the stage's own guard, while a track that must precede legality review is
+    not done. Also checked before discussion and the meeting: a stage that became required
+    after the review started (change_flags, P16) must still be done before the decision."""
     missing = unapproved_pre_review_stages(tx)
     if missing:
         first = missing[0]
@@ -95,6 +97,11 @@ def submit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
             f"{first.en} is not completed and approved ({tx.stage(first.id).status.value})",
             field="decision",
         )
+
+
+@action("submit_for_legality_review", SubmitForReview)
+def submit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
+    refuse_unfinished_pre_review(tx)
     if latest_review(tx) is not None:
         tx.refuse("STATE", "已送审，退回后请重新送审", "already submitted; use resubmit", field="decision")
     tx.enter_stage("legality_review")

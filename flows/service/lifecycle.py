@@ -16,6 +16,7 @@ from flows.errors import invalid, not_found
 from flows.service.framework import DecisionPayload, Payload, Tx, action, the_jurisdiction
 from models import (
     CatalogueEntry,
+    CatalogueVersion,
     CatalogueYear,
     Decision,
     DecisionStatus,
@@ -72,11 +73,25 @@ def create_decision(
     ).first()
     if exists is not None:
         raise invalid("ref", f"决策编号 {code} 已存在", f"decision {code} already exists")
+    # P16: confidential and exploratory_reform are proposals until the legal office confirms
+    # them; an adjustment (Art. 37) keeps the confirmations of the decision it adjusts.
     flags: set[str] = set(p.flags)
+    proposed = {f for f in flags if f in proc.FLAGS_NEEDING_CONFIRMATION}
+    confirmations: dict[str, Any] = {}
+    for name in sorted(proposed):
+        if adjusts is not None and name in adjusts.flags and name in adjusts.flag_confirmations:
+            confirmations[name] = {**adjusts.flag_confirmations[name], "carried_from": adjusts.code}
+            proposed.discard(name)
+    flags -= proposed
     if p.catalogue_entry:
         entry = _catalogue_entry(tx, p.catalogue_entry)
     if entry is not None and entry.hearing_required:
         flags.add("hearing_in_catalogue")  # GD-H Art. 3
+    # Art. 3(3) catalogue: the procedures the entry lists are required stages of the decision
+    listed = set(entry.procedures_required) if entry is not None else set()
+    if entry is not None and entry.hearing_required:
+        listed.add("hearing")
+    catalogue_procedures = [stage.id for stage in proc.STAGES if stage.id in listed]
     lead = (
         tx.unit(p.lead_unit, "lead_unit") if p.lead_unit else (tx.unit(units[0]) if len(units) == 1 else None)
     )
@@ -91,6 +106,9 @@ def create_decision(
         proposal_source=p.proposal_source,
         catalogue_entry_id=entry.id if entry else None,
         flags=sorted(flags),
+        proposed_flags=sorted(proposed),
+        flag_confirmations=confirmations,
+        catalogue_procedures=catalogue_procedures,
         procedure_version=proc.CURRENT_VERSION,
         status=DecisionStatus.proposed,
         adjusts_decision_id=adjusts.id if adjusts else None,
@@ -101,7 +119,9 @@ def create_decision(
     tx.session.add(decision)
     tx.session.flush()
     tx.decision = decision
-    for stage_id, status in rules.initial_stage_statuses(frozenset(flags)).items():
+    for stage_id, status in rules.initial_stage_statuses(
+        frozenset(flags), frozenset(catalogue_procedures)
+    ).items():
         tx.session.add(
             StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
         )
@@ -115,6 +135,8 @@ def create_decision(
         tx.emit("catalogue_adjustment_needed", {"title": p.title})
     elif entry.planned_decision_time:
         tx.notes["planned_decision_time"] = entry.planned_decision_time
+    if proposed:
+        tx.emit("flags_proposed", {"flags": sorted(proposed)})  # for the legal office (P16)
     tx.emit("decision_registered", {"title": p.title})
     return decision
 
@@ -143,6 +165,27 @@ def _catalogue_entry(tx: Tx, ref: str) -> CatalogueEntry:
     if entry.status != "included":
         raise invalid(
             "catalogue_entry", f"目录事项状态为 {entry.status}", f"the catalogue entry is {entry.status}"
+        )
+    # R21, Art. 3(3): only a published catalogue binds; the version in force must list the entry
+    catalogue_year = tx.session.get(CatalogueYear, entry.catalogue_year_id)
+    assert catalogue_year is not None
+    published = (
+        tx.session.exec(
+            select(CatalogueVersion).where(
+                CatalogueVersion.catalogue_year_id == catalogue_year.id,
+                CatalogueVersion.number == catalogue_year.published_version,
+                CatalogueVersion.status == "published",
+            )
+        ).first()
+        if catalogue_year.published_version is not None
+        else None
+    )
+    if published is None or all(row.get("code") != entry.code for row in published.snapshot):
+        tx.refuse(
+            "R21",
+            f"目录事项 {ref} 所在的目录版本尚未公布",
+            f"the catalogue version that includes {ref} has not been published",
+            field="catalogue_entry",
         )
     return entry
 
@@ -330,3 +373,205 @@ def return_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
     tx.move_stage(p.stage, StageStatus.returned, p.reason)
     tx.emit("stage_returned", {"stage": p.stage, "reason": p.reason})
     return {"stage": p.stage, "status": "returned"}
+
+
+# ---------------------------------------------------------------------------- flags (P16)
+ConfirmableFlag = Literal["confidential", "exploratory_reform"]
+CatalogueProcedure = Literal[
+    "public_participation", "hearing", "expert_review", "risk_assessment", "fair_competition_review"
+]
+# the flag the hearing catalogue derives (GD-H Art. 3); it can be removed, never added by hand
+RemovableFlag = FlagName | Literal["hearing_in_catalogue"]
+OPEN_STATUSES = (DecisionStatus.proposed, DecisionStatus.in_procedure)
+
+
+def _not_decided(tx: Tx, what_zh: str, what_en: str) -> Decision:
+    """R20, Art. 37: once the organ has decided, the procedure that led there is closed; a
+    change of its basis needs an adjustment procedure (start_adjustment)."""
+    decision = tx.require_decision()
+    if decision.status not in OPEN_STATUSES:
+        tx.refuse(
+            "R20",
+            f"决策已作出（{decision.status.value}），不得{what_zh}；须启动决策调整程序",
+            f"the decision has been made ({decision.status.value}); {what_en} needs an adjustment procedure",
+            field="decision",
+        )
+    return decision
+
+
+def _apply_stage_set(
+    tx: Tx,
+    decision: Decision,
+    flags: set[str],
+    required_stages: list[str],
+    note: str,
+) -> rules.StageChanges:
+    """Store the new flags in effect and catalogue-required stages, and recompute the stage
+    set from them (P16). Started stages are never rolled back."""
+    old = (frozenset(decision.flags), frozenset(decision.catalogue_procedures))
+    new = (frozenset(flags), frozenset(required_stages))
+    changes = rules.recomputed_stages(tx.stage_statuses(), old, new)
+    for stage_id in changes.to_pending:
+        tx.move_stage(stage_id, StageStatus.pending, note)
+    for stage_id in changes.to_not_required:
+        tx.move_stage(stage_id, StageStatus.not_required, note)
+    decision.flags = sorted(flags)
+    decision.catalogue_procedures = list(required_stages)
+    tx.session.add(decision)
+    return changes
+
+
+def _changes_result(tx: Tx, changes: rules.StageChanges) -> dict[str, Any]:
+    """The recomputed stage set; a newly required pre-review stage after the legality review
+    started is reported, because discussion now waits for it (Arts. 26, 29)."""
+    result: dict[str, Any] = {
+        "now_pending": list(changes.to_pending),
+        "now_not_required": list(changes.to_not_required),
+        "kept": list(changes.kept),
+    }
+    pre_review = [s for s in changes.to_pending if tx.procedure.stage(s).pre_review]
+    if pre_review and tx.stage("legality_review").status != StageStatus.pending:
+        result["discussion_waits_for"] = pre_review
+        tx.emit("legality_review_affected", {"stages": pre_review})
+    if changes.kept:
+        tx.emit("stages_kept", {"stages": list(changes.kept)})
+    return result
+
+
+class ConfirmFlag(DecisionPayload):
+    flag: ConfirmableFlag
+    confirm: bool = True
+    legal_basis: str = ""  # required to confirm; for confidential: the law that keeps it undisclosed
+    reason: str = ""  # required to refuse
+
+
+@action("confirm_flag", ConfirmFlag)
+def confirm_flag(tx: Tx, p: ConfirmFlag) -> Mapping[str, Any]:
+    """P16 (Arts. 14, 25(2), 32): the legal office confirms, with its legal basis, or refuses,
+    with a reason, a confidential or exploratory-reform flag the undertaking unit proposed.
+    Only a confirmed flag switches stages off (R2) or opens the exploratory route (R12)."""
+    decision = _not_decided(tx, "确认标记", "confirming a flag")
+    if p.confirm and not p.legal_basis:
+        raise invalid("legal_basis", "确认标记须写明法律依据", "a confirmation needs its legal basis")
+    if not p.confirm and not p.reason:
+        raise invalid("reason", "不予确认须说明理由", "a refusal needs a reason")
+    if p.flag not in decision.proposed_flags:
+        state_zh, state_en = (
+            ("已生效", "already in effect") if p.flag in decision.flags else ("未被提出", "not proposed")
+        )
+        tx.refuse(
+            "P16",
+            f"标记 {p.flag} {state_zh}，须由承办单位提出后确认",
+            f"the flag {p.flag} is {state_en}; the undertaking unit proposes it first",
+            field="flag",
+        )
+    proposed = [f for f in decision.proposed_flags if f != p.flag]
+    what_zh, what_en = proc.FLAGS_NEEDING_CONFIRMATION[p.flag]
+    if not p.confirm:
+        decision.proposed_flags = proposed
+        tx.session.add(decision)
+        tx.add_evidence(
+            "initiation",
+            "flag_confirmation",
+            f"不予确认标记 {p.flag}。理由：{p.reason}",
+            f"不予确认：{p.flag}",
+        )
+        tx.emit("flag_refused", {"flag": p.flag, "reason": p.reason})
+        return {"flag": p.flag, "confirmed": False, "flags": list(decision.flags)}
+    flags = {*decision.flags, p.flag}
+    tx.check(rules.exclusion_possible(tx.stage_statuses(), frozenset(flags)))
+    decision.proposed_flags = proposed
+    decision.flag_confirmations = {
+        **decision.flag_confirmations,
+        p.flag: {"legal_basis": p.legal_basis, "by": tx.actor.code, "at": tx.now.isoformat()},
+    }
+    changes = _apply_stage_set(
+        tx, decision, flags, list(decision.catalogue_procedures), f"confirm_flag {p.flag}"
+    )
+    tx.add_evidence(
+        "initiation",
+        "flag_confirmation",
+        f"确认标记 {p.flag}。{what_zh}：{p.legal_basis}\n{what_en}: {p.legal_basis}",
+        f"标记确认：{p.flag}",
+    )
+    tx.emit("flag_confirmed", {"flag": p.flag, "legal_basis": p.legal_basis})
+    return {
+        "flag": p.flag,
+        "confirmed": True,
+        "legal_basis": p.legal_basis,
+        "flags": list(decision.flags),
+        **_changes_result(tx, changes),
+    }
+
+
+class ChangeFlags(DecisionPayload):
+    add: list[FlagName] = Field(default_factory=list)
+    remove: list[RemovableFlag] = Field(default_factory=list)
+    # Art. 3(3) catalogue: a procedure the catalogue entry listed, dropped for this decision with the reason
+    remove_required_stages: list[CatalogueProcedure] = Field(default_factory=list)
+    reason: str = Field(min_length=1)
+
+
+@action("change_flags", ChangeFlags)
+def change_flags(tx: Tx, p: ChangeFlags) -> Mapping[str, Any]:
+    """P16: the undertaking unit adds a flag found later (a stability risk, market activity, a
+    technical question) or removes one, with a reason, and the stage set is recomputed: a
+    newly required stage is pending and must be done before legality review (and before
+    discussion if the review already started); a stage no longer required is dropped only if
+    it has not started. Adding confidential or exploratory_reform is again only a proposal."""
+    decision = _not_decided(tx, "变更标记", "changing its flags")
+    add: set[str] = set(p.add)
+    remove: set[str] = set(p.remove)
+    drop: set[str] = set(p.remove_required_stages)
+    if not (add or remove or drop):
+        raise invalid("add", "未指定要增加或去除的标记", "nothing to add or remove")
+    if add & remove:
+        raise invalid("remove", "同一标记不能同时增加和去除", "a flag cannot be both added and removed")
+    effective, proposed = set(decision.flags), set(decision.proposed_flags)
+    for name in sorted(add):
+        if name in effective or name in proposed:
+            raise invalid("add", f"标记 {name} 已设置或已提出", f"the flag {name} is already set or proposed")
+    for gone in sorted(remove):
+        if gone not in effective and gone not in proposed:
+            raise invalid("remove", f"该决策没有标记 {gone}", f"the decision has no flag {gone}")
+    # the hearing catalogue's flag and the catalogue's hearing procedure are one requirement
+    if "hearing_in_catalogue" in remove:
+        drop.add("hearing")
+    if "hearing" in drop and "hearing_in_catalogue" in effective:
+        remove.add("hearing_in_catalogue")
+    for stage_id in sorted(drop):
+        if stage_id not in decision.catalogue_procedures:
+            raise invalid(
+                "remove_required_stages",
+                f"目录未将 {stage_id} 列为本决策的必经程序",
+                f"the catalogue does not list {stage_id} for this decision",
+            )
+    confirmable = set(proc.FLAGS_NEEDING_CONFIRMATION)
+    new_effective = (effective - remove) | (add - confirmable)
+    new_proposed = (proposed - remove) | (add & confirmable)
+    required = [s for s in decision.catalogue_procedures if s not in drop]
+    decision.proposed_flags = sorted(new_proposed)
+    decision.flag_confirmations = {k: v for k, v in decision.flag_confirmations.items() if k in new_effective}
+    changes = _apply_stage_set(tx, decision, new_effective, required, f"change_flags: {p.reason}")
+    lines = [
+        *(
+            f"增加 add: {name}" + ("（待司法局确认 to be confirmed）" if name in confirmable else "")
+            for name in sorted(add)
+        ),
+        *(f"去除 remove: {name}" for name in sorted(remove)),
+        *(f"去除目录所列程序 drop catalogue procedure: {name}" for name in sorted(drop)),
+        f"理由 reason: {p.reason}",
+    ]
+    tx.add_evidence("initiation", "flag_change", "\n".join(lines))
+    if add & confirmable:
+        tx.emit("flags_proposed", {"flags": sorted(add & confirmable)})
+    tx.emit(
+        "flags_changed",
+        {"added": sorted(add), "removed": sorted(remove), "dropped": sorted(drop), "reason": p.reason},
+    )
+    return {
+        "flags": list(decision.flags),
+        "proposed_flags": list(decision.proposed_flags),
+        "catalogue_procedures": list(decision.catalogue_procedures),
+        **_changes_result(tx, changes),
+    }

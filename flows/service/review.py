@@ -467,7 +467,8 @@ def record_fair_competition_review(tx: Tx, p: RecordFairCompetitionReview) -> Ma
     legality review stays blocked (R8) until a revised draft passes a new review."""
     decision = tx.require_decision()
     stage_def = tx.procedure.stage("fair_competition_review")
-    if stage_def.requirement(tx.flags) != "required" and not stage_def.optional:
+    # the stage set (flags, catalogue listing, change_flags P16) says whether it applies
+    if tx.stage("fair_competition_review").status == StageStatus.not_required and not stage_def.optional:
         tx.refuse(
             "STATE",
             "该决策未标明涉及市场主体经济活动",
