@@ -121,6 +121,9 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         EvidenceKind("problem_report", "执行问题报告", "execution problem report", "Art. 35"),
         EvidenceKind("post_evaluation_report", "决策后评估报告", "post-evaluation report", "Art. 36"),
         EvidenceKind("suspension_decision", "中止执行决定", "suspension decision", "Art. 37"),
+        # §15 rulings: after the decision
+        EvidenceKind("resumption_decision", "恢复执行决定", "decision to resume execution", "Art. 37"),
+        EvidenceKind("termination_decision", "终止执行决定", "decision to terminate execution", "Art. 37"),
     )
 }
 
@@ -909,6 +912,10 @@ ACTIONS: dict[str, ActionRule] = {
     # time
     "extend_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
     "shorten_deadline": _a(f"{DEPT} {LEGAL} gov_office", None, "Arts. 15, 16"),
+    # §15 rulings: after the decision (the organ ends a suspension; the public's feedback)
+    "resume_execution": _a("head gov_office", "execution", "Art. 37"),
+    "terminate_decision": _a("head gov_office", "execution", "Art. 37"),
+    "submit_execution_feedback": _a("public", "execution", "Art. 35(2)"),
 }
 
 

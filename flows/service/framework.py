@@ -527,6 +527,9 @@ AFTER_ARCHIVE = frozenset(
         "submit_post_evaluation_report",
         "suspend_execution",
         "start_adjustment",
+        # §15 rulings: the public's feedback on execution and its answer (Art. 35(2))
+        "submit_execution_feedback",
+        "respond_to_input",
     }
 )
 
