@@ -557,16 +557,17 @@ def hearing_held_as_announced(held_on: date, announced_day: date) -> Violation |
 
 
 # ------------------------------------------------------------------ §15.4, Arts. 30-32: recorded dates must be possible
-# A date that lies after the action's own time describes something that has not happened:
-# it is bad input (INPUT), as for the meeting's `held_on`. A date before the event it
-# depends on breaks the statutory order, and is refused under that order's rule.
-def recorded_date_not_future(field: str, on: date, today: date) -> Violation | None:
+# No recorded date may lie after the action's own time (it would record something that has
+# not happened yet), nor before the event it depends on. Both are refused under the rule of
+# the step whose date it is (R15 Party and congress steps, R16 publication, R20 suspension),
+# as refusals, not as bad input: the date is well formed, the procedure makes it impossible.
+def recorded_date_not_future(rule_id: str, field: str, on: date, today: date) -> Violation | None:
     if on > today:
         return Violation(
-            "INPUT",
+            rule_id,
             field,
-            f"记录的日期 {on.isoformat()} 晚于今天 {today.isoformat()}",
-            f"the recorded date {on.isoformat()} is after today, {today.isoformat()}",
+            f"记录的日期 {on.isoformat()} 晚于今天 {today.isoformat()}，该事项尚未发生",
+            f"the recorded date {on.isoformat()} is after today, {today.isoformat()}: it has not happened yet",
         )
     return None
 

@@ -23,7 +23,7 @@ from flows import rules
 from flows.errors import refusal
 from flows.service import audit
 from flows.service.framework import DEPARTMENT_ROLES, DecisionPayload, Tx, action, validation_error
-from flows.service.issuance import check_input, refuse_if_terminated, standing_status
+from flows.service.issuance import refuse_if_terminated, standing_status
 from flows.service.lifecycle import FlagName, RegisterDecision, create_decision
 from models import (
     CatalogueEntry,
@@ -350,7 +350,7 @@ def suspend_execution(tx: Tx, p: SuspendExecution) -> Mapping[str, Any]:
         tx.refuse("STATE", "决策已中止执行", "execution is already suspended", field="decision")
     _require_made(tx, MADE)
     tx.check(rules.suspension_justified(p.trigger, p.urgency))
-    check_input(rules.recorded_date_not_future("on_date", p.on_date, tx.today))  # §15.4
+    tx.check(rules.recorded_date_not_future("R20", "on_date", p.on_date, tx.today))  # §15.4
     decided_on = decision.decided_on.astimezone(tx.tz).date() if decision.decided_on else None
     if decided_on is not None and p.on_date < decided_on:
         tx.refuse(
@@ -469,7 +469,7 @@ def _end_suspension(tx: Tx, p: EndSuspension, how: str, kind: str, text: str) ->
     it began (§15.4), with the organ's written decision as evidence."""
     suspension = active_suspension(tx)
     assert suspension is not None
-    check_input(rules.recorded_date_not_future("on_date", p.on_date, tx.today))
+    tx.check(rules.recorded_date_not_future("R20", "on_date", p.on_date, tx.today))
     tx.check(rules.suspension_end_not_before_start(p.on_date, suspension.on_date))
     evidence = tx.add_evidence("execution", kind, text)
     suspension.ended_how = how

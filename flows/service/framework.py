@@ -527,7 +527,10 @@ AFTER_ARCHIVE = frozenset(
         "submit_post_evaluation_report",
         "suspend_execution",
         "start_adjustment",
-        # §15 rulings: the public's feedback on execution and its answer (Art. 35(2))
+        # §15 rulings: the end of a suspension (Art. 37, refused unless suspended), the
+        # public's feedback on execution and its answer (Art. 35(2))
+        "resume_execution",
+        "terminate_decision",
         "submit_execution_feedback",
         "respond_to_input",
     }

@@ -14,7 +14,6 @@ from sqlmodel import col, select
 
 from flows import procedure as proc
 from flows import rules
-from flows.errors import invalid
 from flows.service import audit
 from flows.service.framework import DecisionPayload, Tx, action
 from models import (
@@ -34,12 +33,6 @@ DECIDED = (DecisionStatus.decided, DecisionStatus.published)
 
 
 # ------------------------------------------------------------------ reading
-def check_input(violation: rules.Violation | None) -> None:
-    """Raise a rule's INPUT violation (an impossible date) as bad input, like `invalid`."""
-    if violation is not None:
-        raise invalid(violation.field, violation.zh, violation.en)
-
-
 def standing_status(tx: Tx) -> DecisionStatus:
     """The decision's status with a suspension of its execution set aside (§15.7): what
     the issuance steps made of it. A decision suspended before publication may still be
@@ -125,7 +118,7 @@ def record_party_report(tx: Tx, p: PartyReport) -> Mapping[str, Any]:
             "local rules put the report before the meeting",
             field="decision",
         )
-    check_input(rules.recorded_date_not_future("on_date", p.on_date, tx.today))
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
     tx.check(rules.party_report_not_before_meeting(p.on_date, meeting_held_on(tx), order))
     tx.enter_stage("party_report")
     evidence = tx.add_evidence(
@@ -160,7 +153,7 @@ def record_party_reply(tx: Tx, p: PartyReply) -> Mapping[str, Any]:
     reported_on = party_step_on(tx, "report")
     if reported_on is None:
         tx.refuse("R15", "尚未向党委请示报告", "no request-report has been made", field="decision")
-    check_input(rules.recorded_date_not_future("on_date", p.on_date, tx.today))
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
     tx.check(rules.party_reply_not_before_report(p.on_date, reported_on))
     evidence = tx.add_evidence(
         "party_report", "party_reply", p.text or f"党委批复：{p.result} {p.document_ref}"
@@ -201,7 +194,7 @@ def record_congress_step(tx: Tx, p: CongressStepPayload) -> Mapping[str, Any]:
             "the decision is not flagged for a congress step",
             field="decision",
         )
-    check_input(rules.recorded_date_not_future("on_date", p.on_date, tx.today))
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
     tx.check(rules.congress_step_not_before_meeting(p.on_date, meeting_held_on(tx)))
     tx.enter_stage("congress")
     evidence = tx.add_evidence("congress", "congress_record", p.text or f"人大{p.kind}：{p.result}")
@@ -257,7 +250,7 @@ def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
             p.interpretation,
         )
     )
-    check_input(rules.recorded_date_not_future("published_on", p.published_on, tx.today))
+    tx.check(rules.recorded_date_not_future("R16", "published_on", p.published_on, tx.today))
     tx.check(rules.publication_not_before_meeting(p.published_on, meeting_held_on(tx)))
     tx.check(rules.publication_not_before_party_reply(p.published_on, party_step_on(tx, "reply", "agreed")))
     tx.check(rules.publication_not_before_congress_step(p.published_on, last_congress_step_on(tx)))
