@@ -15,6 +15,7 @@ from flows.service import ServiceContext
 from flows.service.documents import DocumentStore
 from models import (
     ArchiveDossier,
+    Deadline,
     Decision,
     DecisionStatus,
     EvidenceDocument,
@@ -344,6 +345,9 @@ def test_after_termination_only_archiving_remains(ctx: ServiceContext) -> None:
     for stage in ("party_report", "publication"):
         assert stage_status(ctx, stage) == StageStatus.waived
     assert stage_status(ctx, "execution") == StageStatus.completed
+    deadlines = {(d.kind, d.status.value, str(d.base_date)) for d in rows(ctx, Deadline)}
+    assert ("publication_due", "cancelled", "2026-04-17") in deadlines  # never to be published
+    assert ("archive_due", "open", "2026-05-01") in deadlines  # P10, from the termination
     when = "2026-05-02T09:00"
     attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("report_execution_progress", "sun", {"text": "进展"}),
@@ -545,3 +549,25 @@ def test_feedback_during_suspension_and_after_archiving(ctx: ServiceContext) -> 
     suspend(ctx, "2026-05-01T09:00", "2026-05-01")
     act(ctx, "submit_execution_feedback", "public", "2026-05-02T09:00", decision="D1", text="何时恢复")
     assert [f.code for f in rows(ctx, ExecutionFeedback)] == ["F1", "F2"]
+
+
+def test_a_withdrawn_decision_answers_nothing(ctx: ServiceContext) -> None:
+    """`respond_to_input` passes the framework on a closed decision (for feedback after
+    archiving); a withdrawn decision still refuses it."""
+    district(ctx)
+    drafted(ctx)
+    act(
+        ctx,
+        "open_comment_period",
+        "li",
+        "2026-03-03T09:00",
+        decision="D1",
+        start_date="2026-03-03",
+        end_date="2026-04-02",
+        channels=["website"],
+    )
+    act(ctx, "submit_public_comment", "public", "2026-03-04T09:00", decision="D1", text="意见")
+    act(ctx, "withdraw_decision", "zhou", "2026-03-05T09:00", decision="D1", reason="不再需要")
+    answer = {"decision": "D1", "input": "C1", "outcome": "adopted", "reason": "r"}
+    refused(ctx, "STATE", "respond_to_input", "li", "2026-03-06T09:00", **answer)
+    refused(ctx, "STATE", "respond_to_input", "li", "2026-03-06T09:00", input_kind="feedback", **answer)

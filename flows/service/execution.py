@@ -580,17 +580,19 @@ def submit_execution_feedback(tx: Tx, p: SubmitExecutionFeedback) -> Mapping[str
 
 
 def authorise_answer(tx: Tx, input_kind: str) -> None:
-    """Called by `respond_to_input`. Feedback on execution (Art. 35(2)) is answered by the
-    current execution unit only: the framework also lets in the undertaking units and an
-    evaluator (all in `unit_codes`), who do not carry the decision out. Other inputs belong
-    to the procedure before the decision, and are no longer answered once it is archived
-    or terminated (the framework lets `respond_to_input` through on an archived decision
-    only for feedback)."""
+    """Called by `respond_to_input`, which the framework lets through on a closed decision
+    (it is in AFTER_ARCHIVE, for feedback). Feedback on execution (Art. 35(2)) is answered
+    by the current execution unit only: the framework also lets in the undertaking units
+    and an evaluator (all in `unit_codes`), who do not carry the decision out. Other inputs
+    belong to the procedure before the decision: a closed or terminated decision refuses
+    them as the framework refuses any action on it."""
+    status = standing_status(tx)
+    if status == DecisionStatus.withdrawn:
+        tx.refuse("STATE", "决策状态为 withdrawn", "the decision is withdrawn", field="decision")
     if input_kind == "feedback":
         assignment = current_assignment(tx)
         tx.check(rules.execution_unit_assigned(assignment is not None))
         _refuse_department_outside(tx, {_unit_code(tx, assignment) or ""}, "执行单位", "the execution unit")
         return
-    status = standing_status(tx)
     if status in (DecisionStatus.archived, DecisionStatus.terminated):
         tx.refuse("R20", f"决策状态为 {status.value}", f"the decision is {status.value}", field="decision")
