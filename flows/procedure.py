@@ -206,6 +206,16 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         EvidenceKind(
             id="suspension_decision", zh="中止执行决定", en="suspension decision", article="Art. 37"
         ),
+        # §15.7: the organ ends a suspension (Art. 37)
+        EvidenceKind(
+            id="resumption_decision", zh="恢复执行决定", en="decision to resume execution", article="Art. 37"
+        ),
+        EvidenceKind(
+            id="termination_decision",
+            zh="终止执行决定",
+            en="decision to terminate execution",
+            article="Art. 37",
+        ),
         # §15.1, P15: revisions after the legality opinion
         EvidenceKind(
             id="revision_confirmation",
@@ -1132,12 +1142,13 @@ DECISION_TRANSITIONS: dict[tuple[DecisionStatus, DecisionStatus], str] = {
     (_D.archived, _D.suspended): "suspend_execution",
 }
 
-OPEN = frozenset(s for s in DecisionStatus if s not in (_D.withdrawn, _D.archived))
+OPEN = frozenset(s for s in DecisionStatus if s not in (_D.withdrawn, _D.archived, _D.terminated))
 BEFORE_DECISION = frozenset({_D.proposed, _D.in_procedure})
 MADE = frozenset({_D.decided, _D.published, _D.archived})
 # A closed decision refuses every other action with this rule: an archived decision may be
-# changed only by suspension or adjustment (R20, Art. 37); a withdrawn one is over.
-CLOSED_RULE: dict[DecisionStatus, str] = {_D.archived: "R20", _D.withdrawn: "STATE"}
+# changed only by suspension or adjustment, a terminated one only archived (R20, Art. 37);
+# a withdrawn one is over.
+CLOSED_RULE: dict[DecisionStatus, str] = {_D.archived: "R20", _D.terminated: "R20", _D.withdrawn: "STATE"}
 
 # The statuses in which work may start or continue in a stage (`enters`).
 ENTERABLE = frozenset(
@@ -1246,7 +1257,10 @@ ACTIONS: dict[str, ActionRule] = {
     "record_participation_activity": action(
         DEPT, articles="Art. 14", stage="public_participation", enters=True
     ),
-    "respond_to_input": action(DEPT, articles="Art. 18"),
+    # feedback received before a termination is still answered (Art. 35(2))
+    "respond_to_input": action(
+        DEPT, articles="Arts. 18, 35(2)", decision=OPEN | {_D.archived, _D.terminated}
+    ),
     "complete_participation": action(DEPT, articles="Art. 18", stage="public_participation", enters=True),
     # hearing
     "announce_hearing": action(
@@ -1313,14 +1327,14 @@ ACTIONS: dict[str, ActionRule] = {
         "gov_office",
         articles="Art. 32",
         stage="publication",
-        decision=frozenset({_D.decided}),
+        decision=frozenset({_D.decided, _D.suspended}),  # suspended before publication (§15.7)
         decision_rule="ORDER",
     ),
     "archive_decision": action(
         "gov_office",
         articles="Art. 33",
         stage="archive",
-        decision=frozenset({_D.published, _D.decided, _D.rejected}),
+        decision=frozenset({_D.published, _D.decided, _D.rejected, _D.suspended, _D.terminated}),
         decision_rule="ORDER",
     ),
     # after the decision (Arts. 34-37 run after archiving too)
@@ -1349,6 +1363,16 @@ ACTIONS: dict[str, ActionRule] = {
     # §15.3, P16: flags and the stages they switch
     "confirm_flag": action(LEGAL, articles="Arts. 14, 25(2), 32; P16"),
     "change_flags": action(DEPT, articles="Arts. 14, 19, 22, 25(2), 29(1); P16"),
+    # §15.7: the organ ends a suspension; the public's feedback on execution (Arts. 35(2), 37)
+    "resume_execution": action(
+        "head gov_office", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}
+    ),
+    "terminate_decision": action(
+        "head gov_office", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}
+    ),
+    "submit_execution_feedback": action(
+        "public", articles="Art. 35(2)", stage="execution", decision=OPEN | {_D.archived}
+    ),
 }
 
 

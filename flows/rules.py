@@ -864,3 +864,100 @@ def hearing_held_as_announced(held_on: date, announced_day: date) -> Violation |
             f"the hearing must be held on the announced day {announced_day.isoformat()}; a new date needs a new notice",
         )
     return None
+
+
+# ------------------------------------------------------------------ §15.4, Arts. 30-32: recorded dates must be possible
+# No recorded date may lie after the action's own time (it would record something that has
+# not happened yet), nor before the event it depends on. Both are refused under the rule of
+# the step whose date it is (R15 Party and congress steps, R16 publication, R20 suspension),
+# as refusals, not as bad input: the date is well formed, the procedure makes it impossible.
+def recorded_date_not_future(rule_id: str, field: str, on: date, today: date) -> Violation | None:
+    if on > today:
+        return Violation(
+            rule_id,
+            field,
+            f"记录的日期 {on.isoformat()} 晚于今天 {today.isoformat()}，该事项尚未发生",
+            f"the recorded date {on.isoformat()} is after today, {today.isoformat()}: it has not happened yet",
+        )
+    return None
+
+
+def _not_before(
+    rule_id: str, field: str, on: date, earlier: date | None, what_zh: str, what_en: str
+) -> Violation | None:
+    if earlier is not None and on < earlier:
+        return Violation(
+            rule_id,
+            field,
+            f"日期 {on.isoformat()} 早于{what_zh}（{earlier.isoformat()}）",
+            f"the date {on.isoformat()} is before {what_en} ({earlier.isoformat()})",
+        )
+    return None
+
+
+def party_report_not_before_meeting(report_on: date, held_on: date | None, order: str) -> Violation | None:
+    """P8, Art. 31: where the report follows the meeting, it is not dated before it."""
+    if order != "after_meeting":
+        return None
+    return _not_before("P8", "on_date", report_on, held_on, "决定该事项的会议", "the meeting that decided")
+
+
+def party_reply_not_before_report(reply_on: date, report_on: date | None) -> Violation | None:
+    """R15, Art. 31: the Party committee answers a request-report already made."""
+    return _not_before("R15", "on_date", reply_on, report_on, "向党委请示报告的日期", "the request-report")
+
+
+def congress_step_not_before_meeting(step_on: date, held_on: date | None) -> Violation | None:
+    """R15, Art. 8: the congress step follows the organ's decision (the congress stage comes
+    after discussion)."""
+    return _not_before("R15", "on_date", step_on, held_on, "决定该事项的会议", "the meeting that decided")
+
+
+def publication_not_before_meeting(published_on: date, held_on: date | None) -> Violation | None:
+    """R16, Art. 32: a decision is published once it is made."""
+    return _not_before(
+        "R16", "published_on", published_on, held_on, "决定该事项的会议", "the meeting that decided"
+    )
+
+
+def publication_not_before_party_reply(published_on: date, reply_on: date | None) -> Violation | None:
+    """R16, Arts. 31-32: published only after the Party committee answered (出台前请示报告)."""
+    return _not_before(
+        "R16", "published_on", published_on, reply_on, "党委批复", "the Party committee's reply"
+    )
+
+
+def publication_not_before_congress_step(published_on: date, step_on: date | None) -> Violation | None:
+    """R16, Arts. 8, 32: published only after the people's congress step, where there is one."""
+    return _not_before("R16", "published_on", published_on, step_on, "人大程序", "the people's congress step")
+
+
+# ------------------------------------------------------------------ §15.7, Art. 37: ending a suspension
+def suspension_end_not_before_start(on: date, suspended_on: date) -> Violation | None:
+    """R20, Art. 37: a suspension is resumed or turned into a termination after it began."""
+    return _not_before("R20", "on_date", on, suspended_on, "中止执行的日期", "the suspension")
+
+
+def suspension_in_force(suspended: bool) -> Violation | None:
+    """R20, Art. 37: a made decision is stopped only after the head suspended it; the organ
+    then terminates it (or resumes it, or adjusts it through a new procedure)."""
+    if not suspended:
+        return Violation(
+            "R20",
+            "decision",
+            "决策未中止执行，不得终止；须先由行政首长决定中止执行",
+            "the decision is not suspended; it can only be terminated after the head suspended it",
+        )
+    return None
+
+
+def execution_not_terminated(terminated: bool) -> Violation | None:
+    """R20, Art. 37: a terminated decision is no longer carried out."""
+    if terminated:
+        return Violation(
+            "R20",
+            "decision",
+            "决策已终止执行，仅可归档",
+            "the decision has been terminated; it can only be archived",
+        )
+    return None

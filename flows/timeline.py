@@ -395,6 +395,7 @@ DECISION_STATUS_ZH: dict[DecisionStatus, str] = {
     DecisionStatus.published: "已公布",
     DecisionStatus.archived: "已归档",
     DecisionStatus.suspended: "已中止执行",
+    DecisionStatus.terminated: "已终止执行",
     DecisionStatus.withdrawn: "已撤回",
 }
 

@@ -24,7 +24,8 @@ class DecisionStatus(StrEnum):
     rejected = "rejected"
     published = "published"
     archived = "archived"
-    suspended = "suspended"
+    suspended = "suspended"  # execution suspended by the head (Art. 37)
+    terminated = "terminated"  # execution stopped for good by the organ after a suspension (Art. 37)
     withdrawn = "withdrawn"
 
 

@@ -3,7 +3,7 @@ adjustment (Arts. 34-37)."""
 
 from datetime import date, datetime
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.columns import json_list
 
@@ -54,3 +54,23 @@ class Suspension(SQLModel, table=True):
     decided_by: str = Field(max_length=64)
     on_date: date
     recorded_at: datetime
+    # how the suspension ended: resumed | terminated (Art. 37); empty while in force
+    ended_how: str = Field(default="", max_length=16)
+    ended_on: date | None = None
+    end_reason: str = ""
+    end_evidence_id: int | None = Field(default=None, foreign_key="evidencedocument.id")
+    ended_by: str = Field(default="", max_length=64)
+    ended_at: datetime | None = None
+
+
+class ExecutionFeedback(SQLModel, table=True):
+    """An opinion from the public on a decision being carried out (Art. 35(2)); the
+    execution unit answers it like any other input (`respond_to_input`, kind `feedback`)."""
+
+    __table_args__ = (UniqueConstraint("decision_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    code: str = Field(max_length=64)  # made by the system (F1, F2, ...), never by the sender
+    text: str
+    contact: str = Field(default="", max_length=200)
+    submitted_at: datetime

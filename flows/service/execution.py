@@ -1,5 +1,6 @@
 """After the decision (S13): execution and its reports (Arts. 34-35), post-decision
-evaluation (Art. 36), suspension and adjustment (Art. 37).
+evaluation (Art. 36), suspension, its end (resumed or terminated) and adjustment
+(Art. 37), and the public's feedback on a decision being carried out (Art. 35(2)).
 
 Who may act on a decision: the framework lets a department act only on decisions whose
 `unit_codes` name it (Art. 11). The execution unit and the post-evaluation unit are often
@@ -15,12 +16,14 @@ from datetime import date
 from typing import Any, get_args
 
 from pydantic import Field, ValidationError
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import rules
 from flows.errors import refusal
 from flows.service import audit
 from flows.service.framework import DEPARTMENT_ROLES, DecisionPayload, Tx, action, validation_error
+from flows.service.issuance import refuse_if_terminated, standing_status
 from flows.service.lifecycle import FlagName, RegisterDecision, create_decision
 from models import (
     CatalogueEntry,
@@ -34,6 +37,8 @@ from models import (
     Unit,
     User,
 )
+from models.enums import DeadlineStatus
+from models.execution import ExecutionFeedback
 
 # A decision that was made and may be carried out (Art. 34).
 MADE = frozenset({DecisionStatus.decided, DecisionStatus.published, DecisionStatus.archived})
@@ -111,6 +116,7 @@ def _require_made(tx: Tx, allowed: frozenset[DecisionStatus]) -> Decision:
     decision = tx.require_decision()
     if decision.status in allowed:
         return decision
+    refuse_if_terminated(tx)
     if decision.status == DecisionStatus.suspended:
         tx.refuse(
             "R20",
@@ -180,7 +186,9 @@ def _unit_code(tx: Tx, assignment: ExecutionAssignment | None) -> str | None:
 
 
 def _require_reporter(tx: Tx) -> ExecutionAssignment:
-    """R18: reports come once an execution unit is named, from it or an undertaking unit."""
+    """R18: reports come once an execution unit is named, from it or an undertaking unit;
+    none after the organ terminated the decision (R20)."""
+    refuse_if_terminated(tx)
     assignment = current_assignment(tx)
     tx.check(rules.execution_unit_assigned(assignment is not None))
     assert assignment is not None
@@ -306,6 +314,7 @@ class PostEvaluationReport(DecisionPayload):
 def submit_post_evaluation_report(tx: Tx, p: PostEvaluationReport) -> Mapping[str, Any]:
     """Art. 36: the evaluator's report, an important basis for adjusting the decision.
     A department submits it only as the named evaluator (R19 for a main-work unit)."""
+    refuse_if_terminated(tx)
     evaluation = open_evaluation(tx)
     if evaluation is None or tx.stage("post_evaluation").status != StageStatus.active:
         tx.refuse("STATE", "没有进行中的决策后评估", "no post-evaluation is under way", field="decision")
@@ -341,6 +350,7 @@ def suspend_execution(tx: Tx, p: SuspendExecution) -> Mapping[str, Any]:
         tx.refuse("STATE", "决策已中止执行", "execution is already suspended", field="decision")
     _require_made(tx, MADE)
     tx.check(rules.suspension_justified(p.trigger, p.urgency))
+    tx.check(rules.recorded_date_not_future("R20", "on_date", p.on_date, tx.today))  # §15.4
     decided_on = decision.decided_on.astimezone(tx.tz).date() if decision.decided_on else None
     if decided_on is not None and p.on_date < decided_on:
         tx.refuse(
@@ -436,3 +446,153 @@ def start_adjustment(tx: Tx, p: StartAdjustment) -> Mapping[str, Any]:
         decision_id=original.id,
     )
     return {"decision": adjustment.code, "adjusts": original.code}
+
+
+# ------------------------------------------------------------------ Art. 37: the end of a suspension (§15.7)
+def active_suspension(tx: Tx) -> Suspension | None:
+    """The suspension in force: the latest one not yet resumed or terminated."""
+    decision = tx.require_decision()
+    return tx.session.exec(
+        select(Suspension)
+        .where(Suspension.decision_id == decision.id, Suspension.ended_how == "")
+        .order_by(col(Suspension.id).desc())
+    ).first()
+
+
+class EndSuspension(DecisionPayload):
+    reason: str = Field(min_length=1, max_length=5000)
+    on_date: date
+
+
+def _end_suspension(tx: Tx, p: EndSuspension, how: str, kind: str, text: str) -> Suspension:
+    """Record how the suspension in force ends, dated no later than today and not before
+    it began (§15.4), with the organ's written decision as evidence."""
+    suspension = active_suspension(tx)
+    assert suspension is not None
+    tx.check(rules.recorded_date_not_future("R20", "on_date", p.on_date, tx.today))
+    tx.check(rules.suspension_end_not_before_start(p.on_date, suspension.on_date))
+    evidence = tx.add_evidence("execution", kind, text)
+    suspension.ended_how = how
+    suspension.ended_on = p.on_date
+    suspension.end_reason = p.reason
+    suspension.end_evidence_id = evidence.id
+    suspension.ended_by = tx.actor.code
+    suspension.ended_at = tx.now
+    tx.session.add(suspension)
+    return suspension
+
+
+@action("resume_execution", EndSuspension)
+def resume_execution(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
+    """Art. 37: the organ lifts the head's suspension once the urgency is over; the decision
+    returns to what the issuance steps made of it (decided, published or archived)."""
+    decision = tx.require_decision()
+    refuse_if_terminated(tx)
+    if decision.status != DecisionStatus.suspended or active_suspension(tx) is None:
+        tx.refuse("STATE", "决策未中止执行", "execution is not suspended", field="decision")
+    back = standing_status(tx)
+    _end_suspension(
+        tx,
+        p,
+        "resumed",
+        "resumption_decision",
+        f"关于恢复执行《{decision.title}》的决定：自{p.on_date}起恢复执行。理由：{p.reason}",
+    )
+    tx.notes["previous_status"] = decision.status.value
+    decision.status = back
+    tx.emit("execution_resumed", {"on_date": str(p.on_date), "reason": p.reason})
+    return {"status": back.value, "on_date": str(p.on_date)}
+
+
+# stages that a terminated decision will never go through (it is not issued)
+NOT_AFTER_TERMINATION = ("party_report", "congress", "publication", "execution")
+
+
+@action("terminate_decision", EndSuspension)
+def terminate_decision(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
+    """Art. 37: a made decision is not stopped at will; only once the head has suspended it
+    may the organ decide, with its reason, to stop it for good. Afterwards only archiving
+    remains: no execution reports, evaluation, publication or adjustment (R20)."""
+    decision = tx.require_decision()
+    refuse_if_terminated(tx)
+    tx.check(
+        rules.suspension_in_force(
+            decision.status == DecisionStatus.suspended and active_suspension(tx) is not None
+        )
+    )
+    _end_suspension(
+        tx,
+        p,
+        "terminated",
+        "termination_decision",
+        f"关于终止执行《{decision.title}》的决定：自{p.on_date}起终止执行。理由：{p.reason}",
+    )
+    archived = standing_status(tx) == DecisionStatus.archived
+    for stage_id in NOT_AFTER_TERMINATION:
+        row = tx.stage(stage_id)
+        if row.status == StageStatus.pending:
+            tx.move_stage(stage_id, StageStatus.waived, "decision terminated (Art. 37)")
+        elif stage_id == "execution" and row.status == StageStatus.active:
+            tx.move_stage(stage_id, StageStatus.completed, "decision terminated (Art. 37)")
+    tx.close_deadlines("publication_due", status=DeadlineStatus.cancelled)
+    if not archived and tx.open_deadline("archive_due") is None:
+        tx.schedule("archive_due", p.on_date)  # P10: archived from the decision that ended it
+    tx.notes["previous_status"] = decision.status.value
+    decision.status = DecisionStatus.terminated
+    tx.emit("decision_terminated", {"on_date": str(p.on_date), "reason": p.reason})
+    return {"status": decision.status.value, "on_date": str(p.on_date)}
+
+
+# ------------------------------------------------------------------ Art. 35(2): the public's feedback
+class SubmitExecutionFeedback(DecisionPayload):
+    text: str = Field(min_length=1, max_length=20000)
+    contact: str = Field(default="", max_length=200)
+
+
+@action("submit_execution_feedback", SubmitExecutionFeedback)
+def submit_execution_feedback(tx: Tx, p: SubmitExecutionFeedback) -> Mapping[str, Any]:
+    """Art. 35(2): the public may send its opinion on a decision being carried out, i.e.
+    once the organ named the execution unit (R18), also while suspended, never after the
+    decision was terminated (R20). The system numbers it; the sender chooses nothing."""
+    decision = tx.require_decision()
+    refuse_if_terminated(tx)
+    assignment = current_assignment(tx)
+    tx.check(rules.execution_unit_assigned(assignment is not None))
+    assert assignment is not None
+    count = tx.session.exec(
+        select(func.count())
+        .select_from(ExecutionFeedback)
+        .where(ExecutionFeedback.decision_id == decision.id)
+    ).one()
+    code = f"F{int(count) + 1}"
+    tx.session.add(
+        ExecutionFeedback(
+            decision_id=decision.id or 0,
+            code=code,
+            text=p.text,
+            contact=p.contact,
+            submitted_at=tx.now,
+        )
+    )
+    # the execution unit is told: it answers with respond_to_input (input_kind feedback)
+    tx.emit("execution_feedback_received", {"feedback": code, "unit": _unit_code(tx, assignment)})
+    return {"feedback": code}
+
+
+def authorise_answer(tx: Tx, input_kind: str) -> None:
+    """Called by `respond_to_input`, which the framework lets through on a closed decision
+    (it is in AFTER_ARCHIVE, for feedback). Feedback on execution (Art. 35(2)) is answered
+    by the current execution unit only: the framework also lets in the undertaking units
+    and an evaluator (all in `unit_codes`), who do not carry the decision out. Other inputs
+    belong to the procedure before the decision: a closed or terminated decision refuses
+    them as the framework refuses any action on it."""
+    status = standing_status(tx)
+    if status == DecisionStatus.withdrawn:
+        tx.refuse("STATE", "决策状态为 withdrawn", "the decision is withdrawn", field="decision")
+    if input_kind == "feedback":
+        assignment = current_assignment(tx)
+        tx.check(rules.execution_unit_assigned(assignment is not None))
+        _refuse_department_outside(tx, {_unit_code(tx, assignment) or ""}, "执行单位", "the execution unit")
+        return
+    if status in (DecisionStatus.archived, DecisionStatus.terminated):
+        tx.refuse("R20", f"决策状态为 {status.value}", f"the decision is {status.value}", field="decision")

@@ -21,13 +21,73 @@ from models import (
     CongressStep,
     DecisionStatus,
     EvidenceDocument,
+    Meeting,
     PartyStep,
     Publication,
     RiskAssessment,
     StageStatus,
+    Suspension,
 )
 
 DECIDED = (DecisionStatus.decided, DecisionStatus.published)
+
+
+# ------------------------------------------------------------------ reading
+def standing_status(tx: Tx) -> DecisionStatus:
+    """The decision's status with a suspension of its execution set aside (§15.7): what
+    the issuance steps made of it. A decision suspended before publication may still be
+    published and archived; resuming it returns it to this status."""
+    decision = tx.require_decision()
+    if decision.status != DecisionStatus.suspended:
+        return decision.status
+    if tx.session.exec(select(ArchiveDossier.id).where(ArchiveDossier.decision_id == decision.id)).first():
+        return DecisionStatus.archived
+    if tx.session.exec(select(Publication.id).where(Publication.decision_id == decision.id)).first():
+        return DecisionStatus.published
+    return DecisionStatus.decided
+
+
+def refuse_if_terminated(tx: Tx) -> None:
+    """R20, Art. 37: once the organ has terminated a decision, only archiving remains."""
+    tx.check(rules.execution_not_terminated(tx.require_decision().status == DecisionStatus.terminated))
+
+
+def meeting_held_on(tx: Tx) -> date | None:
+    """The day of the latest meeting on the decision: once decided, the deciding one."""
+    decision = tx.require_decision()
+    row = tx.session.exec(
+        select(Meeting).where(Meeting.decision_id == decision.id).order_by(col(Meeting.id).desc())
+    ).first()
+    return row.held_on if row else None
+
+
+def party_step_on(tx: Tx, kind: str, result: str | None = None) -> date | None:
+    """The date of the latest Party report or reply (with `result`, if given)."""
+    decision = tx.require_decision()
+    query = select(PartyStep).where(PartyStep.decision_id == decision.id, PartyStep.kind == kind)
+    if result is not None:
+        query = query.where(PartyStep.result == result)
+    row = tx.session.exec(query.order_by(col(PartyStep.id).desc())).first()
+    return row.on_date if row else None
+
+
+def last_congress_step_on(tx: Tx) -> date | None:
+    decision = tx.require_decision()
+    row = tx.session.exec(
+        select(CongressStep)
+        .where(CongressStep.decision_id == decision.id)
+        .order_by(col(CongressStep.on_date).desc())
+    ).first()
+    return row.on_date if row else None
+
+
+def suspensions(tx: Tx) -> list[Suspension]:
+    decision = tx.require_decision()
+    return list(
+        tx.session.exec(
+            select(Suspension).where(Suspension.decision_id == decision.id).order_by(col(Suspension.id))
+        )
+    )
 
 
 class PartyReport(DecisionPayload):
@@ -38,23 +98,28 @@ class PartyReport(DecisionPayload):
 
 @action("record_party_report", PartyReport)
 def record_party_report(tx: Tx, p: PartyReport) -> Mapping[str, Any]:
-    """Art. 31: before issuance; P8 decides before or after the meeting."""
+    """Art. 31: before issuance; P8 decides before or after the meeting. The report is
+    dated no later than today and, after the meeting, not before it (§15.4)."""
     decision = tx.require_decision()
+    refuse_if_terminated(tx)
     order = tx.settings["party_report_order"]
-    if order == "after_meeting" and decision.status not in DECIDED:
+    standing = standing_status(tx)
+    if order == "after_meeting" and standing not in DECIDED:
         tx.refuse(
             "P8",
             "本地规定在会议决定后请示报告",
             "local rules put the report after the meeting",
             field="decision",
         )
-    if order == "before_meeting" and decision.status in DECIDED:
+    if order == "before_meeting" and standing in DECIDED:
         tx.refuse(
             "P8",
             "本地规定在会议前请示报告",
             "local rules put the report before the meeting",
             field="decision",
         )
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
+    tx.check(rules.party_report_not_before_meeting(p.on_date, meeting_held_on(tx), order))
     tx.enter_stage("party_report")
     evidence = tx.add_evidence(
         "party_report", "party_report", p.text or f"关于《{decision.title}》的请示 {p.document_ref}"
@@ -81,12 +146,15 @@ class PartyReply(DecisionPayload):
 
 @action("record_party_reply", PartyReply)
 def record_party_reply(tx: Tx, p: PartyReply) -> Mapping[str, Any]:
+    """Art. 31: the Party committee's answer, dated no later than today and not before
+    the request-report it answers (§15.4)."""
     decision = tx.require_decision()
-    reported = tx.session.exec(
-        select(PartyStep.id).where(PartyStep.decision_id == decision.id, PartyStep.kind == "report")
-    ).first()
-    if reported is None:
+    refuse_if_terminated(tx)
+    reported_on = party_step_on(tx, "report")
+    if reported_on is None:
         tx.refuse("R15", "尚未向党委请示报告", "no request-report has been made", field="decision")
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
+    tx.check(rules.party_reply_not_before_report(p.on_date, reported_on))
     evidence = tx.add_evidence(
         "party_report", "party_reply", p.text or f"党委批复：{p.result} {p.document_ref}"
     )
@@ -116,7 +184,9 @@ class CongressStepPayload(DecisionPayload):
 
 @action("record_congress_step", CongressStepPayload)
 def record_congress_step(tx: Tx, p: CongressStepPayload) -> Mapping[str, Any]:
+    """Art. 8: dated no later than today and not before the meeting that decided (§15.4)."""
     decision = tx.require_decision()
+    refuse_if_terminated(tx)
     if tx.stage("congress").status == StageStatus.not_required:
         tx.refuse(
             "STATE",
@@ -124,6 +194,8 @@ def record_congress_step(tx: Tx, p: CongressStepPayload) -> Mapping[str, Any]:
             "the decision is not flagged for a congress step",
             field="decision",
         )
+    tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
+    tx.check(rules.congress_step_not_before_meeting(p.on_date, meeting_held_on(tx)))
     tx.enter_stage("congress")
     evidence = tx.add_evidence("congress", "congress_record", p.text or f"人大{p.kind}：{p.result}")
     tx.session.add(
@@ -151,12 +223,16 @@ class PublishDecision(DecisionPayload):
 
 @action("publish_decision", PublishDecision)
 def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
+    """Art. 32. Dated no later than today, not before the meeting, the Party committee's
+    reply or the congress step (§15.4). A decision whose execution was suspended before
+    publication is still published; the published text records the suspension (§15.7)."""
     decision = tx.require_decision()
     if "confidential" in tx.flags:
         tx.refuse(
             "R2", "依法不予公开的决策不公布", "a confidential decision is not published", field="decision"
         )
-    if decision.status != DecisionStatus.decided:
+    refuse_if_terminated(tx)
+    if standing_status(tx) != DecisionStatus.decided:
         tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
     statuses = tx.stage_statuses()
     if statuses.get("party_report") != StageStatus.completed:
@@ -174,8 +250,14 @@ def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
             p.interpretation,
         )
     )
+    tx.check(rules.recorded_date_not_future("R16", "published_on", p.published_on, tx.today))
+    tx.check(rules.publication_not_before_meeting(p.published_on, meeting_held_on(tx)))
+    tx.check(rules.publication_not_before_party_reply(p.published_on, party_step_on(tx, "reply", "agreed")))
+    tx.check(rules.publication_not_before_congress_step(p.published_on, last_congress_step_on(tx)))
     tx.enter_stage("publication")
-    text = tx.add_evidence("publication", "publication_text", p.text)
+    suspended = decision.status == DecisionStatus.suspended
+    notice = _suspension_notice(tx) if suspended else ""
+    text = tx.add_evidence("publication", "publication_text", p.text + notice)
     if p.adoption_explanation:
         tx.add_evidence("publication", "adoption_explanation", p.adoption_explanation)
     if p.interpretation:
@@ -191,12 +273,27 @@ def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
         )
     )
     tx.move_stage("publication", StageStatus.completed)
-    decision.status = DecisionStatus.published
+    if not suspended:  # a suspended decision stays suspended; resuming makes it published
+        decision.status = DecisionStatus.published
     decision.published_on = tx.now
     tx.close_deadlines("publication_due")
     tx.schedule("archive_due", p.published_on)  # P10
-    tx.emit("decision_published", {"channels": list(p.channels), "url": p.url})
-    return {"published_on": str(p.published_on)}
+    tx.emit("decision_published", {"channels": list(p.channels), "url": p.url, "suspended": suspended})
+    result: dict[str, Any] = {"published_on": str(p.published_on)}
+    if suspended:
+        result["suspended"] = True
+    return result
+
+
+def _suspension_notice(tx: Tx) -> str:
+    """The note appended to the published text of a decision whose execution is suspended."""
+    current = suspensions(tx)[-1]
+    return (
+        f"\n\n【中止执行说明】本决定自{current.on_date}起中止执行（第三十七条），"
+        f"情形：{current.trigger}；紧急情况：{current.urgency}。"
+        f"\n[Suspension] Execution of this decision is suspended from {current.on_date} (Art. 37); "
+        f"situation: {current.trigger}."
+    )
 
 
 class ArchivePayload(DecisionPayload):
@@ -229,11 +326,21 @@ def _relies_on_existing_assessment(tx: Tx) -> bool:
 
 @action("archive_decision", ArchivePayload)
 def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
+    """Art. 33. A suspended decision is archived with its suspension on record and stays
+    suspended; a terminated one (never to be issued) needs no Party report or publication."""
     decision = tx.require_decision()
-    if decision.status not in (DecisionStatus.published, DecisionStatus.decided, DecisionStatus.rejected):
+    if tx.stage("archive").status == StageStatus.completed:
+        tx.refuse("STATE", "决策已归档", "the decision is already archived", field="decision")
+    terminated = decision.status == DecisionStatus.terminated
+    standing = standing_status(tx)
+    if not terminated and standing not in (
+        DecisionStatus.published,
+        DecisionStatus.decided,
+        DecisionStatus.rejected,
+    ):
         tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
     statuses = tx.stage_statuses()
-    if decision.status != DecisionStatus.rejected:
+    if standing != DecisionStatus.rejected and not terminated:
         for stage_id in ("party_report", "publication"):
             if statuses.get(stage_id) not in proc.DONE_STATUSES:
                 stage = tx.procedure.stage(stage_id)
@@ -271,6 +378,19 @@ def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
         "audit_chain": chain,
         "audit_head_before_archive": head,
         "note": p.note,
+        "decision_status": decision.status.value,
+        "suspensions": [
+            {
+                "on_date": s.on_date.isoformat(),
+                "trigger": s.trigger,
+                "urgency": s.urgency,
+                "decided_by": s.decided_by,
+                "ended_how": s.ended_how,
+                "ended_on": s.ended_on.isoformat() if s.ended_on else None,
+                "end_reason": s.end_reason,
+            }
+            for s in suspensions(tx)
+        ],
     }
     body = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1)
     tx.add_evidence("archive", "archive_manifest", body, "决策档案目录")
@@ -285,7 +405,8 @@ def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
     )
     tx.enter_stage("archive")
     tx.move_stage("archive", StageStatus.completed)
-    decision.status = DecisionStatus.archived
+    if decision.status not in (DecisionStatus.suspended, DecisionStatus.terminated):
+        decision.status = DecisionStatus.archived  # a suspension or termination stays in force
     tx.close_deadlines("archive_due")
     tx.emit("decision_archived", {"items": len(items)})
     return {"items": len(items)}

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from flows import rules
 from flows.errors import invalid, not_found
+from flows.service.execution import authorise_answer
 from flows.service.framework import DecisionPayload, Tx, action
 from models import (
     CommentPeriod,
@@ -23,6 +24,7 @@ from models import (
     PublicComment,
 )
 from models.enums import DayUnit, DeadlineStatus
+from models.execution import ExecutionFeedback
 
 
 class OpenCommentPeriod(DecisionPayload):
@@ -181,7 +183,7 @@ def record_participation_activity(tx: Tx, p: RecordActivity) -> Mapping[str, Any
     return {"activity": row.id}
 
 
-InputKind = Literal["comment", "hearing_statement", "expert_opinion"]
+InputKind = Literal["comment", "hearing_statement", "expert_opinion", "feedback"]  # feedback: Art. 35(2)
 
 
 class RespondToInput(DecisionPayload):
@@ -195,6 +197,7 @@ class RespondToInput(DecisionPayload):
 def respond_to_input(tx: Tx, p: RespondToInput) -> Mapping[str, Any]:
     """Art. 18: every input is studied; adoption or not, with a reason."""
     decision = tx.require_decision()
+    authorise_answer(tx, p.input_kind)  # feedback on execution: the execution unit only (Art. 35(2))
     if p.input not in inputs_of_kind(tx, p.input_kind):
         raise not_found("input", p.input)
     existing = tx.session.exec(
@@ -228,6 +231,8 @@ def inputs_of_kind(tx: Tx, kind: str) -> list[str]:
             .join(Hearing, Hearing.id == HearingStatement.hearing_id)  # type: ignore[arg-type]
             .where(Hearing.decision_id == decision.id)
         )
+    elif kind == "feedback":
+        query = select(ExecutionFeedback.code).where(ExecutionFeedback.decision_id == decision.id)
     else:
         query = select(ExpertOpinion.code).where(ExpertOpinion.decision_id == decision.id)
     return list(tx.session.exec(query).all())
