@@ -91,10 +91,14 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         ),
         EvidenceKind("hearing_notice", "听证公告", "hearing notice", "Art. 16(2)"),
         EvidenceKind("selection_method", "遴选办法", "selection method", "Art. 16(2)"),
+        EvidenceKind("hearing_draw", "抽签记录（公布随机种子）", "draw record with its seed", "Art. 16(2)"),
         EvidenceKind("participant_list", "听证参加人名单", "participant list", "Art. 16(2)"),
         EvidenceKind("materials_delivery", "听证材料送达记录", "hearing materials delivery", "Art. 16(3)"),
         EvidenceKind("hearing_record", "听证会记录（参加人签字）", "signed hearing record", "Art. 17"),
         EvidenceKind("hearing_report", "听证报告", "hearing report", "PRACTICE"),
+        EvidenceKind(
+            "hearing_answers", "听证意见研究采纳情况", "answers to the hearing statements", "Arts. 18, 29(2)"
+        ),
         EvidenceKind("expert_opinion", "专家论证意见（署名盖章）", "signed expert opinion", "Art. 19(2)"),
         EvidenceKind("expert_summary", "专家意见采纳情况", "adoption of expert opinions", "Art. 29(3)"),
         EvidenceKind("risk_report", "风险评估报告", "risk assessment report", "Art. 23"),
@@ -223,10 +227,12 @@ STAGES: tuple[Stage, ...] = (
         evidence=(
             ev("hearing_notice"),
             ev("selection_method"),
+            ev("hearing_draw"),
             ev("participant_list"),
             ev("materials_delivery"),
             ev("hearing_record"),
             ev("hearing_report"),
+            ev("hearing_answers"),
         ),
     ),
     Stage(
