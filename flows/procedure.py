@@ -421,9 +421,12 @@ GUARDS: dict[str, Guard] = {
         ),
         Guard(
             "R5",
-            "Arts. 16-17",
-            "听证须提前公告、公布遴选办法和参加人名单，听证材料于听证会7日前送达，记录经参加人签字",
-            "a hearing needs prior notice, a published selection method and list, materials 7 days before, and a signed record",
+            "Arts. 16-18",
+            "听证须提前公告（附草案及其说明）、公布遴选办法和参加人名单，听证材料按规定日数提前送达，"
+            "记录经参加人签字或载明拒签，听证意见逐条答复",
+            "a hearing needs prior notice with the draft, a published selection method and list, materials "
+            "delivered the set number of days before, a record signed or naming who refused, and every "
+            "statement answered",
         ),
         Guard(
             "R6",

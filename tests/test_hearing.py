@@ -457,7 +457,9 @@ def test_a_public_value_given_at_the_draw_needs_its_source(ctx: ServiceContext) 
     )
     assert error.field == "public_value_source"
     # the old way, a seed chosen with the notice, no longer exists
-    refused_here(ctx, "INPUT", "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", seed="x")
+    refused_here(
+        ctx, "INPUT", "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", seed="x"
+    )
     result = act(
         ctx,
         "select_hearing_participants",
