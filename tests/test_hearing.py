@@ -5,7 +5,7 @@ The standard hearing is on Thursday 2026-10-15 at 09:30, a week after National D
 (2026-10-01..07 off, Saturday 10-10 a make-up working day). Counting back in calendar
 days without rolling (P14): the notice is due 10-05, a holiday, and stays there (only its
 reminder moves to 09-30); the list (5 days) is due 10-10, the make-up Saturday; the
-materials (7 days) are due 10-08. The draw's seed is made at the draw (§15.5).
+materials (7 days) are due 10-08. The draw's seed is made at the draw (Art. 16(2)).
 """
 
 from __future__ import annotations
@@ -408,7 +408,7 @@ def test_the_draw_is_reproducible_by_anyone_from_the_published_seed(ctx: Service
     register_people(ctx)
     refused_here(ctx, "STATE", "select_hearing_participants", "li", "2026-09-29T18:00", decision="D1")
     result = act(ctx, "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", hearing="H1")
-    # made at the draw by the system, and published in the draw record (§15.5)
+    # made at the draw by the system, and published in the draw record (Art. 16(2))
     seed = result.data["seed"]
     assert len(seed) == 32 and seed not in evidence_text(ctx, "hearing_notice")
     assert seed not in evidence_text(ctx, "selection_method")

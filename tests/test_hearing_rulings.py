@@ -190,7 +190,7 @@ def test_the_notice_carries_the_current_draft_and_its_explanation(ctx: ServiceCo
     assert "附件二：起草说明（第1稿）\n起草说明" in notice
 
 
-# ---------------------------------------------------------------- §15.5: the seed and the public's codes
+# ---------------------------------------------------------------- Art. 16(2): the seed and the public's codes
 def test_the_seed_is_not_chosen_with_the_notice_and_the_public_does_not_choose_codes(
     ctx: ServiceContext,
 ) -> None:

@@ -6,7 +6,7 @@ record → the report, which the legal office approves like any other pre-review
 Lead times count back from the hearing day in calendar days (P1, P4) without rolling to a
 working day (P14); the deadline rows hold them, so an extension or shortening
 (time_limits) is respected here. The draw's seed is made at the draw, after registration
-closed, and published in the draw record; the public never chooses its own codes (§7.1(3)).
+closed, and published in the draw record; the public never chooses its own codes.
 """
 
 from __future__ import annotations
