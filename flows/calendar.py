@@ -85,10 +85,12 @@ class WorkingCalendar:
     ) -> DateResult:
         """`start` plus `days` calendar days; if that day is not a working day the period ends
         on the next working day (Civil Code Art. 203, P2). Counting backwards (a lead time
-        before an event) rolls to the previous working day instead, so it stays safe."""
+        "at least N days before" an event) never rolls: any day on or before the event
+        minus N keeps the lead time, whatever kind of day it is (P14); only the reminder
+        for it moves to the previous working day (notifications.policy)."""
         day = start + timedelta(days=days * direction)
         working, provisional = self.working_day(day)
-        if roll:
+        if roll and direction > 0:
             while not working:
                 day += timedelta(days=direction)
                 working, unsure = self.working_day(day)

@@ -184,7 +184,7 @@ def comment_period(
         urgent_reason=urgent_reason,
     )
     for i, text in enumerate(comments, 1):
-        s.do(start + timedelta(days=i), "20:15", "public", "submit_public_comment", ref=f"C{i}", text=text)
+        s.do(start + timedelta(days=i), "20:15", "public", "submit_public_comment", text=text)
     return p.comment_end(start, days)
 
 

@@ -122,6 +122,12 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
         ),
         EvidenceKind(id="hearing_notice", zh="听证公告", en="hearing notice", article="Art. 16(2)"),
         EvidenceKind(id="selection_method", zh="遴选办法", en="selection method", article="Art. 16(2)"),
+        EvidenceKind(
+            id="hearing_draw",
+            zh="抽签记录（公布随机种子）",
+            en="draw record with its seed",
+            article="Art. 16(2)",
+        ),
         EvidenceKind(id="participant_list", zh="听证参加人名单", en="participant list", article="Art. 16(2)"),
         EvidenceKind(
             id="materials_delivery",
@@ -133,6 +139,12 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
             id="hearing_record", zh="听证会记录（参加人签字）", en="signed hearing record", article="Art. 17"
         ),
         EvidenceKind(id="hearing_report", zh="听证报告", en="hearing report", article="PRACTICE"),
+        EvidenceKind(
+            id="hearing_answers",
+            zh="听证意见研究采纳情况",
+            en="answers to the hearing statements",
+            article="Arts. 18, 29(2)",
+        ),
         EvidenceKind(
             id="expert_opinion",
             zh="专家论证意见（署名盖章）",
@@ -335,10 +347,12 @@ STAGES: tuple[Stage, ...] = (
         evidence=(
             ev("hearing_notice"),
             ev("selection_method"),
+            ev("hearing_draw"),
             ev("participant_list"),
             ev("materials_delivery"),
             ev("hearing_record"),
             ev("hearing_report"),
+            ev("hearing_answers"),
         ),
     ),
     Stage(
@@ -538,9 +552,12 @@ GUARDS: dict[str, Guard] = {
         ),
         Guard(
             id="R5",
-            article="Arts. 16-17",
-            zh="听证须提前公告、公布遴选办法和参加人名单，听证材料于听证会7日前送达，记录经参加人签字",
-            en="a hearing needs prior notice, a published selection method and list, materials 7 days before, and a signed record",
+            article="Arts. 16-18",
+            zh="听证须提前公告（附草案及其说明）、公布遴选办法和参加人名单，听证材料按规定日数提前送达，"
+            "记录经参加人签字或载明拒签，听证意见逐条答复",
+            en="a hearing needs prior notice with the draft, a published selection method and list, materials "
+            "delivered the set number of days before, a record signed or naming who refused, and every "
+            "statement answered",
         ),
         Guard(
             id="R6",

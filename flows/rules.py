@@ -210,36 +210,93 @@ def unanswered_inputs(inputs: Iterable[str], answered: Iterable[str]) -> Violati
 
 
 # ------------------------------------------------------------------ R5, Arts. 16-17
-def materials_in_time(delivered_on: date, latest: date) -> Violation | None:
+def lead_time_words(days: int, working: bool = False) -> tuple[str, str]:
+    """ "N days before the hearing" in both languages, N being the jurisdiction's setting."""
+    if working:
+        return f"听证会{days}个工作日前", f"{days} working days before the hearing"
+    return f"听证会{days}日前", f"{days} days before the hearing"
+
+
+def materials_in_time(delivered_on: date, latest: date, days: int, working: bool = False) -> Violation | None:
+    """Art. 16(3), P14: any day on or before the hearing day minus the lead time is in time."""
     if delivered_on > latest:
+        zh, en = lead_time_words(days, working)
         return Violation(
             "R5",
             "delivered_on",
-            f"听证材料须于 {latest.isoformat()} 前送达（听证会7日前）",
-            f"materials must be delivered by {latest.isoformat()} (7 days before the hearing)",
+            f"听证材料须于 {latest.isoformat()} 前送达（至少{zh}）",
+            f"materials must be delivered by {latest.isoformat()} (at least {en})",
         )
     return None
 
 
-def hearing_notice_in_time(announced_on: date, latest: date) -> Violation | None:
+def hearing_notice_in_time(announced_on: date, latest: date, days: int) -> Violation | None:
     if announced_on > latest:
+        zh, en = lead_time_words(days)
         return Violation(
             "P4",
             "starts_at",
-            f"听证公告最迟应于 {latest.isoformat()} 发布",
-            f"the hearing notice had to be published by {latest.isoformat()}",
+            f"听证公告最迟应于 {latest.isoformat()} 发布（至少{zh}）",
+            f"the hearing notice had to be published by {latest.isoformat()} (at least {en})",
         )
     return None
 
 
-def record_signed(selected: Iterable[str], signed_by: Iterable[str]) -> Violation | None:
-    missing = sorted(set(selected) - set(signed_by))
-    if not list(signed_by) or missing:
+def record_signed(
+    selected: Iterable[str], signed_by: Iterable[str], refused_to_sign: Iterable[str] = ()
+) -> Violation | None:
+    """Art. 17: every participant either signs the record or is named in it as refusing
+    (or failing) to sign; nobody is both."""
+    chosen, signed, refusing = set(selected), set(signed_by), set(refused_to_sign)
+    both = sorted(chosen & signed & refusing)
+    if both:
+        return Violation(
+            "R5",
+            "refused_to_sign",
+            f"参加人不能既签字又拒绝签字：{', '.join(both)}",
+            f"a participant cannot both sign and refuse to sign: {', '.join(both)}",
+        )
+    missing = sorted(chosen - signed - refusing)
+    if missing or not chosen:
         return Violation(
             "R5",
             "signed_by",
-            f"听证记录须经参加人确认签字，未签字：{', '.join(missing) or '全部'}",
-            f"the record must be signed by the participants; unsigned: {', '.join(missing) or 'all'}",
+            f"听证记录须经参加人确认签字，或载明其拒绝签字；未签字：{', '.join(missing) or '全部'}",
+            f"each participant signs the record or is named as refusing to sign; unaccounted for: "
+            f"{', '.join(missing) or 'all'}",
+        )
+    return None
+
+
+def hearing_statements_answered(statements: Iterable[str], answered: Iterable[str]) -> Violation | None:
+    """Art. 18: every hearing statement is studied and answered before the hearing stage ends."""
+    missing = sorted(set(statements) - set(answered))
+    if missing:
+        return Violation(
+            "R5",
+            "decision",
+            f"以下听证意见尚未研究答复（采纳、部分采纳或不采纳并说明理由）：{', '.join(missing)}",
+            f"these hearing statements have no answer (adopted, partly or not, with a reason): "
+            f"{', '.join(missing)}",
+        )
+    return None
+
+
+def hearing_notice_carries_draft(has_draft: bool, has_explanation: bool, draft_link: str) -> Violation | None:
+    """Art. 16(2): the notice publishes the draft and its explanation, or a link to them."""
+    if draft_link.strip():
+        return None
+    if not has_draft:
+        return Violation(
+            "R5", "draft_link", "听证公告须附决策草案或其链接", "the notice needs the draft or a link to it"
+        )
+    if not has_explanation:
+        return Violation(
+            "R5",
+            "draft_link",
+            "现行草案没有起草说明：听证公告须附草案及其说明，或给出载有二者的链接",
+            "the current draft has no explanation: the notice needs the draft and its explanation, "
+            "or a link to both",
         )
     return None
 
@@ -843,13 +900,14 @@ def hearing_registration_open(today: date, opens: date, closes: date) -> Violati
     return None
 
 
-def participant_list_in_time(published_on: date, latest: date) -> Violation | None:
+def participant_list_in_time(published_on: date, latest: date, days: int) -> Violation | None:
     if published_on > latest:
+        zh, en = lead_time_words(days)
         return Violation(
             "P4",
             "decision",
-            f"听证参加人名单最迟应于 {latest.isoformat()} 公布",
-            f"the participant list had to be published by {latest.isoformat()}",
+            f"听证参加人名单最迟应于 {latest.isoformat()} 公布（至少{zh}）",
+            f"the participant list had to be published by {latest.isoformat()} (at least {en})",
         )
     return None
 

@@ -256,7 +256,7 @@ def _hearing(p: _Projection) -> DateResult | None:
         if row is not None:
             p.add_row(row)
         elif p.facts.hearing_date is None or not p.ever(kind):
-            # counted back from the hearing, rolled to the previous working day (P2)
+            # counted back from the hearing, not rolled to a working day (P14)
             p.add(kind, p.days(hearing.day, setting, unit, direction=-1), "projected", hearing.provisional)
     return hearing
 

@@ -71,7 +71,9 @@ class Hearing(SQLModel, table=True):
     registration_opens: date
     registration_closes: date
     selection_method: str
-    seed: str = Field(default="", max_length=128)
+    seed: str = Field(default="", max_length=128)  # made and published at the draw (Art. 16(2))
+    seed_source: str = ""  # how the seed was made: system randomness, or the public value named
+    draft_link: str = Field(default="", max_length=500)  # where the notice's draft is published
     announced_at: datetime
     selected_at: datetime | None = None
     list_published_at: datetime | None = None
@@ -80,6 +82,8 @@ class Hearing(SQLModel, table=True):
     held_at: datetime | None = None
     held_on: date | None = None
     record_signed_by: list[str] = Field(default_factory=list, sa_column=json_list())
+    # Art. 17: participants named in the record as refusing or failing to sign: [{participant, reason}]
+    record_not_signed: list[dict[str, str]] = Field(default_factory=list, sa_column=json_list())
     report_submitted_at: datetime | None = None
     # announced | selected | list_published | materials_delivered | held | reported | postponed
     status: str = Field(default="announced", max_length=24)

@@ -227,6 +227,15 @@ def _step_working_days(calendar: WorkingDays, day: date, count: int, direction: 
     return day
 
 
+def last_working_day_on_or_before(calendar: WorkingDays, day: date) -> date:
+    """`day` itself when it is a working day, else the working day before it (P14)."""
+    for _ in range(OVERDUE_HORIZON):
+        if calendar.is_working_day(day):
+            return day
+        day -= timedelta(days=1)
+    return day
+
+
 def _at(day: date, moment: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
@@ -234,12 +243,17 @@ def _at(day: date, moment: time, tz: ZoneInfo) -> datetime:
 def iter_points(
     policy: ReminderPolicy, due_date: date, due_at: datetime, calendar: WorkingDays, tz: ZoneInfo
 ) -> Iterator[ReminderPoint]:
-    """Every reminder point of a deadline, in time order (overdue points run on to the horizon)."""
+    """Every reminder point of a deadline, in time order (overdue points run on to the horizon).
+
+    A due date that is not a working day (a lead time counted back from a hearing, which
+    never rolls, P14) is reminded on the last working day before it, and the earlier
+    points count back from that day; the overdue points count on from the due date."""
+    remind_day = last_working_day_on_or_before(calendar, due_date)
     for days in sorted(set(policy.before_working_days), reverse=True):
-        day = _step_working_days(calendar, due_date, days, -1)
+        day = _step_working_days(calendar, remind_day, days, -1)
         yield ReminderPoint(f"before:{days}", _at(day, policy.send_at, tz), "deadline.upcoming", 0, days)
     if policy.on_due_day:
-        yield ReminderPoint("due", _at(due_date, policy.send_at, tz), "deadline.due_today", 0, 0)
+        yield ReminderPoint("due", _at(remind_day, policy.send_at, tz), "deadline.due_today", 0, 0)
     if policy.on_transition:
         yield ReminderPoint("transition", due_at.astimezone(UTC), "deadline.transition", 0, 0)
     if not (policy.overdue_daily or policy.escalations):

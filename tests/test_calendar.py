@@ -102,10 +102,12 @@ def test_p2_a_calendar_day_period_ending_on_a_day_off_rolls_to_the_next_working_
     assert calendar.add_calendar_days(d("2026-09-10"), 30) == calendar_result("2026-10-10")
 
 
-def test_p2_a_lead_time_counted_back_rolls_to_the_previous_working_day() -> None:
+def test_p14_a_lead_time_counted_back_does_not_roll() -> None:
     calendar = WorkingCalendar()
-    # 7 days before Mon 10-12 is Mon 10-05 (National Day): the safe day is Wed 09-30
-    assert calendar.add_calendar_days(d("2026-10-12"), 7, direction=-1) == calendar_result("2026-09-30")
+    # 7 days before Mon 10-12 is Mon 10-05 (National Day): any day on or before it keeps
+    # the lead time, so the latest day stays 10-05 (only its reminder moves, P14)
+    assert calendar.add_calendar_days(d("2026-10-12"), 7, direction=-1) == calendar_result("2026-10-05")
+    assert calendar.add(d("2026-10-12"), 7, DayUnit.calendar, direction=-1) == calendar_result("2026-10-05")
 
 
 # ---------------------------------------------------------------------------- P13, pure

@@ -3,9 +3,9 @@ participant list, materials, the signed record, the report and its approval.
 
 The standard hearing is on Thursday 2026-10-15 at 09:30, a week after National Day
 (2026-10-01..07 off, Saturday 10-10 a make-up working day). Counting back in calendar
-days: the notice is due 10-05, a holiday, so it moves back to the last working day before
-the holiday, 09-30; the list (5 days) is due 10-10, the make-up Saturday; the materials
-(7 days) are due 10-08.
+days without rolling (P14): the notice is due 10-05, a holiday, and stays there (only its
+reminder moves to 09-30); the list (5 days) is due 10-10, the make-up Saturday; the
+materials (7 days) are due 10-08. The draw's seed is made at the draw (Art. 16(2)).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from models.enums import DeadlineStatus
 from tests.helpers import act, district, drafted, participation_done, refused, registered
 
 HEARING_AT = "2026-10-15T09:30"
-SEED = "香洲区-2026-听证-7f3a"
 QUOTAS = {"居民用户": 2, "非居民用户": 1}
 HEARING_TABLES = ("hearing", "hearingregistration", "hearingstatement", "evidencedocument", "inputresponse")
 
@@ -73,7 +72,6 @@ ANNOUNCE_ARGS: dict[str, Any] = {
     "registration_opens": "2026-09-14",
     "registration_closes": "2026-09-29",
     "selection_method": "报名人数超过名额的，按利益群体分层公开抽签",
-    "seed": SEED,
 }
 
 
@@ -81,32 +79,34 @@ def announce(ctx: ServiceContext, when: str = "2026-09-14T09:00", **overrides: A
     return act(ctx, "announce_hearing", "li", when, **{**ANNOUNCE_ARGS, **overrides}).data
 
 
-PEOPLE = [  # (ref, name, group)
-    ("P1", "张三", "居民用户"),
-    ("P2", "李四", "居民用户"),
-    ("P3", "王五", "居民用户"),
-    ("P4", "赵六", "居民用户"),
-    ("P5", "钱七", "居民用户"),
-    ("B1", "某餐饮店", "非居民用户"),
-    ("B2", "某宾馆", "非居民用户"),
-    ("B3", "某洗衣店", "非居民用户"),
+PEOPLE = [  # (the code the system gives, name, group), in registration order
+    ("H1-R1", "张三", "居民用户"),
+    ("H1-R2", "李四", "居民用户"),
+    ("H1-R3", "王五", "居民用户"),
+    ("H1-R4", "赵六", "居民用户"),
+    ("H1-R5", "钱七", "居民用户"),
+    ("H1-R6", "某餐饮店", "非居民用户"),
+    ("H1-R7", "某宾馆", "非居民用户"),
+    ("H1-R8", "某洗衣店", "非居民用户"),
 ]
+SEED = "3f1c-公证处现场摇号-0427"  # a public value given at the draw
 
 
 def register_people(ctx: ServiceContext, hearing: str = "H1", day: str = "2026-09-20") -> None:
-    for i, (ref, name, group) in enumerate(PEOPLE):
-        act(
+    for i, (code, name, group) in enumerate(PEOPLE):
+        result = act(
             ctx,
             "register_for_hearing",
             "public",
             f"{day}T{10 + i:02d}:00",
             decision="D1",
             hearing=hearing,
-            ref=ref,
             name=name,
             contact=f"1380000{i:04d}",
             interest_group=group,
         )
+        if hearing == "H1":
+            assert result.data["registration"] == code
 
 
 def selected_codes(ctx: ServiceContext, hearing: str = "H1") -> dict[str, set[str]]:
@@ -163,7 +163,32 @@ def drawn(ctx: ServiceContext, flags: list[str] | None = None) -> None:
     drafted(ctx, flags=["hearing_required_by_law"] if flags is None else flags)
     announce(ctx)
     register_people(ctx)
-    act(ctx, "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", hearing="H1")
+    act(
+        ctx,
+        "select_hearing_participants",
+        "li",
+        "2026-09-30T09:00",
+        decision="D1",
+        hearing="H1",
+        public_value=SEED,
+        public_value_source="区公证处2026-09-30现场摇号",
+    )
+
+
+def answer_all(ctx: ServiceContext, when: str = "2026-10-15T16:00") -> None:
+    """Art. 18: answer every statement of the standard record (S1, H1-S2)."""
+    for code, outcome in (("S1", "adopted"), ("H1-S2", "not_adopted")):
+        act(
+            ctx,
+            "respond_to_input",
+            "li",
+            when,
+            decision="D1",
+            input=code,
+            input_kind="hearing_statement",
+            outcome=outcome,
+            reason=f"{code}的研究理由",
+        )
 
 
 def listed(ctx: ServiceContext) -> None:
@@ -214,8 +239,8 @@ def test_announce_counts_lead_times_back_in_calendar_days_across_national_day(ct
     notice = deadline(ctx, "hearing_notice")
     roster = deadline(ctx, "hearing_participant_list")
     materials = deadline(ctx, "hearing_materials")
-    # 10 days before is 10-05, inside the holiday: the latest day is the last working day before it
-    assert notice.due_date == date(2026, 9, 30) and notice.status == DeadlineStatus.met
+    # 10 days before is 10-05, inside the holiday: it stays the latest day (P14, no rolling)
+    assert notice.due_date == date(2026, 10, 5) and notice.status == DeadlineStatus.met
     # 5 days before is Saturday 10-10, a make-up working day: it stays
     assert roster.due_date == date(2026, 10, 10) and roster.status == DeadlineStatus.open
     # 7 calendar days, not working days (which would reach back to 09-30)
@@ -224,31 +249,32 @@ def test_announce_counts_lead_times_back_in_calendar_days_across_national_day(ct
     assert stage_status(ctx) == StageStatus.active
     assert evidence_count(ctx, "hearing_notice") == 1
     method = evidence_text(ctx, "selection_method")
-    assert SEED in method and "SHA-256" in method
+    assert "SHA-256" in method and "the seed is made and published at the draw" in method
 
 
 def test_a_late_notice_is_refused_with_p4_and_the_boundary_day_is_accepted(ctx: ServiceContext) -> None:
     district(ctx)
     drafted(ctx, flags=["hearing_required_by_law"])
-    # the 09-30 due date: announcing on the holiday 10-02 is 13 days ahead, but the day is past
+    # the 10-05 due date (not rolled, P14): announcing on 10-06 is nine days ahead
     error = refused_here(
         ctx,
         "P4",
         "announce_hearing",
         "li",
-        "2026-10-02T09:00",
-        **{**ANNOUNCE_ARGS, "registration_opens": "2026-10-02", "registration_closes": "2026-10-08"},
+        "2026-10-06T09:00",
+        **{**ANNOUNCE_ARGS, "registration_opens": "2026-10-06", "registration_closes": "2026-10-07"},
     )
-    assert error.field == "starts_at" and "2026-09-30" in error.message_en
-    # the last admissible day, late in the evening
-    announce(ctx, "2026-09-30T21:00", registration_opens="2026-09-30", registration_closes="2026-10-07")
+    assert error.field == "starts_at" and "2026-10-05" in error.message_en
+    assert "10 days before the hearing" in error.message_en and "10日前" in error.message_zh
+    # the last admissible day, a holiday, late in the evening
+    announce(ctx, "2026-10-05T21:00", registration_opens="2026-10-05", registration_closes="2026-10-07")
     assert deadline(ctx, "hearing_notice").status == DeadlineStatus.met
 
 
 def test_the_notice_lead_time_follows_the_jurisdiction_setting(ctx: ServiceContext) -> None:
     district(ctx, settings={"hearing_notice_days": 15})
     drafted(ctx, flags=["hearing_required_by_law"])
-    # 15 days before 10-19 is 10-04 (holiday) -> 09-30; ten days' notice on 10-09 is no longer enough
+    # 15 days before 10-19 is 10-04 (a holiday, not rolled); ten days' notice on 10-09 is not enough
     error = refused_here(
         ctx,
         "P4",
@@ -262,7 +288,8 @@ def test_the_notice_lead_time_follows_the_jurisdiction_setting(ctx: ServiceConte
             "registration_closes": "2026-10-12",
         },
     )
-    assert error.field == "starts_at" and "2026-09-30" in error.message_en
+    assert error.field == "starts_at" and "2026-10-04" in error.message_en
+    assert "15 days before the hearing" in error.message_en
 
 
 def test_registration_must_open_with_the_notice_and_close_before_list_and_materials(
@@ -270,9 +297,10 @@ def test_registration_must_open_with_the_notice_and_close_before_list_and_materi
 ) -> None:
     district(ctx)
     drafted(ctx, flags=["hearing_required_by_law"])
-    late_open = {**ANNOUNCE_ARGS, "registration_opens": "2026-10-01", "registration_closes": "2026-10-02"}
+    # registration opening after the notice's latest day (10-05, not rolled: P14)
+    late_open = {**ANNOUNCE_ARGS, "registration_opens": "2026-10-06", "registration_closes": "2026-10-07"}
     error = refused_here(ctx, "P4", "announce_hearing", "li", "2026-09-14T09:00", **late_open)
-    assert error.field == "registration_opens"
+    assert error.field == "registration_opens" and "2026-10-05" in error.message_en
     past_list = {**ANNOUNCE_ARGS, "registration_closes": "2026-10-10"}
     error = refused_here(ctx, "P4", "announce_hearing", "li", "2026-09-14T09:00", **past_list)
     assert error.field == "registration_closes" and "2026-10-10" in error.message_en
@@ -380,12 +408,16 @@ def test_the_draw_is_reproducible_by_anyone_from_the_published_seed(ctx: Service
     register_people(ctx)
     refused_here(ctx, "STATE", "select_hearing_participants", "li", "2026-09-29T18:00", decision="D1")
     result = act(ctx, "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", hearing="H1")
-    assert result.data["seed"] == SEED
+    # made at the draw by the system, and published in the draw record (Art. 16(2))
+    seed = result.data["seed"]
+    assert len(seed) == 32 and seed not in evidence_text(ctx, "hearing_notice")
+    assert seed not in evidence_text(ctx, "selection_method")
+    assert f"seed: {seed}" in evidence_text(ctx, "hearing_draw")
 
-    # an outsider's recomputation, from the notice's seed and the registration codes only
+    # an outsider's recomputation, from the published seed and the registration codes only
     def outsider(group: str, quota: int) -> set[str]:
         codes = [ref for ref, _, g in PEOPLE if g == group]
-        codes.sort(key=lambda code: hashlib.sha256(f"{SEED}:{code}".encode()).hexdigest())
+        codes.sort(key=lambda code: hashlib.sha256(f"{seed}:{code}".encode()).hexdigest())
         return set(codes[:quota])
 
     expected = {group: outsider(group, quota) for group, quota in QUOTAS.items()}
@@ -409,14 +441,36 @@ def test_the_draw_does_not_depend_on_registration_order_but_on_the_seed() -> Non
     assert stratified_draw(SEED, {"专家": 1}, [])["专家"] == []
 
 
-def test_a_seed_given_at_the_draw_must_match_the_published_one(ctx: ServiceContext) -> None:
+def test_a_public_value_given_at_the_draw_needs_its_source(ctx: ServiceContext) -> None:
     district(ctx)
     drafted(ctx, flags=["hearing_required_by_law"])
     announce(ctx)
     register_people(ctx)
-    refused_here(
-        ctx, "INPUT", "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", seed="another"
+    error = refused_here(
+        ctx,
+        "INPUT",
+        "select_hearing_participants",
+        "li",
+        "2026-09-30T09:00",
+        decision="D1",
+        public_value="0427",
     )
+    assert error.field == "public_value_source"
+    # the old way, a seed chosen with the notice, no longer exists
+    refused_here(
+        ctx, "INPUT", "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", seed="x"
+    )
+    result = act(
+        ctx,
+        "select_hearing_participants",
+        "li",
+        "2026-09-30T09:00",
+        decision="D1",
+        public_value=SEED,
+        public_value_source="区公证处现场摇号",
+    )
+    assert result.data["seed"] == SEED
+    assert "区公证处现场摇号" in evidence_text(ctx, "hearing_draw")
 
 
 def test_a_draw_with_nobody_registered_is_refused(ctx: ServiceContext) -> None:
@@ -442,7 +496,7 @@ def test_the_list_is_due_five_calendar_days_before(ctx: ServiceContext, when: st
         act(ctx, "publish_participant_list", "li", when, decision="D1")
         assert deadline(ctx, "hearing_participant_list").status == DeadlineStatus.met
         text = evidence_text(ctx, "participant_list")
-        assert SEED in text
+        assert SEED in text and "区公证处" in text
         for code in all_participants(ctx):
             assert code in text
     else:
@@ -480,6 +534,7 @@ def test_materials_are_due_seven_calendar_days_before(
             ctx, rule, "deliver_hearing_materials", "li", when, decision="D1", delivered_on=delivered_on
         )
         assert error.field == "delivered_on" and "2026-10-08" in error.message_en
+        assert "7 days before the hearing" in error.message_en
 
 
 def test_materials_counted_in_working_days_where_the_jurisdiction_says_so(ctx: ServiceContext) -> None:
@@ -598,6 +653,8 @@ def test_happy_path_to_an_approved_hearing_and_on_to_legality_review(ctx: Servic
     act(ctx, "deliver_hearing_materials", "li", "2026-10-08T16:00", decision="D1", delivered_on="2026-10-08")
     record(ctx)
     refused_here(ctx, "R5", "submit_for_legality_review", "li", "2026-10-15T15:00", **statement)
+    # Art. 18: the statements are answered before the stage ends
+    answer_all(ctx)
 
     result = act(ctx, "submit_hearing_report", "li", "2026-10-16T09:00", decision="D1", report="听证报告正文")
     assert result.data["status"] == "awaiting_approval"
@@ -614,10 +671,12 @@ def test_happy_path_to_an_approved_hearing_and_on_to_legality_review(ctx: Servic
     for kind in (
         "hearing_notice",
         "selection_method",
+        "hearing_draw",
         "participant_list",
         "materials_delivery",
         "hearing_record",
         "hearing_report",
+        "hearing_answers",
     ):
         assert evidence_count(ctx, kind) == 1, kind
     participants = all_participants(ctx)
@@ -634,20 +693,9 @@ def test_happy_path_to_an_approved_hearing_and_on_to_legality_review(ctx: Servic
         "hearing_participant_list": DeadlineStatus.met,
         "hearing_materials": DeadlineStatus.met,
     }
-    # hearing statements are inputs answered under Art. 18
-    act(
-        ctx,
-        "respond_to_input",
-        "li",
-        "2026-10-19T10:00",
-        decision="D1",
-        input="S1",
-        input_kind="hearing_statement",
-        outcome="adopted",
-        reason="第一档扩大10%",
-    )
+    # hearing statements are inputs answered under Art. 18, before the report
     with Session(ctx.engine) as session:
-        assert session.exec(select(InputResponse.input_code)).all() == ["S1"]
+        assert sorted(session.exec(select(InputResponse.input_code)).all()) == ["H1-S2", "S1"]
     act(ctx, "submit_for_legality_review", "li", "2026-10-19T11:00", **statement)
     assert stage_status(ctx, "legality_review") == StageStatus.active
 
@@ -655,6 +703,7 @@ def test_happy_path_to_an_approved_hearing_and_on_to_legality_review(ctx: Servic
 def test_a_returned_report_may_be_revised_and_resubmitted(ctx: ServiceContext) -> None:
     delivered(ctx)
     record(ctx)
+    answer_all(ctx)
     act(ctx, "submit_hearing_report", "li", "2026-10-16T09:00", decision="D1", report="报告")
     act(
         ctx,
@@ -692,10 +741,10 @@ def test_a_hearing_not_held_is_postponed_only_by_a_new_notice_that_names_it(ctx:
     }
     refused_here(ctx, "STATE", "announce_hearing", "li", "2026-10-09T10:00", **new_hearing)
     data = act(ctx, "announce_hearing", "li", "2026-10-09T10:00", **new_hearing, replaces="H1").data
-    # Saturday 10-24 is an ordinary rest day: the list is due the Friday before
+    # Saturday 10-24 is an ordinary rest day: the list is still due that day (P14)
     assert (data["notice_due"], data["list_due"], data["materials_due"]) == (
         "2026-10-19",
-        "2026-10-23",
+        "2026-10-24",
         "2026-10-22",
     )
     with Session(ctx.engine) as session:

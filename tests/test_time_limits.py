@@ -513,7 +513,6 @@ def announced_hearing(ctx: ServiceContext) -> None:
         registration_opens="2026-03-05",
         registration_closes="2026-03-25",
         selection_method="分层公开抽签",
-        seed="seed",
     )
 
 

@@ -217,9 +217,9 @@ def test_hearing_lead_times_give_the_earliest_hearing_date() -> None:
     assert steps["hearing_notice"].day == date(2026, 9, 1)  # the notice goes out today
     # P4: 10 days after the notice: Fri 09-11
     assert steps["hearing_earliest"].day == date(2026, 9, 11)
-    # T2: materials 7 days before: Fri 09-04; P4: list 5 days before = Sun 09-06 -> back to Fri 09-04
+    # T2: materials 7 days before: Fri 09-04; P4: list 5 days before = Sun 09-06, not rolled (P14)
     assert steps["hearing_materials"].day == date(2026, 9, 4)
-    assert steps["hearing_participant_list"].day == date(2026, 9, 4)
+    assert steps["hearing_participant_list"].day == date(2026, 9, 6)
     assert steps["hearing_earliest"].article.startswith("Art. 16")
     # the 30-day comment period ends later, so the review still waits for it
     assert steps["legality_submission"].day == date(2026, 10, 9)

@@ -66,6 +66,8 @@ def package_items(tx: Tx) -> list[tuple[str, bool]]:
     wanted = ["draft", "draft_explanation", "legality_opinion"]
     if statuses.get("public_participation") == StageStatus.completed:
         wanted.append("participation_summary")  # Art. 29(2)
+    if statuses.get("hearing") == StageStatus.completed:
+        wanted += ["hearing_report", "hearing_answers"]  # Arts. 18, 29(2); §15.5
     if statuses.get("expert_review") == StageStatus.completed:
         wanted.append("expert_summary")  # Art. 29(3)
     if statuses.get("risk_assessment") == StageStatus.completed:

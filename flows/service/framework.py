@@ -371,6 +371,7 @@ class Tx:
             days=days,
             unit=unit,
             direction=spec.direction,
+            roll_to_working_day=spec.direction > 0,  # P14: a lead time counted back never rolls
             due_date=result.day,
             due_at=due_instant(spec, result.day, self.tz),
             provisional=result.provisional,

@@ -3,8 +3,10 @@
 The sub-sequence of §7.1(3): notice and selection method → registration → stratified
 draw → participant list → materials at least T2 before → the hearing and its signed
 record → the report, which the legal office approves like any other pre-review track.
-Lead times count back from the hearing day in calendar days (P1, P4); the deadline rows
-hold them, so an extension or shortening (time_limits) is respected here.
+Lead times count back from the hearing day in calendar days (P1, P4) without rolling to a
+working day (P14); the deadline rows hold them, so an extension or shortening
+(time_limits) is respected here. The draw's seed is made at the draw, after registration
+closed, and published in the draw record; the public never chooses its own codes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import rules
@@ -26,9 +27,11 @@ from flows.service.framework import DecisionPayload, Payload, Tx, action
 from models import (
     Deadline,
     DecisionStatus,
+    DraftVersion,
     Hearing,
     HearingRegistration,
     HearingStatement,
+    InputResponse,
     StageStatus,
 )
 from models.enums import DeadlineStatus
@@ -71,6 +74,14 @@ METHOD_RULE_EN = (
 
 
 # -------------------------------------------------------------------- helpers
+def next_free_code(prefix: str, start: int, taken: set[str]) -> str:
+    """`prefix` + the first number from `start` whose code nobody holds yet."""
+    number = start
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
+
+
 def _aware(tx: Tx, moment: datetime) -> datetime:
     """A time without a zone is local to the jurisdiction (Asia/Shanghai)."""
     return (moment.replace(tzinfo=tx.tz) if moment.tzinfo is None else moment).astimezone(UTC)
@@ -176,8 +187,10 @@ class AnnounceHearing(DecisionPayload):
     registration_opens: date
     registration_closes: date
     selection_method: str = Field(min_length=1)  # 遴选办法, published with the notice
-    seed: str | None = Field(default=None, min_length=1, max_length=128)  # published draw seed
-    notice: str = ""  # 听证公告; generated when empty
+    notice: str = ""  # 听证公告; generated when empty; the draft (or its link) is always added
+    # Art. 16(2): where the draft and its explanation are published; without it the notice
+    # carries the current draft and its explanation in full
+    draft_link: str = Field(default="", max_length=500, pattern=r"^(https?://\S+)?$")
     replaces: str | None = Field(default=None, max_length=64)  # a not-yet-held hearing this postpones
 
 
@@ -209,9 +222,20 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
             "registration_closes", "报名截止不得早于开始", "registration cannot close before it opens"
         )
 
-    # P4, Art. 16(3): the lead times, counted back from the hearing day
+    # Art. 16(2): the notice carries the draft and its explanation, or a link to them (R5)
+    from flows.service.lifecycle import current_draft
+
+    draft = current_draft(tx)
+    tx.check(
+        rules.hearing_notice_carries_draft(
+            draft is not None, draft is not None and draft.explanation_sha256 is not None, p.draft_link
+        )
+    )
+    assert draft is not None or p.draft_link
+
+    # P4, Art. 16(3): the lead times, counted back from the hearing day (P14: never rolled)
     notice, roster, materials = (tx.schedule(kind, day, subject_ref=code) for kind in LEAD_TIMES)
-    tx.check(rules.hearing_notice_in_time(tx.today, notice.due_date))
+    tx.check(rules.hearing_notice_in_time(tx.today, notice.due_date, int(tx.settings["hearing_notice_days"])))
     tx.check(
         rules.registration_window_fits(
             p.registration_opens,
@@ -231,7 +255,7 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
         registration_opens=p.registration_opens,
         registration_closes=p.registration_closes,
         selection_method=p.selection_method,
-        seed=p.seed or "",
+        draft_link=p.draft_link,
         announced_at=tx.now,
     )
     tx.session.add(hearing)
@@ -253,6 +277,7 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
         f"遴选办法见同日公布的《遴选办法》。"
         + (f"\n本公告同时代替听证会 {replaced.code} 的公告（改期）。" if replaced else "")
     )
+    text += "\n\n" + _draft_section(tx, draft, p.draft_link)
     tx.add_evidence(STAGE, "hearing_notice", text, f"听证公告（{code}）")
     tx.add_evidence(STAGE, "selection_method", _method_text(p, code), f"遴选办法（{code}）")
     tx.close_deadlines("hearing_notice", subject_ref=code, status=DeadlineStatus.met)
@@ -306,12 +331,24 @@ def _hearing_replaced(tx: Tx, existing: list[Hearing], replaces: str | None) -> 
     return None
 
 
-def _method_text(p: AnnounceHearing, code: str) -> str:
-    seed = (
-        f"随机种子（公开）：{p.seed}"
-        if p.seed
-        else "随机种子：于抽签时公布 / the seed is published at the draw"
+def _draft_section(tx: Tx, draft: DraftVersion | None, link: str) -> str:
+    """Art. 16(2): the draft and its explanation, in full or by a link, named by version
+    and SHA-256 so that the linked text can be checked against the record."""
+    if draft is None:
+        return f"决策草案及起草说明全文见 / the draft and its explanation: {link}"
+    ident = f"第{draft.number}稿，SHA-256 {draft.document_sha256}"
+    if link:
+        return f"决策草案（{ident}）及起草说明全文见 / the draft and its explanation: {link}"
+    assert draft.explanation_sha256 is not None  # rules.hearing_notice_carries_draft
+    explanation = tx.documents.get(draft.explanation_sha256).decode()
+    draft_text = tx.documents.get(draft.document_sha256).decode()
+    return "\n".join(
+        [f"附件一：决策草案（{ident}）", draft_text, f"附件二：起草说明（第{draft.number}稿）", explanation]
     )
+
+
+def _method_text(p: AnnounceHearing, code: str) -> str:
+    seed = "随机种子：于报名截止后抽签时生成并公布 / the seed is made and published at the draw"
     quotas = "\n".join(f"- {group}：{n}名" for group, n in p.quotas.items())
     return "\n".join(
         [
@@ -332,7 +369,8 @@ class RegisterForHearing(DecisionPayload):
     name: str = Field(min_length=1, max_length=100)
     contact: str = Field(min_length=1, max_length=200)  # materials must reach the participant
     interest_group: str = Field(min_length=1, max_length=64)
-    ref: str | None = Field(default=None, min_length=1, max_length=64)
+    # no `ref`: the system numbers registrations; the public never chooses its code (the
+    # code decides its place in the draw)
 
 
 @action("register_for_hearing", RegisterForHearing)
@@ -359,9 +397,7 @@ def register_for_hearing(tx: Tx, p: RegisterForHearing) -> Mapping[str, Any]:
     registrations = _registrations(tx, hearing)
     if any(r.name == p.name and r.contact == p.contact for r in registrations):
         raise invalid("name", "已报名", "already registered for this hearing")
-    code = p.ref or f"{hearing.code}-R{len(registrations) + 1}"
-    if any(r.code == code for r in registrations):
-        raise invalid("ref", f"报名编号 {code} 已存在", f"registration {code} already exists")
+    code = next_free_code(f"{hearing.code}-R", len(registrations) + 1, {r.code for r in registrations})
     tx.session.add(
         HearingRegistration(
             hearing_id=hearing.id or 0,
@@ -378,7 +414,11 @@ def register_for_hearing(tx: Tx, p: RegisterForHearing) -> Mapping[str, Any]:
 # -------------------------------------------------------------------- the draw
 class SelectParticipants(DecisionPayload):
     hearing: str | None = Field(default=None, max_length=64)
-    seed: str | None = Field(default=None, min_length=1, max_length=128)  # only if none was published
+    # A value made public by someone else after registration closed (a notary's roll, a
+    # lottery result), used as the seed; its source is published with it. Without one the
+    # system makes the seed from a secure random source at the draw.
+    public_value: str | None = Field(default=None, min_length=1, max_length=128)
+    public_value_source: str = Field(default="", max_length=300)
 
 
 @action("select_hearing_participants", SelectParticipants)
@@ -394,12 +434,21 @@ def select_hearing_participants(tx: Tx, p: SelectParticipants) -> Mapping[str, A
             f"报名于 {hearing.registration_closes.isoformat()} 截止后方可抽签",
             f"the draw comes after registration closes on {hearing.registration_closes.isoformat()}",
         )
-    if hearing.seed and p.seed and p.seed != hearing.seed:
-        raise invalid("seed", "须使用公告公布的随机种子", "the seed published with the notice must be used")
+    if p.public_value and not p.public_value_source.strip():
+        raise invalid(
+            "public_value_source",
+            "须写明该公开值的来源（由谁、何时公布）",
+            "name the source of the public value (who made it public, and when)",
+        )
     registrations = _registrations(tx, hearing)
     if not registrations:
         tx.refuse("R5", "无人报名，无法遴选参加人；请改期重新公告", "nobody registered; postpone the hearing")
-    seed = hearing.seed or p.seed or secrets.token_hex(16)
+    # Art. 16(2): the seed is made now, after registration closed, never before
+    if p.public_value:
+        seed, source = p.public_value, f"公开值 / public value: {p.public_value_source}"
+    else:
+        seed = secrets.token_hex(16)
+        source = "系统于抽签时以安全随机数生成 / made by the system from a secure random source at the draw"
     ranking = stratified_draw(seed, hearing.quotas, [(r.code, r.interest_group) for r in registrations])
     by_code = {r.code: r for r in registrations}
     selected: dict[str, list[str]] = {}
@@ -412,12 +461,37 @@ def select_hearing_participants(tx: Tx, p: SelectParticipants) -> Mapping[str, A
             tx.session.add(row)
         selected[group] = codes[:quota]
     hearing.seed = seed
+    hearing.seed_source = source
     hearing.selected_at = tx.now
     hearing.status = "selected"
     tx.session.add(hearing)
+    tx.add_evidence(STAGE, "hearing_draw", _draw_text(tx, hearing), f"抽签记录（{hearing.code}）")
     tx.notes["draw"] = {"seed": seed, "ranking": ranking}
     tx.emit("hearing_participants_selected", {"hearing": hearing.code, "selected": selected})
     return {"hearing": hearing.code, "seed": seed, "selected": selected}
+
+
+def _draw_text(tx: Tx, hearing: Hearing) -> str:
+    """The published draw: the seed, where it came from, and every code's key and rank,
+    so that anyone can repeat the draw (METHOD_RULE_*)."""
+    lines = [
+        f"听证会 {hearing.code} 参加人抽签记录（{tx.now.astimezone(tx.tz).strftime('%Y-%m-%d %H:%M')}）",
+        f"随机种子 / seed: {hearing.seed}",
+        f"种子来源 / source: {hearing.seed_source}",
+        METHOD_RULE_ZH,
+        METHOD_RULE_EN,
+    ]
+    registrations = _registrations(tx, hearing)
+    for group, quota in hearing.quotas.items():
+        members = sorted(
+            (r for r in registrations if r.interest_group == group), key=lambda r: r.draw_rank or 0
+        )
+        lines.append(f"【{group}】名额 {quota}，报名 {len(members)}")
+        lines += [
+            f"  #{r.draw_rank} {r.code} {draw_key(hearing.seed, r.code)}{' 入选' if r.selected else ''}"
+            for r in members
+        ]
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------- the list
@@ -433,7 +507,9 @@ def publish_participant_list(tx: Tx, p: PublishList) -> Mapping[str, Any]:
     hearing = find_hearing(tx, p.hearing)
     _require_status(tx, hearing, "selected")
     deadline = _lead_time(tx, "hearing_participant_list", hearing)
-    tx.check(rules.participant_list_in_time(tx.today, deadline.due_date))
+    tx.check(
+        rules.participant_list_in_time(tx.today, deadline.due_date, int(tx.settings["hearing_list_days"]))
+    )
     tx.add_evidence(
         STAGE, "participant_list", _list_text(tx, hearing, p.note), f"听证参加人名单（{hearing.code}）"
     )
@@ -448,7 +524,10 @@ def publish_participant_list(tx: Tx, p: PublishList) -> Mapping[str, Any]:
 def _list_text(tx: Tx, hearing: Hearing, note: str) -> str:
     """Names of those selected; codes and draw keys of everyone, so the draw can be checked."""
     registrations = _registrations(tx, hearing)
-    lines = [f"听证会 {hearing.code} 参加人名单", f"随机种子 / seed: {hearing.seed}"]
+    lines = [
+        f"听证会 {hearing.code} 参加人名单",
+        f"随机种子 / seed: {hearing.seed}（{hearing.seed_source}）",
+    ]
     for group, quota in hearing.quotas.items():
         members = sorted(
             (r for r in registrations if r.interest_group == group), key=lambda r: r.draw_rank or 0
@@ -486,7 +565,14 @@ def deliver_hearing_materials(tx: Tx, p: DeliverMaterials) -> Mapping[str, Any]:
     if p.delivered_on < local_date(hearing.list_published_at, tx.tz):
         raise invalid("delivered_on", "不得早于名单公布之日", "cannot be before the list was published")
     deadline = _lead_time(tx, "hearing_materials", hearing)
-    tx.check(rules.materials_in_time(p.delivered_on, deadline.due_date))
+    tx.check(
+        rules.materials_in_time(
+            p.delivered_on,
+            deadline.due_date,
+            int(tx.settings["hearing_materials_days"]),
+            tx.settings["hearing_materials_unit"] == "working",
+        )
+    )
     participants = _selected(tx, hearing)
     text = "\n".join(
         [
@@ -513,10 +599,17 @@ class StatementInput(Payload):
     text: str = Field(min_length=1)
 
 
+class NotSigned(Payload):
+    participant: str = Field(min_length=1, max_length=100)  # registration code or name
+    reason: str = Field(min_length=1, max_length=500)  # refused, left early, ...
+
+
 class RecordHearing(DecisionPayload):
     hearing: str | None = Field(default=None, max_length=64)
     held_on: date
     signed_by: list[str] = Field(default_factory=list)  # registration codes or names
+    # Art. 17: participants who refused or failed to sign; the record names them
+    refused_to_sign: list[NotSigned] = Field(default_factory=list)
     statements: list[StatementInput] = Field(default_factory=list)
     record: str = Field(min_length=1)  # 听证会记录
 
@@ -524,17 +617,30 @@ class RecordHearing(DecisionPayload):
 @action("record_hearing", RecordHearing)
 def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     """Art. 17: the hearing is held as announced, and every participant confirms and
-    signs the record (R5). Each statement becomes an input answered under Art. 18."""
+    signs the record, or is named in it as refusing or failing to sign (R5). Each
+    statement becomes an input answered under Art. 18."""
     _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
     _require_status(tx, hearing, "materials_delivered")
+    if p.held_on > tx.today:
+        raise invalid("held_on", "不得晚于今天", "cannot be in the future")
     if tx.now < hearing.starts_at:
         tx.refuse("STATE", "听证会尚未召开", "the hearing has not started yet", field="held_on")
     tx.check(rules.hearing_held_as_announced(p.held_on, hearing_day(tx, hearing)))
     participants = _selected(tx, hearing)
     signers = set(p.signed_by)
     signed = [r.code for r in participants if r.code in signers or r.name in signers]
-    tx.check(rules.record_signed([r.code for r in participants], signed))
+    not_signed: list[tuple[HearingRegistration, str]] = []
+    for index, entry in enumerate(p.refused_to_sign):
+        who = next((r for r in participants if entry.participant in (r.code, r.name)), None)
+        if who is None:
+            raise invalid(
+                f"refused_to_sign.{index}.participant",
+                f"{entry.participant} 不是本次听证会的参加人",
+                f"{entry.participant} is not a participant of this hearing",
+            )
+        not_signed.append((who, entry.reason))
+    tx.check(rules.record_signed([r.code for r in participants], signed, [r.code for r, _ in not_signed]))
     others = sorted(signers - {r.code for r in participants} - {r.name for r in participants})
 
     from flows.service.participation import inputs_of_kind
@@ -559,7 +665,16 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
             f"听证会 {hearing.code} 记录（{p.held_on.isoformat()}，{hearing.place}）",
             p.record,
             *(f"[{c}] {s.speaker}：{s.text}" for c, s in zip(codes, p.statements, strict=True)),
-            "参加人确认签字：" + "、".join(f"{r.code} {r.name}" for r in participants),
+            "参加人确认签字："
+            + ("、".join(f"{r.code} {r.name}" for r in participants if r.code in signed) or "无"),
+            *(
+                [
+                    "以下参加人拒绝签字或未签字，本记录予以载明："
+                    + "、".join(f"{r.code} {r.name}（{reason}）" for r, reason in not_signed)
+                ]
+                if not_signed
+                else []
+            ),
             *([f"其他签字人：{'、'.join(others)}"] if others else []),
         ]
     )
@@ -567,9 +682,13 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     hearing.held_at = hearing.starts_at
     hearing.held_on = p.held_on
     hearing.record_signed_by = list(p.signed_by)
+    hearing.record_not_signed = [{"participant": r.code, "reason": reason} for r, reason in not_signed]
     hearing.status = "held"
     tx.session.add(hearing)
-    tx.emit("hearing_held", {"hearing": hearing.code, "statements": codes})
+    tx.emit(
+        "hearing_held",
+        {"hearing": hearing.code, "statements": codes, "not_signed": [r.code for r, _ in not_signed]},
+    )
     return {"hearing": hearing.code, "statements": codes}
 
 
@@ -582,20 +701,64 @@ class SubmitReport(DecisionPayload):
 @action("submit_hearing_report", SubmitReport)
 def submit_hearing_report(tx: Tx, p: SubmitReport) -> Mapping[str, Any]:
     """PRACTICE (GD-H): the hearing report closes the stage, which then goes to the legal
-    office for approval where the jurisdiction requires it (actions.md)."""
+    office for approval where the jurisdiction requires it (actions.md). Art. 18: every
+    statement made at the hearing has been answered first (R5); the answers are stored on
+    their own (hearing_answers) and at the end of the report, for the discussion package
+    (Art. 29(2))."""
     _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
     stage = tx.stage(STAGE)
     # a report already submitted may be revised only after the legal office returned it
     if not (hearing.status == "reported" and stage.status == StageStatus.returned):
         _require_status(tx, hearing, "held")
-    statements = tx.session.exec(
-        select(func.count()).select_from(HearingStatement).where(HearingStatement.hearing_id == hearing.id)
-    ).one()
-    tx.add_evidence(STAGE, "hearing_report", p.report, f"听证报告（{hearing.code}）")
+    statements = list(
+        tx.session.exec(
+            select(HearingStatement)
+            .where(HearingStatement.hearing_id == hearing.id)
+            .order_by(col(HearingStatement.id))
+        )
+    )
+    answers = _answers(tx, [s.code for s in statements])
+    tx.check(rules.hearing_statements_answered([s.code for s in statements], answers))
+    answers_text = _answers_text(hearing, statements, answers)
+    tx.add_evidence(STAGE, "hearing_report", f"{p.report}\n\n{answers_text}", f"听证报告（{hearing.code}）")
+    tx.add_evidence(STAGE, "hearing_answers", answers_text, f"听证意见研究采纳情况（{hearing.code}）")
     hearing.report_submitted_at = tx.now
     hearing.status = "reported"
     tx.session.add(hearing)
     row = tx.finish_stage(STAGE)
-    tx.emit("hearing_report_submitted", {"hearing": hearing.code, "statements": int(statements)})
+    tx.emit("hearing_report_submitted", {"hearing": hearing.code, "statements": len(statements)})
     return {"hearing": hearing.code, "stage": STAGE, "status": row.status.value}
+
+
+OUTCOME_ZH = {"adopted": "采纳", "partly_adopted": "部分采纳", "not_adopted": "不采纳"}
+
+
+def _answers(tx: Tx, codes: list[str]) -> dict[str, InputResponse]:
+    """The Art. 18 answers (respond_to_input) to the given hearing statements."""
+    if not codes:
+        return {}
+    decision = tx.require_decision()
+    rows = tx.session.exec(
+        select(InputResponse).where(
+            InputResponse.decision_id == decision.id,
+            InputResponse.input_kind == "hearing_statement",
+            col(InputResponse.input_code).in_(codes),
+        )
+    )
+    return {row.input_code: row for row in rows}
+
+
+def _answers_text(
+    hearing: Hearing, statements: list[HearingStatement], answers: dict[str, InputResponse]
+) -> str:
+    lines = [f"听证会 {hearing.code} 意见研究采纳情况 / answers to the hearing statements"]
+    for statement in statements:
+        answer = answers[statement.code]
+        lines.append(
+            f"[{statement.code}] {statement.speaker}：{statement.text}\n"
+            f"  → {OUTCOME_ZH[answer.outcome]} / {answer.outcome}：{answer.reason}"
+        )
+    if not statements:
+        lines.append("听证会上无发言意见 / no statements were made")
+    return "\n".join(lines)

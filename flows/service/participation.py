@@ -63,21 +63,52 @@ def open_comment_period(tx: Tx, p: OpenCommentPeriod) -> Mapping[str, Any]:
     )
     tx.session.add(period)
     tx.session.flush()
-    notice = p.notice or (
-        f"关于公开征求《{decision.title}》意见的公告：征求意见期限自{p.start_date}至{p.end_date}，"
-        f"渠道：{'、'.join(p.channels)}。" + (f"缩短期限理由：{p.urgent_reason}" if p.urgent_reason else "")
-    )
-    tx.add_evidence("public_participation", "comment_notice", notice)
     # T1 ends at 24:00 of the end date, rolled to the next working day (P2)
-    tx.schedule(
+    deadline = tx.schedule(
         "comment_period_end",
         p.start_date,
         subject_ref=str(period.id),
         days=(p.end_date - p.start_date).days,
         unit=DayUnit.calendar,
     )
-    tx.emit("comment_period_opened", {"start": str(p.start_date), "end": str(p.end_date)})
-    return {"comment_period": period.id}
+    last_day = deadline.due_date
+    rolled = f"（{p.end_date}为休息日，顺延至{last_day}）" if last_day != p.end_date else ""
+    notice = p.notice or (
+        f"关于公开征求《{decision.title}》意见的公告：征求意见期限自{p.start_date}至{last_day}{rolled}，"
+        f"渠道：{'、'.join(p.channels)}。" + (f"缩短期限理由：{p.urgent_reason}" if p.urgent_reason else "")
+    )
+    # Art. 15: the notice, custom or generated, states the actual last day and any urgent reason
+    tx.add_evidence(
+        "public_participation", "comment_notice", notice_states_the_law(notice, last_day, p.urgent_reason)
+    )
+    tx.emit(
+        "comment_period_opened",
+        {"start": str(p.start_date), "end": str(p.end_date), "last_day": str(last_day)},
+    )
+    return {"comment_period": period.id, "last_day": last_day.isoformat()}
+
+
+def _mentions(text: str, day: date) -> bool:
+    return any(
+        form in text
+        for form in (day.isoformat(), f"{day.year}年{day.month}月{day.day}日", day.strftime("%Y年%m月%d日"))
+    )
+
+
+def notice_states_the_law(notice: str, last_day: date, urgent_reason: str) -> str:
+    """Art. 15, P2: a comment notice states the actual last day (the end date rolled to a
+    working day) and, when the period is shortened, the urgent reason. A custom text that
+    leaves either out keeps its wording and gets the missing statement appended, so the
+    public always reads both and no free-text date format is refused."""
+    additions = []
+    if not _mentions(notice, last_day):
+        additions.append(
+            f"征求意见截止日期：{last_day.year}年{last_day.month}月{last_day.day}日24时"
+            f"（{last_day.isoformat()}，遇休息日已顺延）"
+        )
+    if urgent_reason.strip() and urgent_reason.strip() not in notice:
+        additions.append(f"缩短期限理由：{urgent_reason.strip()}")
+    return "\n".join([notice, *additions])
 
 
 def open_period(tx: Tx) -> CommentPeriod | None:
@@ -97,7 +128,7 @@ def close_comment_period(tx: Tx, period: CommentPeriod) -> None:
 
 
 class SubmitComment(DecisionPayload):
-    ref: str | None = Field(default=None, max_length=64)
+    # no `ref`: the system numbers comments; the public never chooses its own code
     text: str = Field(min_length=1, max_length=20000)
     name: str = ""
     contact: str = ""
@@ -116,11 +147,14 @@ def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
     count = tx.session.exec(
         select(func.count()).select_from(PublicComment).where(PublicComment.decision_id == decision.id)
     ).one()
-    code = p.ref or f"C{int(count) + 1}"
-    if tx.session.exec(
-        select(PublicComment.id).where(PublicComment.decision_id == decision.id, PublicComment.code == code)
+    number = int(count) + 1
+    while tx.session.exec(
+        select(PublicComment.id).where(
+            PublicComment.decision_id == decision.id, PublicComment.code == f"C{number}"
+        )
     ).first():
-        raise invalid("ref", f"意见编号 {code} 已存在", f"comment {code} already exists")
+        number += 1  # skip a code already taken
+    code = f"C{number}"
     attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
     tx.session.add(
         PublicComment(

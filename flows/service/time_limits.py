@@ -131,7 +131,12 @@ def change_deadline(tx: Tx, p: ChangeDeadline, change: Literal["extend", "shorte
         tx.session.add(period)
     if p.kind in PUBLIC_NOTICE_EVIDENCE:
         notice = p.public_notice
-        if p.urgent_reason.strip() and p.urgent_reason not in notice:
+        if period is not None:
+            # Art. 15: the new last day (rolled, P2) and any urgent reason are stated
+            from flows.service.participation import notice_states_the_law
+
+            notice = notice_states_the_law(notice, result.day, p.urgent_reason)
+        elif p.urgent_reason.strip() and p.urgent_reason not in notice:
             notice += f"\n缩短期限理由：{p.urgent_reason}"  # Art. 15(1): stated in the notice
         tx.add_evidence(spec.stage, PUBLIC_NOTICE_EVIDENCE[p.kind], notice, f"{spec.zh}调整公告")
     change_record = {
