@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flows.conditions import ALWAYS, NEVER, Condition, Not, any_of, flag
-from models.enums import DayUnit, DecisionStatus, StageStatus
+from models.enums import (
+    CatalogueEntryStatus,
+    CatalogueVersionStatus,
+    CommentPeriodStatus,
+    DayUnit,
+    DecisionStatus,
+    HearingStatus,
+    ReviewStatus,
+    StageStatus,
+)
 
 # --------------------------------------------------------------------------- flags
 FLAGS: dict[str, tuple[str, str, str]] = {
@@ -1157,6 +1166,125 @@ DECISION_TRANSITIONS: dict[tuple[DecisionStatus, DecisionStatus], str] = {
     (_D.decided, _D.suspended): "suspend_execution",  # Art. 37
     (_D.published, _D.suspended): "suspend_execution",
     (_D.archived, _D.suspended): "suspend_execution",
+    # §15.7: the organ ends a suspension; resuming returns the decision to where it stood
+    (_D.suspended, _D.decided): "resume_execution",
+    (_D.suspended, _D.published): "resume_execution",
+    (_D.suspended, _D.archived): "resume_execution",
+    (_D.suspended, _D.terminated): "terminate_decision",
+}
+
+
+# --------------------------------------------------------------------------- lifecycles of the sub-procedures
+@dataclass(frozen=True, kw_only=True)
+class Lifecycle:
+    """The statuses of one kind of object (a hearing, a review round, a comment period, a
+    catalogue entry or version) and every legal change between them. An action that works
+    on such an object declares the statuses it needs (`ActionRule.needs`); one generic
+    check refuses the others. Where the statuses are the ordered steps of a statutory
+    sub-procedure (`sequence`), a step taken before an earlier one is refused with
+    `early_rule` and the missing step is named; a step already over is STATE."""
+
+    name: str
+    zh: str
+    en: str
+    transitions: frozenset[tuple[str, str]]
+    sequence: tuple[str, ...] = ()
+    early_rule: str = "STATE"
+    missing: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+_H = HearingStatus
+LIFECYCLES: dict[str, Lifecycle] = {
+    c.name: c
+    for c in (
+        Lifecycle(
+            name="comment_period",
+            zh="公开征求意见",
+            en="comment period",
+            transitions=frozenset({(CommentPeriodStatus.open, CommentPeriodStatus.closed)}),  # Art. 15
+        ),
+        Lifecycle(
+            name="hearing",
+            zh="听证会",
+            en="hearing",
+            # Arts. 16-17: notice, draw, list, materials, hearing, report; or postponed
+            transitions=frozenset(
+                {
+                    (_H.announced, _H.selected),
+                    (_H.selected, _H.list_published),
+                    (_H.list_published, _H.materials_delivered),
+                    (_H.materials_delivered, _H.held),
+                    (_H.held, _H.reported),
+                    (_H.announced, _H.postponed),
+                    (_H.selected, _H.postponed),
+                    (_H.list_published, _H.postponed),
+                    (_H.materials_delivered, _H.postponed),
+                }
+            ),
+            sequence=(
+                _H.announced,
+                _H.selected,
+                _H.list_published,
+                _H.materials_delivered,
+                _H.held,
+                _H.reported,
+            ),
+            early_rule="R5",
+            missing={
+                _H.selected: ("尚未遴选参加人", "participants have not been selected"),
+                _H.list_published: ("尚未公布参加人名单", "the participant list has not been published"),
+                _H.materials_delivered: ("听证材料尚未送达", "the hearing materials have not been delivered"),
+                _H.held: ("尚无经参加人签字的听证会记录", "there is no signed hearing record"),
+            },
+        ),
+        Lifecycle(
+            name="legality_review",
+            zh="合法性审查",
+            en="legality review round",
+            # Art. 26(1), P5, P7: a round ends with a return for supplement or an opinion
+            transitions=frozenset(
+                {
+                    (ReviewStatus.under_review, ReviewStatus.returned),
+                    (ReviewStatus.under_review, ReviewStatus.opinion_issued),
+                }
+            ),
+        ),
+        Lifecycle(
+            name="catalogue_entry",
+            zh="目录事项",
+            en="catalogue entry",
+            transitions=frozenset(
+                {
+                    (
+                        CatalogueEntryStatus.proposed,
+                        CatalogueEntryStatus.included,
+                    ),  # the legal office includes it
+                    (
+                        CatalogueEntryStatus.proposed,
+                        CatalogueEntryStatus.rejected,
+                    ),  # or leaves it out, with reason
+                    (CatalogueEntryStatus.included, CatalogueEntryStatus.removed),  # adjust_catalogue remove
+                    (CatalogueEntryStatus.included, CatalogueEntryStatus.deferred),  # adjust_catalogue defer
+                }
+            ),
+        ),
+        Lifecycle(
+            name="catalogue_version",
+            zh="目录版本",
+            en="catalogue version",
+            # Art. 3(3), R21: executive meeting, Party committee, publication; an approved
+            # version adjusted before publication is superseded by the next one
+            transitions=frozenset(
+                {
+                    (CatalogueVersionStatus.draft, CatalogueVersionStatus.approved),
+                    (CatalogueVersionStatus.approved, CatalogueVersionStatus.party_approved),
+                    (CatalogueVersionStatus.party_approved, CatalogueVersionStatus.published),
+                    (CatalogueVersionStatus.approved, CatalogueVersionStatus.superseded),
+                    (CatalogueVersionStatus.party_approved, CatalogueVersionStatus.superseded),
+                }
+            ),
+        ),
+    )
 }
 
 OPEN = frozenset(s for s in DecisionStatus if s not in (_D.withdrawn, _D.archived, _D.terminated))
@@ -1186,7 +1314,9 @@ class ActionRule:
     - `enters`: work starts or continues in `stage`: it must apply to the decision (R2), the
       stages it comes after must be done (ORDER), and it must be open to work (STATE).
     - `stage_status`: the statuses `stage` must have (STATE); empty means any.
-    - `done`: further stages that must be done first (ORDER)."""
+    - `done`: further stages that must be done first (ORDER).
+    - `needs`: the lifecycle of the object the action works on (a hearing, a review round…)
+      and the statuses that object must have; checked once the handler has found it."""
 
     roles: frozenset[str]
     articles: str
@@ -1196,6 +1326,7 @@ class ActionRule:
     enters: bool = False
     stage_status: frozenset[StageStatus] = frozenset()
     done: tuple[str, ...] = ()
+    needs: tuple[str, frozenset[str]] | None = None
 
 
 PAYLOAD_STAGE = "<payload>"
@@ -1211,6 +1342,7 @@ def action(
     enters: bool = False,
     stage_status: tuple[StageStatus, ...] = (),
     done: tuple[str, ...] = (),
+    needs: tuple[str, tuple[str, ...]] | None = None,
 ) -> ActionRule:
     return ActionRule(
         roles=frozenset(roles.split()),
@@ -1221,12 +1353,16 @@ def action(
         enters=enters,
         stage_status=frozenset(stage_status),
         done=done,
+        needs=(needs[0], frozenset(needs[1])) if needs else None,
     )
 
 
 DEPT = "department_staff department_head"
 LEGAL = "legal_reviewer legal_head"
 _S = StageStatus
+
+# The steps after the notice work in an open hearing stage.
+HEARING_STEP: dict[str, Any] = {"stage": "hearing", "stage_status": (_S.active, _S.returned)}
 
 # Who may perform each action, and what must hold first. The service refuses any other
 # role (AUTH) and any unmet precondition (STATE, ORDER or the named rule).
@@ -1284,22 +1420,23 @@ ACTIONS: dict[str, ActionRule] = {
         DEPT, articles="Art. 16", stage="hearing", decision=frozenset({_D.in_procedure}), enters=True
     ),
     "register_for_hearing": action(
-        "public", articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+        "public", articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.announced,))
     ),
     "select_hearing_participants": action(
-        DEPT, articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.announced,))
     ),
     "publish_participant_list": action(
-        DEPT, articles="Art. 16(2)", stage="hearing", stage_status=(_S.active, _S.returned)
+        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.selected,))
     ),
     "deliver_hearing_materials": action(
-        DEPT, articles="Art. 16(3)", stage="hearing", stage_status=(_S.active, _S.returned)
+        DEPT, articles="Art. 16(3)", **HEARING_STEP, needs=("hearing", (_H.list_published,))
     ),
     "record_hearing": action(
-        DEPT, articles="Art. 17", stage="hearing", stage_status=(_S.active, _S.returned)
+        DEPT, articles="Art. 17", **HEARING_STEP, needs=("hearing", (_H.materials_delivered,))
     ),
+    # a report already submitted is revised only after a return (the stage is then `returned`)
     "submit_hearing_report": action(
-        DEPT, articles="Art. 17; PRACTICE", stage="hearing", stage_status=(_S.active, _S.returned)
+        DEPT, articles="Art. 17; PRACTICE", **HEARING_STEP, needs=("hearing", (_H.held, _H.reported))
     ),
     # expert review
     "add_expert_to_pool": action(f"admin {LEGAL}", articles="Art. 21"),
@@ -1408,6 +1545,7 @@ class Procedure:
     actions: dict[str, ActionRule]
     evidence_kinds: dict[str, EvidenceKind]
     decision_transitions: dict[tuple[DecisionStatus, DecisionStatus], str]
+    lifecycles: dict[str, Lifecycle]
     stage_by_id: dict[str, Stage] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -1430,6 +1568,7 @@ PROCEDURES: dict[str, Procedure] = {
         actions=ACTIONS,
         evidence_kinds=EVIDENCE_KINDS,
         decision_transitions=DECISION_TRANSITIONS,
+        lifecycles=LIFECYCLES,
     ),
 }
 

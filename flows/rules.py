@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from flows.procedure import CLOSED_RULE, DONE_STATUSES, ENTERABLE, STAGES, ActionRule, Stage
+from flows.procedure import CLOSED_RULE, DONE_STATUSES, ENTERABLE, STAGES, ActionRule, Lifecycle, Stage
 from models.enums import DecisionStatus, StageStatus
 
 
@@ -65,6 +65,26 @@ def action_preconditions(
             f"{stage.en} is {shown}; this action needs {'/'.join(sorted(allowed))}",
         )
     return None
+
+
+def subject_ready(lifecycle: Lifecycle, needed: frozenset[str], current: str, label: str) -> Violation | None:
+    """An object of a sub-procedure (a hearing, a review round…) has a status the action
+    declares it needs. In an ordered sub-procedure a step taken too early names what is
+    missing, under the sub-procedure's own rule (e.g. R5 for a hearing, Arts. 16-17)."""
+    if current in needed:
+        return None
+    order = lifecycle.sequence
+    if current in order and all(n in order and order.index(n) > order.index(current) for n in needed):
+        missing_zh, missing_en = lifecycle.missing.get(
+            order[order.index(current) + 1], ("此前的步骤尚未完成", "an earlier step is not done")
+        )
+        return Violation(lifecycle.early_rule, lifecycle.name, missing_zh, missing_en)
+    return Violation(
+        "STATE",
+        lifecycle.name,
+        f"{lifecycle.zh} {label} 当前状态为 {current}，此操作需要：{'/'.join(sorted(needed))}",
+        f"{lifecycle.en} {label} is {current}; this action needs {'/'.join(sorted(needed))}",
+    )
 
 
 def stage_initial_status(
@@ -897,6 +917,51 @@ def hearing_registration_open(today: date, opens: date, closes: date) -> Violati
             f"不在听证报名期间（{opens.isoformat()} 至 {closes.isoformat()}）",
             f"hearing registration is not open ({opens.isoformat()} to {closes.isoformat()})",
         )
+    return None
+
+
+NOT_YET_HELD = ("announced", "selected", "list_published", "materials_delivered")
+
+
+def one_hearing_at_a_time(statuses: Mapping[str, str], replaces: str | None) -> Violation | None:
+    """One hearing of a decision runs at a time, so that the public knows which notice is in
+    force (Art. 16(2); a product rule, so STATE). A new notice while one is not yet held must name the one it
+    postpones; a held hearing needs its report first. (The postponable statuses are the
+    hearing lifecycle's transitions to `postponed`.)"""
+    for code, status in statuses.items():
+        if status == "held":
+            return Violation(
+                "STATE",
+                "decision",
+                f"听证会 {code} 已召开，请先提交听证报告",
+                f"hearing {code} was held; submit its report first",
+            )
+        if status in NOT_YET_HELD and code != replaces:
+            return Violation(
+                "STATE",
+                "replaces",
+                f"听证会 {code} 正在进行；改期须在 replaces 中写明",
+                f"hearing {code} is under way; name it in `replaces` to postpone it",
+            )
+    return None
+
+
+def draw_after_registration(today: date, registration_closes: date) -> Violation | None:
+    """Art. 16(2): the draw is made from every registration, so only after the window closes."""
+    if today <= registration_closes:
+        return Violation(
+            "R5",
+            "hearing",
+            f"报名于 {registration_closes.isoformat()} 截止后方可抽签",
+            f"the draw comes after registration closes on {registration_closes.isoformat()}",
+        )
+    return None
+
+
+def hearing_started(now: datetime, starts_at: datetime) -> Violation | None:
+    """Art. 17: a record is made of a hearing that has taken place."""
+    if now < starts_at:
+        return Violation("R5", "held_on", "听证会尚未召开", "the hearing has not started yet")
     return None
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.columns import json_dict, json_list
+from models.enums import CatalogueEntryStatus, CatalogueVersionStatus, text_enum
 
 
 class CatalogueYear(SQLModel, table=True):
@@ -34,7 +35,9 @@ class CatalogueEntry(SQLModel, table=True):
     hearing_required: bool = False
     planned_decision_time: str = Field(default="", max_length=64)
     # proposed -> included | rejected; included -> removed | deferred (by adjustment)
-    status: str = Field(default="proposed", max_length=16)
+    status: CatalogueEntryStatus = Field(
+        default=CatalogueEntryStatus.proposed, sa_column=text_enum(CatalogueEntryStatus)
+    )
     review_reason: str = ""
     review_reason_code: str = Field(default="", max_length=40)
     reviewed_by: str = Field(default="", max_length=64)
@@ -52,7 +55,9 @@ class CatalogueVersion(SQLModel, table=True):
     number: int
     # draft -> approved (executive meeting) -> party_approved -> published (R21);
     # an approved version adjusted before publication is superseded by the next one
-    status: str = Field(default="draft", max_length=16)
+    status: CatalogueVersionStatus = Field(
+        default=CatalogueVersionStatus.draft, sa_column=text_enum(CatalogueVersionStatus)
+    )
     approved_at: datetime | None = None
     approved_on: date | None = None
     meeting_ref: str = ""

@@ -29,6 +29,47 @@ class DecisionStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+class CommentPeriodStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class HearingStatus(StrEnum):
+    """The hearing sub-sequence of Arts. 16-17, in order; `postponed` leaves it."""
+
+    announced = "announced"
+    selected = "selected"
+    list_published = "list_published"
+    materials_delivered = "materials_delivered"
+    held = "held"
+    reported = "reported"
+    postponed = "postponed"
+
+
+class ReviewStatus(StrEnum):
+    """One legality review round (P5, P7)."""
+
+    under_review = "under_review"
+    returned = "returned"
+    opinion_issued = "opinion_issued"
+
+
+class CatalogueEntryStatus(StrEnum):
+    proposed = "proposed"
+    included = "included"
+    rejected = "rejected"
+    removed = "removed"
+    deferred = "deferred"
+
+
+class CatalogueVersionStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    party_approved = "party_approved"
+    published = "published"
+    superseded = "superseded"
+
+
 class UnitKind(StrEnum):
     department = "department"
     legal_office = "legal_office"

@@ -6,6 +6,7 @@ from typing import Any
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.columns import json_dict, json_list
+from models.enums import CommentPeriodStatus, HearingStatus, text_enum
 
 
 class CommentPeriod(SQLModel, table=True):
@@ -15,7 +16,9 @@ class CommentPeriod(SQLModel, table=True):
     end_date: date
     channels: list[str] = Field(default_factory=list, sa_column=json_list())
     urgent_reason: str = ""
-    status: str = Field(default="open", max_length=16)  # open | closed
+    status: CommentPeriodStatus = Field(
+        default=CommentPeriodStatus.open, sa_column=text_enum(CommentPeriodStatus)
+    )
     opened_by: str = Field(max_length=64)
     opened_at: datetime
     closed_at: datetime | None = None
@@ -86,7 +89,7 @@ class Hearing(SQLModel, table=True):
     record_not_signed: list[dict[str, str]] = Field(default_factory=list, sa_column=json_list())
     report_submitted_at: datetime | None = None
     # announced | selected | list_published | materials_delivered | held | reported | postponed
-    status: str = Field(default="announced", max_length=24)
+    status: HearingStatus = Field(default=HearingStatus.announced, sa_column=text_enum(HearingStatus))
     replaced_by: str = Field(default="", max_length=64)  # the hearing announced in its place
 
 

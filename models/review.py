@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.columns import json_list
+from models.enums import ReviewStatus, text_enum
 
 
 class Expert(SQLModel, table=True):
@@ -81,7 +82,7 @@ class LegalityReview(SQLModel, table=True):
     submitted_at: datetime
     submitted_on: date  # the local date the T4 clock counts from
     procedures_statement: str
-    status: str = Field(default="under_review", max_length=24)  # under_review | returned | opinion_issued
+    status: ReviewStatus = Field(default=ReviewStatus.under_review, sa_column=text_enum(ReviewStatus))
     return_reason: str = ""
     outcome: str = Field(default="", max_length=32)  # P7: lawful | lawful_after_changes | unlawful
     opinion_text: str = ""

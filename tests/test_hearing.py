@@ -406,7 +406,7 @@ def test_the_draw_is_reproducible_by_anyone_from_the_published_seed(ctx: Service
     drafted(ctx, flags=["hearing_required_by_law"])
     announce(ctx)
     register_people(ctx)
-    refused_here(ctx, "STATE", "select_hearing_participants", "li", "2026-09-29T18:00", decision="D1")
+    refused_here(ctx, "R5", "select_hearing_participants", "li", "2026-09-29T18:00", decision="D1")
     result = act(ctx, "select_hearing_participants", "li", "2026-09-30T09:00", decision="D1", hearing="H1")
     # made at the draw by the system, and published in the draw record (Art. 16(2))
     seed = result.data["seed"]
@@ -618,7 +618,7 @@ def test_the_record_is_of_the_announced_hearing_after_it_started(ctx: ServiceCon
     delivered(ctx)
     with pytest.raises(ProcedureError) as early:
         record(ctx, when="2026-10-15T09:00")
-    assert early.value.rule_id == "STATE"
+    assert early.value.rule_id == "R5"  # Art. 17: no record of a hearing not yet held
     payload = {
         "decision": "D1",
         "held_on": "2026-10-14",

@@ -190,6 +190,31 @@ class Tx:
             )
         )
 
+    def require(self, subject: Any, label: str, *, field: str | None = None) -> None:
+        """The object this action works on has a status the action declares it needs
+        (`ActionRule.needs`, e.g. a hearing that has been announced)."""
+        from flows import rules
+
+        assert self.rule.needs is not None, f"{self.action} declares no lifecycle it needs"
+        name, needed = self.rule.needs
+        violation = rules.subject_ready(self.procedure.lifecycles[name], needed, subject.status, label)
+        if violation is not None:
+            raise refusal(violation.rule_id, violation.zh, violation.en, field=field or violation.field)
+
+    def advance(self, lifecycle: str, subject: Any, to: str, label: str, *, field: str | None = None) -> None:
+        """Move an object of a sub-procedure along one declared transition (`LIFECYCLES`)."""
+        spec = self.procedure.lifecycles[lifecycle]
+        if (subject.status, to) not in spec.transitions:
+            self.refuse(
+                "STATE",
+                f"{spec.zh} {label} 不能从 {subject.status} 变为 {to}",
+                f"{spec.en} {label} cannot go from {subject.status} to {to}",
+                field=field or lifecycle,
+            )
+        self.notes.setdefault(lifecycle, {})[label] = f"{subject.status}->{to}"
+        subject.status = to
+        self.session.add(subject)
+
     def set_decision_status(self, to: DecisionStatus) -> None:
         """Move the decision along one declared transition (`DECISION_TRANSITIONS`)."""
         decision = self.require_decision()

@@ -26,19 +26,16 @@ from flows.errors import invalid, not_found
 from flows.service.framework import DecisionPayload, Payload, Tx, action
 from models import (
     Deadline,
-    DecisionStatus,
     DraftVersion,
     Hearing,
     HearingRegistration,
     HearingStatement,
     InputResponse,
-    StageStatus,
 )
-from models.enums import DeadlineStatus
+from models.enums import DeadlineStatus, HearingStatus
 
 STAGE = "hearing"
 LEAD_TIMES = ("hearing_notice", "hearing_participant_list", "hearing_materials")
-NOT_YET_HELD = ("announced", "selected", "list_published", "materials_delivered")
 
 
 # -------------------------------------------------------------------- the draw (pure)
@@ -103,14 +100,6 @@ def find_hearing(tx: Tx, ref: str | None, field_name: str = "hearing") -> Hearin
     return found
 
 
-def _stage_open(tx: Tx) -> None:
-    row = tx.stage(STAGE)
-    if row.status not in (StageStatus.active, StageStatus.returned):
-        tx.refuse(
-            "STATE", f"听证阶段当前状态为 {row.status.value}", f"the hearing stage is {row.status.value}"
-        )
-
-
 def _lead_time(tx: Tx, kind: str, hearing: Hearing) -> Deadline:
     """The hearing's deadline row of `kind`, whatever its status (it may have been met or
     extended); the latest row wins."""
@@ -140,40 +129,6 @@ def _selected(tx: Tx, hearing: Hearing) -> list[HearingRegistration]:
     return [r for r in _registrations(tx, hearing) if r.selected]
 
 
-MISSING_STEP: dict[str, tuple[str, str]] = {
-    "selected": ("尚未遴选参加人", "participants have not been selected"),
-    "list_published": ("尚未公布参加人名单", "the participant list has not been published"),
-    "materials_delivered": ("听证材料尚未送达", "the hearing materials have not been delivered"),
-    "held": ("尚无经参加人签字的听证会记录", "there is no signed hearing record"),
-}
-
-
-def _refuse_out_of_order(tx: Tx, hearing: Hearing, needed: str) -> None:
-    """R5 when an earlier step of the sub-sequence is missing; STATE when this step is over."""
-    steps = (*NOT_YET_HELD, "held", "reported")
-    if hearing.status == "postponed":
-        tx.refuse(
-            "STATE",
-            f"听证会 {hearing.code} 已改期，由 {hearing.replaced_by} 代替",
-            f"hearing {hearing.code} was postponed and replaced by {hearing.replaced_by}",
-            field="hearing",
-        )
-    if steps.index(hearing.status) < steps.index(needed):
-        missing_zh, missing_en = MISSING_STEP[steps[steps.index(hearing.status) + 1]]
-        tx.refuse("R5", missing_zh, missing_en, field="hearing")
-    tx.refuse(
-        "STATE",
-        f"听证会 {hearing.code} 当前状态为 {hearing.status}",
-        f"hearing {hearing.code} is {hearing.status}",
-        field="hearing",
-    )
-
-
-def _require_status(tx: Tx, hearing: Hearing, needed: str) -> None:
-    if hearing.status != needed:
-        _refuse_out_of_order(tx, hearing, needed)
-
-
 # -------------------------------------------------------------------- announce
 GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Quota = Annotated[int, Field(gt=0, le=1000)]
@@ -200,9 +155,7 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
     least `hearing_notice_days` before the hearing (P4). The stage may be taken up even
     where no law requires it (Art. 16(1)); never for a confidential matter (R2)."""
     decision = tx.require_decision()
-    if decision.status != DecisionStatus.in_procedure:
-        tx.refuse("STATE", f"决策状态为 {decision.status.value}", f"the decision is {decision.status.value}")
-    tx.enter_stage(STAGE)  # R2, ORDER (after drafting)
+    tx.enter_stage(STAGE)  # checked by the declared preconditions: R2, after drafting
     existing = list(tx.session.exec(select(Hearing).where(Hearing.decision_id == decision.id)))
     code = p.ref or f"H{len(existing) + 1}"
     if any(h.code == code for h in existing):
@@ -260,7 +213,7 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
     )
     tx.session.add(hearing)
     if replaced is not None:
-        replaced.status = "postponed"
+        tx.advance("hearing", replaced, HearingStatus.postponed, replaced.code, field="replaces")
         replaced.replaced_by = code
         tx.session.add(replaced)
         for kind in LEAD_TIMES:
@@ -300,35 +253,14 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
 
 def _hearing_replaced(tx: Tx, existing: list[Hearing], replaces: str | None) -> Hearing | None:
     """One hearing at a time: a new notice for a hearing not yet held must name the one it
-    postpones; a held hearing needs its report first."""
-    unfinished = [h for h in existing if h.status in (*NOT_YET_HELD, "held")]
+    postpones (which must still be postponable); a held hearing needs its report first."""
+    target = None
     if replaces is not None:
         target = next((h for h in existing if h.code == replaces), None)
         if target is None:
             raise not_found("replaces", replaces)
-        if target.status not in NOT_YET_HELD:
-            tx.refuse(
-                "STATE",
-                f"听证会 {replaces} 状态为 {target.status}，不能改期",
-                f"hearing {replaces} is {target.status} and cannot be postponed",
-                field="replaces",
-            )
-        return target
-    for hearing in unfinished:
-        if hearing.status == "held":
-            tx.refuse(
-                "STATE",
-                f"听证会 {hearing.code} 已召开，请先提交听证报告",
-                f"hearing {hearing.code} was held; submit its report first",
-                field="decision",
-            )
-        tx.refuse(
-            "STATE",
-            f"听证会 {hearing.code} 正在进行；改期须在 replaces 中写明",
-            f"hearing {hearing.code} is under way; name it in `replaces` to postpone it",
-            field="replaces",
-        )
-    return None
+    tx.check(rules.one_hearing_at_a_time({h.code: h.status for h in existing}, replaces))
+    return target
 
 
 def _draft_section(tx: Tx, draft: DraftVersion | None, link: str) -> str:
@@ -376,15 +308,8 @@ class RegisterForHearing(DecisionPayload):
 @action("register_for_hearing", RegisterForHearing)
 def register_for_hearing(tx: Tx, p: RegisterForHearing) -> Mapping[str, Any]:
     """Art. 16(2): a member of the public registers within the published window."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    if hearing.status != "announced":
-        tx.refuse(
-            "STATE",
-            f"听证会 {hearing.code} 不在报名阶段（{hearing.status}）",
-            f"hearing {hearing.code} is not taking registrations ({hearing.status})",
-            field="hearing",
-        )
+    tx.require(hearing, hearing.code, field="hearing")  # registration is open while announced
     tx.check(
         rules.hearing_registration_open(tx.today, hearing.registration_opens, hearing.registration_closes)
     )
@@ -425,15 +350,9 @@ class SelectParticipants(DecisionPayload):
 def select_hearing_participants(tx: Tx, p: SelectParticipants) -> Mapping[str, Any]:
     """Art. 16(2): select fairly and openly so that all sides are represented: a
     stratified draw from the published seed (see `stratified_draw`)."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    _require_status(tx, hearing, "announced")
-    if tx.today <= hearing.registration_closes:
-        tx.refuse(
-            "STATE",
-            f"报名于 {hearing.registration_closes.isoformat()} 截止后方可抽签",
-            f"the draw comes after registration closes on {hearing.registration_closes.isoformat()}",
-        )
+    tx.require(hearing, hearing.code, field="hearing")
+    tx.check(rules.draw_after_registration(tx.today, hearing.registration_closes))
     if p.public_value and not p.public_value_source.strip():
         raise invalid(
             "public_value_source",
@@ -463,7 +382,7 @@ def select_hearing_participants(tx: Tx, p: SelectParticipants) -> Mapping[str, A
     hearing.seed = seed
     hearing.seed_source = source
     hearing.selected_at = tx.now
-    hearing.status = "selected"
+    tx.advance("hearing", hearing, HearingStatus.selected, hearing.code, field="hearing")
     tx.session.add(hearing)
     tx.add_evidence(STAGE, "hearing_draw", _draw_text(tx, hearing), f"抽签记录（{hearing.code}）")
     tx.notes["draw"] = {"seed": seed, "ranking": ranking}
@@ -503,9 +422,8 @@ class PublishList(DecisionPayload):
 @action("publish_participant_list", PublishList)
 def publish_participant_list(tx: Tx, p: PublishList) -> Mapping[str, Any]:
     """Art. 16(2), P4: the list is published at least `hearing_list_days` before the hearing."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    _require_status(tx, hearing, "selected")
+    tx.require(hearing, hearing.code, field="hearing")
     deadline = _lead_time(tx, "hearing_participant_list", hearing)
     tx.check(
         rules.participant_list_in_time(tx.today, deadline.due_date, int(tx.settings["hearing_list_days"]))
@@ -515,7 +433,7 @@ def publish_participant_list(tx: Tx, p: PublishList) -> Mapping[str, Any]:
     )
     tx.close_deadlines("hearing_participant_list", subject_ref=hearing.code, status=DeadlineStatus.met)
     hearing.list_published_at = tx.now
-    hearing.status = "list_published"
+    tx.advance("hearing", hearing, HearingStatus.list_published, hearing.code, field="hearing")
     tx.session.add(hearing)
     tx.emit("hearing_list_published", {"hearing": hearing.code})
     return {"hearing": hearing.code, "participants": [r.code for r in _selected(tx, hearing)]}
@@ -556,9 +474,8 @@ class DeliverMaterials(DecisionPayload):
 def deliver_hearing_materials(tx: Tx, p: DeliverMaterials) -> Mapping[str, Any]:
     """Art. 16(3): materials reach the participants at least T2 (7 calendar days by
     default) before the hearing (R5)."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    _require_status(tx, hearing, "list_published")
+    tx.require(hearing, hearing.code, field="hearing")
     if p.delivered_on > tx.today:
         raise invalid("delivered_on", "不得晚于今天", "cannot be in the future")
     assert hearing.list_published_at is not None
@@ -586,7 +503,7 @@ def deliver_hearing_materials(tx: Tx, p: DeliverMaterials) -> Mapping[str, Any]:
     tx.close_deadlines("hearing_materials", subject_ref=hearing.code, status=DeadlineStatus.met)
     hearing.materials_delivered_at = tx.now
     hearing.materials_delivered_on = p.delivered_on
-    hearing.status = "materials_delivered"
+    tx.advance("hearing", hearing, HearingStatus.materials_delivered, hearing.code, field="hearing")
     tx.session.add(hearing)
     tx.emit("hearing_materials_delivered", {"hearing": hearing.code, "delivered_on": str(p.delivered_on)})
     return {"hearing": hearing.code, "delivered_on": p.delivered_on.isoformat()}
@@ -619,13 +536,11 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     """Art. 17: the hearing is held as announced, and every participant confirms and
     signs the record, or is named in it as refusing or failing to sign (R5). Each
     statement becomes an input answered under Art. 18."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    _require_status(tx, hearing, "materials_delivered")
+    tx.require(hearing, hearing.code, field="hearing")
     if p.held_on > tx.today:
         raise invalid("held_on", "不得晚于今天", "cannot be in the future")
-    if tx.now < hearing.starts_at:
-        tx.refuse("STATE", "听证会尚未召开", "the hearing has not started yet", field="held_on")
+    tx.check(rules.hearing_started(tx.now, hearing.starts_at))
     tx.check(rules.hearing_held_as_announced(p.held_on, hearing_day(tx, hearing)))
     participants = _selected(tx, hearing)
     signers = set(p.signed_by)
@@ -683,7 +598,7 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     hearing.held_on = p.held_on
     hearing.record_signed_by = list(p.signed_by)
     hearing.record_not_signed = [{"participant": r.code, "reason": reason} for r, reason in not_signed]
-    hearing.status = "held"
+    tx.advance("hearing", hearing, HearingStatus.held, hearing.code, field="hearing")
     tx.session.add(hearing)
     tx.emit(
         "hearing_held",
@@ -705,12 +620,10 @@ def submit_hearing_report(tx: Tx, p: SubmitReport) -> Mapping[str, Any]:
     statement made at the hearing has been answered first (R5); the answers are stored on
     their own (hearing_answers) and at the end of the report, for the discussion package
     (Art. 29(2))."""
-    _stage_open(tx)
     hearing = find_hearing(tx, p.hearing)
-    stage = tx.stage(STAGE)
-    # a report already submitted may be revised only after the legal office returned it
-    if not (hearing.status == "reported" and stage.status == StageStatus.returned):
-        _require_status(tx, hearing, "held")
+    # held, or reported and returned by the legal office (the stage is then `returned`): a
+    # report already submitted is revised only after a return (declared preconditions)
+    tx.require(hearing, hearing.code, field="hearing")
     statements = list(
         tx.session.exec(
             select(HearingStatement)
@@ -724,8 +637,8 @@ def submit_hearing_report(tx: Tx, p: SubmitReport) -> Mapping[str, Any]:
     tx.add_evidence(STAGE, "hearing_report", f"{p.report}\n\n{answers_text}", f"听证报告（{hearing.code}）")
     tx.add_evidence(STAGE, "hearing_answers", answers_text, f"听证意见研究采纳情况（{hearing.code}）")
     hearing.report_submitted_at = tx.now
-    hearing.status = "reported"
-    tx.session.add(hearing)
+    if hearing.status != HearingStatus.reported:
+        tx.advance("hearing", hearing, HearingStatus.reported, hearing.code, field="hearing")
     row = tx.finish_stage(STAGE)
     tx.emit("hearing_report_submitted", {"hearing": hearing.code, "statements": len(statements)})
     return {"hearing": hearing.code, "stage": STAGE, "status": row.status.value}
