@@ -1364,6 +1364,13 @@ _S = StageStatus
 # The steps after the notice work in an open hearing stage.
 HEARING_STEP: dict[str, Any] = {"stage": "hearing", "stage_status": (_S.active, _S.returned)}
 
+# The reviewer's steps work on the round under review.
+UNDER_REVIEW: dict[str, Any] = {
+    "stage": "legality_review",
+    "stage_status": (_S.active,),
+    "needs": ("legality_review", (ReviewStatus.under_review,)),
+}
+
 # Who may perform each action, and what must hold first. The service refuses any other
 # role (AUTH) and any unmet precondition (STATE, ORDER or the named rule).
 ACTIONS: dict[str, ActionRule] = {
@@ -1454,11 +1461,16 @@ ACTIONS: dict[str, ActionRule] = {
         DEPT, articles="Art. 29(1)", stage="fair_competition_review", enters=True
     ),
     # legality review
-    "submit_for_legality_review": action(DEPT, articles="Arts. 25-26", stage="legality_review"),
-    "return_for_supplement": action(LEGAL, articles="Art. 26(1)", stage="legality_review"),
+    "submit_for_legality_review": action(
+        DEPT,
+        articles="Arts. 25-26",
+        stage="legality_review",
+        stage_status=(_S.pending,),  # then resubmit
+    ),
+    "return_for_supplement": action(LEGAL, articles="Art. 26(1)", **UNDER_REVIEW),
     "resubmit_for_legality_review": action(DEPT, articles="Art. 26; P5", stage="legality_review"),
-    "record_legal_adviser_opinion": action(LEGAL, articles="Art. 28", stage="legality_review"),
-    "issue_legality_opinion": action(LEGAL, articles="Arts. 25, 28", stage="legality_review"),
+    "record_legal_adviser_opinion": action(LEGAL, articles="Art. 28", **UNDER_REVIEW),
+    "issue_legality_opinion": action(LEGAL, articles="Arts. 25, 28", **UNDER_REVIEW),
     "record_changes_after_review": action(DEPT, articles="Art. 28", stage="legality_review"),
     # discussion
     "submit_for_discussion": action(

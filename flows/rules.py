@@ -454,6 +454,25 @@ def draft_covered_by_opinion(
     return None
 
 
+def changes_made_after_review(
+    outcome: str | None, reviewed_draft: int | None, current_draft: int
+) -> Violation | None:
+    """Art. 28, P7: "lawful after the listed changes" is met by a revised draft, not by a
+    statement that the changes were made. The revision then needs the legal office's
+    confirmation or a new review before discussion (P15, R12)."""
+    if outcome != "lawful_after_changes":
+        return Violation("STATE", "decision", "审查意见未要求修改", "the opinion did not require changes")
+    if reviewed_draft is not None and current_draft <= reviewed_draft:
+        return Violation(
+            "R12",
+            "decision",
+            f"须先按审查意见修改草案（送审稿为第{reviewed_draft}稿，尚无修改稿）",
+            f"the draft must first be revised as the opinion requires (draft {reviewed_draft} was "
+            "reviewed and no later version exists)",
+        )
+    return None
+
+
 def review_time_respected(meeting_date: date, earliest: date) -> Violation | None:
     if meeting_date < earliest:
         return Violation(

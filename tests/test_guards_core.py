@@ -652,7 +652,44 @@ def test_r12_lawful_after_changes_needs_the_changes_recorded(ctx: ServiceContext
         decision="D1",
         meeting_date="2026-04-30",
     )
-    act(ctx, "record_changes_after_review", "li", "2026-04-20T10:00", decision="D1", changes="已删除第五条")
+    # Art. 28: a statement alone is not a change; the draft must be revised first
+    refused(
+        ctx,
+        "R12",
+        "record_changes_after_review",
+        "li",
+        "2026-04-20T10:00",
+        decision="D1",
+        changes="已删除第五条",
+    )
+    act(
+        ctx,
+        "revise_draft",
+        "li",
+        "2026-04-20T10:10",
+        decision="D1",
+        draft="草案（删除第五条）",
+        reason="按审查意见修改",
+    )
+    act(ctx, "record_changes_after_review", "li", "2026-04-20T10:20", decision="D1", changes="已删除第五条")
+    # P15: the revised draft is covered once the legal office confirms it
+    refused(
+        ctx,
+        "R12",
+        "submit_for_discussion",
+        "li",
+        "2026-04-20T10:30",
+        decision="D1",
+        meeting_date="2026-04-30",
+    )
+    act(
+        ctx,
+        "confirm_revision",
+        "wang",
+        "2026-04-20T10:40",
+        decision="D1",
+        reason="已按意见删除第五条，不涉及其他合法性问题",
+    )
     act(ctx, "submit_for_discussion", "li", "2026-04-20T11:00", decision="D1", meeting_date="2026-04-30")
 
 

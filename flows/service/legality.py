@@ -14,7 +14,7 @@ from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
 from flows.service.lifecycle import current_draft, current_draft_number
 from models import LegalAdviserOpinion, LegalityReview, StageStatus
-from models.enums import DeadlineStatus
+from models.enums import DeadlineStatus, ReviewStatus
 from models.review import RevisionConfirmation
 
 
@@ -84,6 +84,15 @@ def _start_round(tx: Tx, p: SubmitForReview, round_number: int, clock_base: Any)
     return review
 
 
+def round_under_review(tx: Tx) -> LegalityReview:
+    """The latest round, which the action declares must be under review (`needs`). The
+    legality_review stage is active once a round was submitted (declared too)."""
+    review = latest_review(tx)
+    assert review is not None, "the legality review stage is active only once a round was submitted"
+    tx.require(review, f"#{review.round}", field="decision")
+    return review
+
+
 def refuse_unfinished_pre_review(tx: Tx) -> None:
     """Refuse, by the stage's own guard, while a track that must precede legality review is
     not done. Also checked before discussion and the meeting: a stage that became required
@@ -102,9 +111,7 @@ def refuse_unfinished_pre_review(tx: Tx) -> None:
 @action("submit_for_legality_review", SubmitForReview)
 def submit_for_legality_review(tx: Tx, p: SubmitForReview) -> Mapping[str, Any]:
     refuse_unfinished_pre_review(tx)
-    if latest_review(tx) is not None:
-        tx.refuse("STATE", "已送审，退回后请重新送审", "already submitted; use resubmit", field="decision")
-    tx.enter_stage("legality_review")
+    tx.enter_stage("legality_review")  # pending until the first submission (declared)
     review = _start_round(tx, p, 1, tx.today)
     tx.emit("legality_review_submitted", {"round": review.round})
     return {"round": review.round}
@@ -117,12 +124,9 @@ class ReturnForSupplement(DecisionPayload):
 @action("return_for_supplement", ReturnForSupplement)
 def return_for_supplement(tx: Tx, p: ReturnForSupplement) -> Mapping[str, Any]:
     """Art. 26(1), P7: the materials are incomplete; the round ends."""
-    review = latest_review(tx)
-    if review is None or review.status != "under_review":
-        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
-    review.status = "returned"
+    review = round_under_review(tx)
+    tx.advance("legality_review", review, ReviewStatus.returned, f"#{review.round}", field="decision")
     review.return_reason = p.reason
-    tx.session.add(review)
     tx.add_evidence("legality_review", "supplement_notice", p.reason)
     tx.close_deadlines("legality_opinion_due", subject_ref=str(review.round), status=DeadlineStatus.cancelled)
     tx.emit("legality_review_returned", {"round": review.round, "reason": p.reason})
@@ -173,9 +177,7 @@ class AdviserOpinion(DecisionPayload):
 
 @action("record_legal_adviser_opinion", AdviserOpinion)
 def record_legal_adviser_opinion(tx: Tx, p: AdviserOpinion) -> Mapping[str, Any]:
-    review = latest_review(tx)
-    if review is None or review.status != "under_review":
-        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
+    review = round_under_review(tx)
     evidence = tx.add_evidence("legality_review", "legal_adviser_opinion", p.opinion, f"{p.adviser}法律意见")
     tx.session.add(
         LegalAdviserOpinion(
@@ -197,9 +199,7 @@ class IssueOpinion(DecisionPayload):
 
 @action("issue_legality_opinion", IssueOpinion)
 def issue_legality_opinion(tx: Tx, p: IssueOpinion) -> Mapping[str, Any]:
-    review = latest_review(tx)
-    if review is None or review.status != "under_review":
-        tx.refuse("STATE", "没有审查中的送审材料", "no submission is under review", field="decision")
+    review = round_under_review(tx)
     advisers = tx.session.exec(
         select(LegalAdviserOpinion.id).where(LegalAdviserOpinion.review_id == review.id)
     ).all()
@@ -215,7 +215,7 @@ def issue_legality_opinion(tx: Tx, p: IssueOpinion) -> Mapping[str, Any]:
             "required_changes", "修改后合法须列明修改事项", "lawful after changes must list the changes"
         )
     evidence = tx.add_evidence("legality_review", "legality_opinion", p.opinion)
-    review.status = "opinion_issued"
+    tx.advance("legality_review", review, ReviewStatus.opinion_issued, f"#{review.round}", field="decision")
     review.outcome = p.outcome
     review.opinion_text = p.opinion
     review.opinion_evidence_id = evidence.id
@@ -236,8 +236,15 @@ class ChangesAfterReview(DecisionPayload):
 def record_changes_after_review(tx: Tx, p: ChangesAfterReview) -> Mapping[str, Any]:
     """Art. 28: the undertaking unit makes the changes the opinion requires."""
     review = latest_review(tx)
-    if review is None or review.outcome != "lawful_after_changes":
-        tx.refuse("STATE", "审查意见未要求修改", "the opinion did not require changes", field="decision")
+    draft = current_draft(tx)
+    tx.check(
+        rules.changes_made_after_review(
+            review.outcome if review else None,
+            review.draft_number if review else None,
+            draft.number if draft else 0,
+        )
+    )
+    assert review is not None
     review.changes_recorded_at = tx.now
     tx.session.add(review)
     tx.add_evidence("legality_review", "changes_record", p.changes)
