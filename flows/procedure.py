@@ -8,6 +8,7 @@ rules under which a running decision started (design: "versioned data").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from models.enums import (
     CatalogueVersionStatus,
     CommentPeriodStatus,
     DayUnit,
+    DeadlineStatus,
     DecisionStatus,
     HearingStatus,
     ReviewStatus,
@@ -1204,6 +1206,22 @@ LIFECYCLES: dict[str, Lifecycle] = {
             transitions=frozenset({(CommentPeriodStatus.open, CommentPeriodStatus.closed)}),  # Art. 15
         ),
         Lifecycle(
+            name="deadline",
+            zh="期限",
+            en="deadline",
+            # open until met, fired when it falls due (overdue, or an automatic transition such
+            # as closing a comment period), cancelled when its subject goes away
+            transitions=frozenset(
+                {
+                    (DeadlineStatus.open, DeadlineStatus.met),
+                    (DeadlineStatus.open, DeadlineStatus.fired),
+                    (DeadlineStatus.open, DeadlineStatus.cancelled),
+                    (DeadlineStatus.fired, DeadlineStatus.met),
+                    (DeadlineStatus.fired, DeadlineStatus.cancelled),
+                }
+            ),
+        ),
+        Lifecycle(
             name="hearing",
             zh="听证会",
             en="hearing",
@@ -1315,8 +1333,8 @@ class ActionRule:
       stages it comes after must be done (ORDER), and it must be open to work (STATE).
     - `stage_status`: the statuses `stage` must have (STATE); empty means any.
     - `done`: further stages that must be done first (ORDER).
-    - `needs`: the lifecycle of the object the action works on (a hearing, a review round…)
-      and the statuses that object must have; checked once the handler has found it."""
+    - `needs`: for each object the action works on (a hearing, a review round…), by its
+      lifecycle, the statuses it must have; checked once the handler has found it."""
 
     roles: frozenset[str]
     articles: str
@@ -1326,7 +1344,7 @@ class ActionRule:
     enters: bool = False
     stage_status: frozenset[StageStatus] = frozenset()
     done: tuple[str, ...] = ()
-    needs: tuple[str, frozenset[str]] | None = None
+    needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 PAYLOAD_STAGE = "<payload>"
@@ -1342,7 +1360,7 @@ def action(
     enters: bool = False,
     stage_status: tuple[StageStatus, ...] = (),
     done: tuple[str, ...] = (),
-    needs: tuple[str, tuple[str, ...]] | None = None,
+    needs: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ActionRule:
     return ActionRule(
         roles=frozenset(roles.split()),
@@ -1353,7 +1371,7 @@ def action(
         enters=enters,
         stage_status=frozenset(stage_status),
         done=done,
-        needs=(needs[0], frozenset(needs[1])) if needs else None,
+        needs={name: frozenset(statuses) for name, statuses in (needs or {}).items()},
     )
 
 
@@ -1368,19 +1386,47 @@ HEARING_STEP: dict[str, Any] = {"stage": "hearing", "stage_status": (_S.active, 
 UNDER_REVIEW: dict[str, Any] = {
     "stage": "legality_review",
     "stage_status": (_S.active,),
-    "needs": ("legality_review", (ReviewStatus.under_review,)),
+    "needs": {"legality_review": (ReviewStatus.under_review,)},
 }
 
 # Who may perform each action, and what must hold first. The service refuses any other
 # role (AUTH) and any unmet precondition (STATE, ORDER or the named rule).
 ACTIONS: dict[str, ActionRule] = {
-    # catalogue, Art. 3
-    "propose_catalogue_entry": action(DEPT, articles="Art. 3(3)"),
-    "review_catalogue_entry": action(LEGAL, articles="Art. 3(3)"),
-    "approve_catalogue": action("gov_office", articles="Art. 3(3)"),
-    "record_catalogue_party_approval": action("party_liaison", articles="Art. 3(3)"),
-    "publish_catalogue": action("gov_office", articles="Art. 3(3)"),
-    "adjust_catalogue": action(f"{DEPT} gov_office {LEGAL}", articles="Art. 3(3)"),
+    # catalogue, Art. 3(3): each step works on the year's current version (and entry)
+    "propose_catalogue_entry": action(
+        DEPT, articles="Art. 3(3)", needs={"catalogue_version": (CatalogueVersionStatus.draft,)}
+    ),
+    "review_catalogue_entry": action(
+        LEGAL,
+        articles="Art. 3(3)",
+        needs={
+            "catalogue_entry": (CatalogueEntryStatus.proposed,),
+            "catalogue_version": (CatalogueVersionStatus.draft,),
+        },
+    ),
+    "approve_catalogue": action(
+        "gov_office", articles="Art. 3(3)", needs={"catalogue_version": (CatalogueVersionStatus.draft,)}
+    ),
+    "record_catalogue_party_approval": action(
+        "party_liaison", articles="Art. 3(3)", needs={"catalogue_version": (CatalogueVersionStatus.approved,)}
+    ),
+    # R21 refuses a version the Party committee has not approved; STATE one already published
+    "publish_catalogue": action(
+        "gov_office",
+        articles="Art. 3(3)",
+        needs={
+            "catalogue_version": (
+                CatalogueVersionStatus.draft,
+                CatalogueVersionStatus.approved,
+                CatalogueVersionStatus.party_approved,
+            )
+        },
+    ),
+    "adjust_catalogue": action(
+        f"{DEPT} gov_office {LEGAL}",
+        articles="Art. 3(3)",
+        needs={"catalogue_entry": (CatalogueEntryStatus.included,)},  # removed or deferred
+    ),
     # lifecycle
     "register_decision": action(f"{DEPT} gov_office", articles="Art. 10", stage="initiation"),
     "start_procedure": action(
@@ -1427,23 +1473,23 @@ ACTIONS: dict[str, ActionRule] = {
         DEPT, articles="Art. 16", stage="hearing", decision=frozenset({_D.in_procedure}), enters=True
     ),
     "register_for_hearing": action(
-        "public", articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.announced,))
+        "public", articles="Art. 16(2)", **HEARING_STEP, needs={"hearing": (_H.announced,)}
     ),
     "select_hearing_participants": action(
-        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.announced,))
+        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs={"hearing": (_H.announced,)}
     ),
     "publish_participant_list": action(
-        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs=("hearing", (_H.selected,))
+        DEPT, articles="Art. 16(2)", **HEARING_STEP, needs={"hearing": (_H.selected,)}
     ),
     "deliver_hearing_materials": action(
-        DEPT, articles="Art. 16(3)", **HEARING_STEP, needs=("hearing", (_H.list_published,))
+        DEPT, articles="Art. 16(3)", **HEARING_STEP, needs={"hearing": (_H.list_published,)}
     ),
     "record_hearing": action(
-        DEPT, articles="Art. 17", **HEARING_STEP, needs=("hearing", (_H.materials_delivered,))
+        DEPT, articles="Art. 17", **HEARING_STEP, needs={"hearing": (_H.materials_delivered,)}
     ),
     # a report already submitted is revised only after a return (the stage is then `returned`)
     "submit_hearing_report": action(
-        DEPT, articles="Art. 17; PRACTICE", **HEARING_STEP, needs=("hearing", (_H.held, _H.reported))
+        DEPT, articles="Art. 17; PRACTICE", **HEARING_STEP, needs={"hearing": (_H.held, _H.reported)}
     ),
     # expert review
     "add_expert_to_pool": action(f"admin {LEGAL}", articles="Art. 21"),
@@ -1522,8 +1568,12 @@ ACTIONS: dict[str, ActionRule] = {
     "suspend_execution": action("head", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}),
     "start_adjustment": action("gov_office head", articles="Art. 37", decision=OPEN | {_D.archived}),
     # time
-    "extend_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
-    "shorten_deadline": action(f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16"),
+    "extend_deadline": action(
+        f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16", needs={"deadline": (DeadlineStatus.open,)}
+    ),
+    "shorten_deadline": action(
+        f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16", needs={"deadline": (DeadlineStatus.open,)}
+    ),
     # §15.1, P15: the legal office confirms that a revision does not touch legality
     "confirm_revision": action(LEGAL, articles="Arts. 25, 28; P15", stage="legality_review"),
     # §15.3, P16: flags and the stages they switch

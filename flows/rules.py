@@ -198,6 +198,30 @@ def comment_period_long_enough(
     return None
 
 
+def one_comment_period_at_a_time(one_is_open: bool) -> Violation | None:
+    """Art. 15: one open comment period at a time, so that its notice is the one in force."""
+    if one_is_open:
+        return Violation("STATE", "decision", "已有进行中的征求意见", "a comment period is already open")
+    return None
+
+
+def comment_window_open(
+    now: datetime, today: date, starts: date | None, closes_at: datetime | None
+) -> Violation | None:
+    """Art. 15: comments are received from the first day of the period until it ends (P2:
+    24:00 of its last day), whether or not the sweep has closed it yet."""
+    if starts is None or today < starts or (closes_at is not None and now >= closes_at):
+        return Violation("STATE", "decision", "不在征求意见期间", "no comment period is open now")
+    return None
+
+
+def deadline_not_passed(now: datetime, due_at: datetime, kind: str) -> Violation | None:
+    """A time limit that has run out cannot be moved (Arts. 15, 16): it is over."""
+    if now >= due_at:
+        return Violation("STATE", "kind", f"{kind} 已届满", f"the {kind} deadline has passed")
+    return None
+
+
 def participation_done(activity_count: int, comment_periods: int) -> Violation | None:
     if activity_count + comment_periods == 0:
         return Violation(
@@ -872,6 +896,32 @@ def catalogue_ready_for_review(proposed: Sequence[str], included: Sequence[str])
         )
     if not included:
         return Violation("STATE", "year", "目录中没有纳入的事项", "the catalogue includes no entry")
+    return None
+
+
+def catalogue_open_for_proposals(year: int, published_version: int | None) -> Violation | None:
+    """§2.3-2.4: proposals build the year's first catalogue; once it is published, a new
+    matter comes in through an adjustment, which opens a new version (Art. 3(3))."""
+    if published_version is not None:
+        return Violation(
+            "STATE",
+            "year",
+            f"{year}年目录已公布，新增事项须通过目录调整",
+            f"the {year} catalogue is published; add matters with adjust_catalogue",
+        )
+    return None
+
+
+def catalogue_adjustable(version_status: str, version_number: int) -> Violation | None:
+    """§2.4: an adjustment changes a catalogue that has been reviewed; the first draft is
+    still compiled by proposals and reviews."""
+    if version_status == "draft" and version_number == 1:
+        return Violation(
+            "STATE",
+            "year",
+            "目录尚在编制，请直接提出或审核事项",
+            "the catalogue is still being compiled; propose or review entries instead",
+        )
     return None
 
 

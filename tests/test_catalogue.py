@@ -930,9 +930,9 @@ def test_each_catalogue_year_has_its_own_chain_and_tampering_shows(ctx: ServiceC
         )
         assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
         assert all(e.decision_id is None for e in events)
-        assert events[5].payload["entries"] == {"E3": "proposed->rejected"}
+        assert events[5].payload["catalogue_entry"] == {"E3": "proposed->rejected"}
         # rewrite history: the rejection becomes an inclusion
-        events[5].payload = {**events[5].payload, "entries": {"E3": "proposed->included"}}
+        events[5].payload = {**events[5].payload, "catalogue_entry": {"E3": "proposed->included"}}
         session.add(events[5])
         session.commit()
     with Session(ctx.engine) as session:

@@ -305,7 +305,7 @@ def test_unknown_closed_or_foreign_deadlines_cannot_be_changed(ctx: ServiceConte
     payload = {"decision": "D1", "new_due": "2026-04-10", "reason": "r", "public_notice": NOTICE}
     error = refused(ctx, "INPUT", "extend_deadline", "li", "2026-03-10T09:00", kind="comment_end", **payload)
     assert error.field == "kind"
-    refused(ctx, "STATE", "extend_deadline", "li", "2026-03-10T09:00", kind="archive_due", **payload)
+    refused(ctx, "NOT_FOUND", "extend_deadline", "li", "2026-03-10T09:00", kind="archive_due", **payload)
     refused(ctx, "AUTH", "extend_deadline", "sun", "2026-03-10T09:00", kind="comment_period_end", **payload)
     refused(ctx, "AUTH", "extend_deadline", "mayor", "2026-03-10T09:00", kind="comment_period_end", **payload)
     # due but not yet swept: the period has run out all the same

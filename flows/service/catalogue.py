@@ -26,7 +26,16 @@ from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid, not_found, refusal
 from flows.service.framework import DEPARTMENT_ROLES, Payload, Tx, action, the_jurisdiction, validation_error
-from models import CatalogueAdjustment, CatalogueEntry, CatalogueVersion, CatalogueYear, Jurisdiction, Unit
+from models import (
+    CatalogueAdjustment,
+    CatalogueEntry,
+    CatalogueEntryStatus,
+    CatalogueVersion,
+    CatalogueVersionStatus,
+    CatalogueYear,
+    Jurisdiction,
+    Unit,
+)
 
 # The procedures a catalogue lists per entry (Wuyang 2021 columns, §9.1). Legality review and
 # collective discussion are always required (Arts. 25, 30), so they are not a choice.
@@ -57,25 +66,7 @@ EXCLUSION_REASONS: dict[str, tuple[str, str, str]] = {
 }
 ExclusionReason = Literal["implements_higher_decision", "excluded_by_art_3_2", "not_major"]
 
-# Every legal status change of an entry and of a version; nothing else is reachable.
-ENTRY_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("proposed", "included"),  # the legal office includes it
-        ("proposed", "rejected"),  # ... or leaves it out, with a reason (§2.5)
-        ("included", "removed"),  # adjust_catalogue remove
-        ("included", "deferred"),  # adjust_catalogue defer
-    }
-)
-VERSION_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("draft", "approved"),  # executive meeting review (§2.3 step 4)
-        ("approved", "party_approved"),  # same-level Party committee (Art. 3(3))
-        ("party_approved", "published"),  # R21
-        ("approved", "superseded"),  # adjusted before publication: the next version replaces it
-        ("party_approved", "superseded"),
-    }
-)
-IN_CATALOGUE = ("proposed", "included")  # entries a draft version shows
+IN_CATALOGUE = (CatalogueEntryStatus.proposed, CatalogueEntryStatus.included)  # entries a draft version shows
 
 ENTRY_CODE = r"^[A-Za-z0-9_.-]+$"  # no "/": register_decision reads "2026/E3"
 
@@ -166,20 +157,9 @@ def propose_catalogue_entry(tx: Tx, p: ProposeEntry) -> Mapping[str, Any]:
     version has been published, new matters come in through adjust_catalogue (Art. 3(3))."""
     year = _open_year(tx, p.year, create=True)
     version = _current_version(tx, year)
-    if year.published_version is not None:
-        tx.refuse(
-            "STATE",
-            f"{p.year}年目录已公布，新增事项须通过目录调整",
-            f"the {p.year} catalogue is published; add matters with adjust_catalogue",
-            field="year",
-        )
-    if version.status != "draft":
-        tx.refuse(
-            "STATE",
-            f"第{version.number}版目录已审议（{version.status}），新增事项须通过目录调整",
-            f"version {version.number} is {version.status}; add matters with adjust_catalogue",
-            field="year",
-        )
+    # once published, new matters come in through an adjustment (Art. 3(3), §2.4)
+    tx.check(rules.catalogue_open_for_proposals(p.year, year.published_version))
+    tx.require("catalogue_version", version, f"#{version.number}", field="year")
     entry = _add_entry(tx, year, version.number, p)
     tx.emit("catalogue_entry_proposed", {"year": p.year, "entry": entry.code, "version": version.number})
     return {"year": p.year, "entry": entry.code, "version": version.number, "status": entry.status}
@@ -196,14 +176,9 @@ def review_catalogue_entry(tx: Tx, p: ReviewEntry) -> Mapping[str, Any]:
     year = _open_year(tx, p.year)
     version = _current_version(tx, year)
     entry = _entry(tx, year, p.entry)
-    if entry.status != "proposed" or version.status != "draft":
-        tx.refuse(
-            "STATE",
-            f"事项 {entry.code} 状态为 {entry.status}，不在待审核状态",
-            f"entry {entry.code} is {entry.status}, not awaiting review",
-            field="entry",
-        )
-    _move_entry(tx, entry, "included" if p.include else "rejected")
+    tx.require("catalogue_entry", entry, entry.code, field="entry")
+    tx.require("catalogue_version", version, f"#{version.number}", field="entry")
+    _move_entry(tx, entry, CatalogueEntryStatus.included if p.include else CatalogueEntryStatus.rejected)
     entry.review_reason = p.reason or (EXCLUSION_REASONS[p.reason_code][0] if p.reason_code else "")
     entry.review_reason_code = p.reason_code or ""
     entry.reviewed_by = tx.actor.code
@@ -222,21 +197,15 @@ def approve_catalogue(tx: Tx, p: ApproveCatalogue) -> Mapping[str, Any]:
     _not_in_future(tx, "approved_on", p.approved_on)
     year = _open_year(tx, p.year)
     version = _current_version(tx, year)
-    if version.status != "draft":
-        tx.refuse(
-            "STATE",
-            f"第{version.number}版目录状态为 {version.status}，已经审议",
-            f"version {version.number} is {version.status}; it has been reviewed already",
-            field="year",
-        )
+    tx.require("catalogue_version", version, f"#{version.number}", field="year")
     entries = _version_entries(tx.session, year, version.number)
     tx.check(
         rules.catalogue_ready_for_review(
-            [e.code for e in entries if e.status == "proposed"],
-            [e.code for e in entries if e.status == "included"],
+            [e.code for e in entries if e.status == CatalogueEntryStatus.proposed],
+            [e.code for e in entries if e.status == CatalogueEntryStatus.included],
         )
     )
-    _move_version(tx, version, "approved")
+    _move_version(tx, version, CatalogueVersionStatus.approved)
     version.approved_at = tx.now
     version.approved_on = p.approved_on
     version.meeting_ref = p.meeting_ref
@@ -253,20 +222,14 @@ def record_catalogue_party_approval(tx: Tx, p: PartyApproval) -> Mapping[str, An
     _not_in_future(tx, "approved_on", p.approved_on)
     year = _open_year(tx, p.year)
     version = _current_version(tx, year)
-    if version.status != "approved":
-        tx.refuse(
-            "STATE",
-            f"第{version.number}版目录状态为 {version.status}，须为已经常务会议审议",
-            f"version {version.number} is {version.status}; it must be approved by the executive meeting",
-            field="year",
-        )
+    tx.require("catalogue_version", version, f"#{version.number}", field="year")
     if version.approved_on is not None and p.approved_on < version.approved_on:
         raise invalid(
             "approved_on",
             f"早于常务会议审议日期 {version.approved_on.isoformat()}",
             f"before the executive meeting's review on {version.approved_on.isoformat()}",
         )
-    _move_version(tx, version, "party_approved")
+    _move_version(tx, version, CatalogueVersionStatus.party_approved)
     version.party_approved_at = tx.now
     version.party_approved_on = p.approved_on
     version.party_approval_ref = p.approval_ref
@@ -281,15 +244,9 @@ def publish_catalogue(tx: Tx, p: PublishCatalogue) -> Mapping[str, Any]:
     _not_in_future(tx, "published_on", p.published_on)
     year = _open_year(tx, p.year)
     version = _current_version(tx, year)
-    if version.status == "published":
-        tx.refuse(
-            "STATE",
-            f"第{version.number}版目录已公布",
-            f"version {version.number} is already published",
-            field="year",
-        )
+    tx.require("catalogue_version", version, f"#{version.number}", field="year")
     tx.check(rules.catalogue_publishable(version.status, version.party_approved_on, p.published_on))
-    _move_version(tx, version, "published")
+    _move_version(tx, version, CatalogueVersionStatus.published)
     version.published_at = tx.now
     version.published_on = p.published_on
     version.published_url = p.url
@@ -322,14 +279,10 @@ def adjust_catalogue(tx: Tx, p: AdjustCatalogue) -> Mapping[str, Any]:
     new_entry = _adjustment_input(p)
     year = _open_year(tx, p.year)
     current = _current_version(tx, year)
-    if current.status == "draft" and current.number == 1:
-        tx.refuse(
-            "STATE",
-            "目录尚在编制，请直接提出或审核事项",
-            "the catalogue is still being compiled; propose or review entries instead",
-            field="year",
-        )
-    version = current if current.status == "draft" else _open_next_version(tx, year, current)
+    tx.check(rules.catalogue_adjustable(current.status, current.number))
+    version = (
+        current if current.status == CatalogueVersionStatus.draft else _open_next_version(tx, year, current)
+    )
     details: dict[str, Any] = {}
     if new_entry is not None:
         entry = _add_entry(tx, year, version.number, new_entry)
@@ -338,15 +291,11 @@ def adjust_catalogue(tx: Tx, p: AdjustCatalogue) -> Mapping[str, Any]:
         assert p.entry is not None
         entry = _entry(tx, year, p.entry)
         _department_may_act(tx, entry.unit_codes, "entry")
-        if entry.status != "included":
-            tx.refuse(
-                "STATE",
-                f"事项 {entry.code} 状态为 {entry.status}，仅已纳入目录的事项可调出或延期",
-                f"entry {entry.code} is {entry.status}; only an included entry can be removed or deferred",
-                field="entry",
-            )
+        tx.require("catalogue_entry", entry, entry.code, field="entry")
         details["previous_status"] = entry.status
-        _move_entry(tx, entry, "removed" if p.kind == "remove" else "deferred")
+        _move_entry(
+            tx, entry, CatalogueEntryStatus.removed if p.kind == "remove" else CatalogueEntryStatus.deferred
+        )
         entry.removed_in_version = version.number
         if p.defer_to:
             details["defer_to"] = p.defer_to
@@ -387,7 +336,9 @@ def _open_year(tx: Tx, year: int, *, create: bool = False) -> CatalogueYear:
             row = CatalogueYear(jurisdiction_id=tx.jurisdiction.id or 0, year=year, current_version=1)
             tx.session.add(row)
             tx.session.flush()
-            tx.session.add(CatalogueVersion(catalogue_year_id=row.id or 0, number=1, status="draft"))
+            tx.session.add(
+                CatalogueVersion(catalogue_year_id=row.id or 0, number=1, status=CatalogueVersionStatus.draft)
+            )
             tx.session.flush()
     if row is None:
         raise not_found("year", year)
@@ -409,9 +360,13 @@ def _current_version(tx: Tx, year: CatalogueYear) -> CatalogueVersion:
 
 
 def _open_next_version(tx: Tx, year: CatalogueYear, current: CatalogueVersion) -> CatalogueVersion:
-    if current.status != "published":
-        _move_version(tx, current, "superseded")  # never published; the new version replaces it
-    version = CatalogueVersion(catalogue_year_id=year.id or 0, number=current.number + 1, status="draft")
+    if current.status != CatalogueVersionStatus.published:
+        _move_version(
+            tx, current, CatalogueVersionStatus.superseded
+        )  # never published; the new version replaces it
+    version = CatalogueVersion(
+        catalogue_year_id=year.id or 0, number=current.number + 1, status=CatalogueVersionStatus.draft
+    )
     tx.session.add(version)
     year.current_version = version.number
     tx.session.add(year)
@@ -464,7 +419,7 @@ def _add_entry(tx: Tx, year: CatalogueYear, version_number: int, f: EntryFields)
         procedures_required=[name for name in CATALOGUE_PROCEDURES if name in wanted],
         hearing_required=hearing,
         planned_decision_time=f.planned_decision_time,
-        status="proposed",
+        status=CatalogueEntryStatus.proposed,
         proposed_by=tx.actor.code,
         proposed_at=tx.now,
         added_in_version=version_number,
@@ -506,30 +461,12 @@ def _department_may_act(tx: Tx, unit_codes: list[str], field: str) -> None:
         )
 
 
-def _move_entry(tx: Tx, entry: CatalogueEntry, to: str) -> None:
-    if (entry.status, to) not in ENTRY_TRANSITIONS:
-        tx.refuse(
-            "STATE",
-            f"事项 {entry.code} 不能从 {entry.status} 变为 {to}",
-            f"entry {entry.code} cannot go from {entry.status} to {to}",
-            field="entry",
-        )
-    tx.notes.setdefault("entries", {})[entry.code] = f"{entry.status}->{to}"
-    entry.status = to
-    tx.session.add(entry)
+def _move_entry(tx: Tx, entry: CatalogueEntry, to: CatalogueEntryStatus) -> None:
+    tx.advance("catalogue_entry", entry, to, entry.code, field="entry")
 
 
-def _move_version(tx: Tx, version: CatalogueVersion, to: str) -> None:
-    if (version.status, to) not in VERSION_TRANSITIONS:
-        tx.refuse(
-            "STATE",
-            f"第{version.number}版目录不能从 {version.status} 变为 {to}",
-            f"version {version.number} cannot go from {version.status} to {to}",
-            field="year",
-        )
-    tx.notes.setdefault("versions", {})[str(version.number)] = f"{version.status}->{to}"
-    version.status = to
-    tx.session.add(version)
+def _move_version(tx: Tx, version: CatalogueVersion, to: CatalogueVersionStatus) -> None:
+    tx.advance("catalogue_version", version, to, f"#{version.number}", field="year")
 
 
 def _not_in_future(tx: Tx, field: str, day: date) -> None:

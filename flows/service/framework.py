@@ -190,14 +190,14 @@ class Tx:
             )
         )
 
-    def require(self, subject: Any, label: str, *, field: str | None = None) -> None:
-        """The object this action works on has a status the action declares it needs
+    def require(self, lifecycle: str, subject: Any, label: str, *, field: str | None = None) -> None:
+        """An object this action works on has a status the action declares it needs
         (`ActionRule.needs`, e.g. a hearing that has been announced)."""
         from flows import rules
 
-        assert self.rule.needs is not None, f"{self.action} declares no lifecycle it needs"
-        name, needed = self.rule.needs
-        violation = rules.subject_ready(self.procedure.lifecycles[name], needed, subject.status, label)
+        needed = self.rule.needs.get(lifecycle)
+        assert needed is not None, f"{self.action} declares no {lifecycle} status it needs"
+        violation = rules.subject_ready(self.procedure.lifecycles[lifecycle], needed, subject.status, label)
         if violation is not None:
             raise refusal(violation.rule_id, violation.zh, violation.en, field=field or violation.field)
 

@@ -309,7 +309,7 @@ class RegisterForHearing(DecisionPayload):
 def register_for_hearing(tx: Tx, p: RegisterForHearing) -> Mapping[str, Any]:
     """Art. 16(2): a member of the public registers within the published window."""
     hearing = find_hearing(tx, p.hearing)
-    tx.require(hearing, hearing.code, field="hearing")  # registration is open while announced
+    tx.require("hearing", hearing, hearing.code, field="hearing")  # registration is open while announced
     tx.check(
         rules.hearing_registration_open(tx.today, hearing.registration_opens, hearing.registration_closes)
     )
@@ -351,7 +351,7 @@ def select_hearing_participants(tx: Tx, p: SelectParticipants) -> Mapping[str, A
     """Art. 16(2): select fairly and openly so that all sides are represented: a
     stratified draw from the published seed (see `stratified_draw`)."""
     hearing = find_hearing(tx, p.hearing)
-    tx.require(hearing, hearing.code, field="hearing")
+    tx.require("hearing", hearing, hearing.code, field="hearing")
     tx.check(rules.draw_after_registration(tx.today, hearing.registration_closes))
     if p.public_value and not p.public_value_source.strip():
         raise invalid(
@@ -423,7 +423,7 @@ class PublishList(DecisionPayload):
 def publish_participant_list(tx: Tx, p: PublishList) -> Mapping[str, Any]:
     """Art. 16(2), P4: the list is published at least `hearing_list_days` before the hearing."""
     hearing = find_hearing(tx, p.hearing)
-    tx.require(hearing, hearing.code, field="hearing")
+    tx.require("hearing", hearing, hearing.code, field="hearing")
     deadline = _lead_time(tx, "hearing_participant_list", hearing)
     tx.check(
         rules.participant_list_in_time(tx.today, deadline.due_date, int(tx.settings["hearing_list_days"]))
@@ -475,7 +475,7 @@ def deliver_hearing_materials(tx: Tx, p: DeliverMaterials) -> Mapping[str, Any]:
     """Art. 16(3): materials reach the participants at least T2 (7 calendar days by
     default) before the hearing (R5)."""
     hearing = find_hearing(tx, p.hearing)
-    tx.require(hearing, hearing.code, field="hearing")
+    tx.require("hearing", hearing, hearing.code, field="hearing")
     if p.delivered_on > tx.today:
         raise invalid("delivered_on", "不得晚于今天", "cannot be in the future")
     assert hearing.list_published_at is not None
@@ -537,7 +537,7 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     signs the record, or is named in it as refusing or failing to sign (R5). Each
     statement becomes an input answered under Art. 18."""
     hearing = find_hearing(tx, p.hearing)
-    tx.require(hearing, hearing.code, field="hearing")
+    tx.require("hearing", hearing, hearing.code, field="hearing")
     if p.held_on > tx.today:
         raise invalid("held_on", "不得晚于今天", "cannot be in the future")
     tx.check(rules.hearing_started(tx.now, hearing.starts_at))
@@ -623,7 +623,7 @@ def submit_hearing_report(tx: Tx, p: SubmitReport) -> Mapping[str, Any]:
     hearing = find_hearing(tx, p.hearing)
     # held, or reported and returned by the legal office (the stage is then `returned`): a
     # report already submitted is revised only after a return (declared preconditions)
-    tx.require(hearing, hearing.code, field="hearing")
+    tx.require("hearing", hearing, hearing.code, field="hearing")
     statements = list(
         tx.session.exec(
             select(HearingStatement)

@@ -89,7 +89,7 @@ def round_under_review(tx: Tx) -> LegalityReview:
     legality_review stage is active once a round was submitted (declared too)."""
     review = latest_review(tx)
     assert review is not None, "the legality review stage is active only once a round was submitted"
-    tx.require(review, f"#{review.round}", field="decision")
+    tx.require("legality_review", review, f"#{review.round}", field="decision")
     return review
 
 

@@ -23,7 +23,7 @@ from models import (
     ParticipationActivity,
     PublicComment,
 )
-from models.enums import DayUnit, DeadlineStatus
+from models.enums import CommentPeriodStatus, DayUnit, DeadlineStatus
 from models.execution import ExecutionFeedback
 
 
@@ -42,11 +42,7 @@ def open_comment_period(tx: Tx, p: OpenCommentPeriod) -> Mapping[str, Any]:
     if p.start_date < tx.today:
         # P3: the period starts the day the draft and explanation are published
         tx.refuse("P3", "开始日期不得早于今天", "the start date cannot be in the past", field="start_date")
-    existing = tx.session.exec(
-        select(CommentPeriod).where(CommentPeriod.decision_id == decision.id, CommentPeriod.status == "open")
-    ).first()
-    if existing is not None:
-        tx.refuse("STATE", "已有进行中的征求意见", "a comment period is already open", field="decision")
+    tx.check(rules.one_comment_period_at_a_time(open_period(tx) is not None))
     minimum = int(tx.settings["comment_period_min_days"])
     working = None
     if tx.settings["comment_period_unit"] == DayUnit.working.value:
@@ -114,15 +110,16 @@ def notice_states_the_law(notice: str, last_day: date, urgent_reason: str) -> st
 def open_period(tx: Tx) -> CommentPeriod | None:
     decision = tx.require_decision()
     return tx.session.exec(
-        select(CommentPeriod).where(CommentPeriod.decision_id == decision.id, CommentPeriod.status == "open")
+        select(CommentPeriod).where(
+            CommentPeriod.decision_id == decision.id, CommentPeriod.status == CommentPeriodStatus.open
+        )
     ).first()
 
 
 def close_comment_period(tx: Tx, period: CommentPeriod) -> None:
     """The automatic transition when T1 falls due (fired by the deadline sweep)."""
-    period.status = "closed"
+    tx.advance("comment_period", period, CommentPeriodStatus.closed, str(period.id))
     period.closed_at = tx.now
-    tx.session.add(period)
     tx.close_deadlines("comment_period_end", subject_ref=str(period.id), status=DeadlineStatus.fired)
     tx.emit("comment_period_closed", {"comment_period": period.id})
 
@@ -140,8 +137,15 @@ def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
     decision = tx.require_decision()
     period = open_period(tx)
     deadline = tx.open_deadline("comment_period_end", str(period.id)) if period else None
-    if period is None or tx.today < period.start_date or (deadline is not None and tx.now >= deadline.due_at):
-        tx.refuse("STATE", "不在征求意见期间", "no comment period is open now", field="decision")
+    tx.check(
+        rules.comment_window_open(
+            tx.now,
+            tx.today,
+            period.start_date if period else None,
+            deadline.due_at if deadline else None,
+        )
+    )
+    assert period is not None
     if not p.name and not tx.settings["anonymous_comments"]:
         raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
     count = tx.session.exec(

@@ -28,7 +28,7 @@ from flows.service.framework import (
     resolved_settings,
     the_jurisdiction,
 )
-from models import CommentPeriod, Deadline, Decision, SweepRun
+from models import CommentPeriod, CommentPeriodStatus, Deadline, Decision, SweepRun
 from models.db import session_scope
 from models.enums import DeadlineStatus
 from notifications.outbox import dispatch
@@ -69,7 +69,7 @@ def _close_comment_period(tx: Tx, deadline: Deadline) -> bool:
     from flows.service.participation import close_comment_period
 
     period = tx.session.get(CommentPeriod, int(deadline.subject_ref)) if deadline.subject_ref else None
-    if period is None or period.status != "open":
+    if period is None or period.status != CommentPeriodStatus.open:
         return False
     close_comment_period(tx, period)
     return True

@@ -20,10 +20,10 @@ from sqlmodel import col, select
 from flows import procedure as proc
 from flows import rules
 from flows.calendar import DateResult, WorkingCalendar
-from flows.errors import invalid
+from flows.errors import invalid, not_found
 from flows.service.framework import DecisionPayload, Tx, action, due_instant
 from models import CommentPeriod, Deadline
-from models.enums import DayUnit, DeadlineStatus
+from models.enums import CommentPeriodStatus, DayUnit, DeadlineStatus
 
 # Deadlines the public relies on: a change needs a public notice (Arts. 15, 16(2)).
 PUBLIC_NOTICE_EVIDENCE: dict[str, str] = {
@@ -158,40 +158,32 @@ def _moves(current: date, new: date, later: bool) -> bool:
 
 
 def _the_open_deadline(tx: Tx, p: ChangeDeadline) -> Deadline:
-    """The one open deadline of the kind; one that already fell due cannot be changed."""
+    """The one deadline of the kind, which must still be open (declared: `needs`); one that
+    already fell due cannot be changed."""
     decision = tx.require_decision()
-    query = select(Deadline).where(
-        Deadline.decision_id == decision.id,
-        Deadline.kind == p.kind,
-        Deadline.status == DeadlineStatus.open,
-    )
+    query = select(Deadline).where(Deadline.decision_id == decision.id, Deadline.kind == p.kind)
     if p.subject_ref is not None:
         query = query.where(Deadline.subject_ref == p.subject_ref)
     rows = list(tx.session.exec(query.order_by(col(Deadline.id))))
-    if not rows:
-        tx.refuse(
-            "STATE",
-            f"没有未届满的期限 {p.kind}",
-            f"there is no open {p.kind} deadline",
-            field="kind",
-        )
-    if len(rows) > 1:
+    open_rows = [row for row in rows if row.status == DeadlineStatus.open]
+    if len(open_rows) > 1:
         raise invalid(
             "subject_ref",
             f"有多个 {p.kind} 期限，须指明 subject_ref",
             f"several {p.kind} deadlines are open; name the subject_ref",
         )
-    row = rows[0]
-    if tx.now >= row.due_at:
-        # due but not yet swept: it has run out all the same
-        tx.refuse("STATE", f"{p.kind} 已届满", f"the {p.kind} deadline has passed", field="kind")
+    if not rows:
+        raise not_found("kind", p.kind)
+    row = open_rows[0] if open_rows else rows[-1]
+    tx.require("deadline", row, p.kind, field="kind")
+    tx.check(rules.deadline_not_passed(tx.now, row.due_at, p.kind))  # due but not yet swept
     return row
 
 
 def _comment_period(tx: Tx, row: Deadline) -> CommentPeriod:
+    """The period of an open comment deadline: the sweep closes both together."""
     period = tx.session.get(CommentPeriod, int(row.subject_ref)) if row.subject_ref.isdigit() else None
-    if period is None or period.status != "open":
-        tx.refuse("STATE", "征求意见期间未在进行", "the comment period is not open", field="kind")
+    assert period is not None and period.status == CommentPeriodStatus.open, row.subject_ref
     return period
 
 
