@@ -199,9 +199,7 @@ class StartProcedure(DecisionPayload):
 @action("start_procedure", StartProcedure)
 def start_procedure(tx: Tx, p: StartProcedure) -> Mapping[str, Any]:
     """Arts. 10-11: the organ decides to start and names the undertaking unit(s)."""
-    decision = tx.require_decision()
-    if decision.status != DecisionStatus.proposed:
-        tx.refuse("STATE", "程序已启动", "the procedure has already started", field="decision")
+    decision = tx.require_decision()  # still proposed (declared)
     units = list(dict.fromkeys([*([p.lead_unit] if p.lead_unit else []), *(p.units or decision.unit_codes)]))
     lead_code = p.lead_unit or (tx.unit_by_id(decision.lead_unit_id).code if decision.lead_unit_id else None)
     if lead_code is None and len(units) == 1:
@@ -212,7 +210,7 @@ def start_procedure(tx: Tx, p: StartProcedure) -> Mapping[str, Any]:
     assert lead_code is not None
     decision.unit_codes = units
     decision.lead_unit_id = tx.unit(lead_code, "lead_unit").id
-    decision.status = DecisionStatus.in_procedure
+    tx.set_decision_status(DecisionStatus.in_procedure)
     text = (
         p.initiation_decision
         or f"{decision.organ}决定启动“{decision.title}”决策程序，承办单位：{'、'.join(units)}"
@@ -277,17 +275,9 @@ def current_draft(tx: Tx) -> DraftVersion | None:
 
 @action("submit_draft", DraftPayload)
 def submit_draft(tx: Tx, p: DraftPayload) -> Mapping[str, Any]:
-    """Arts. 12-13. R1: drafting starts only once the organ named the undertaking unit."""
-    decision = tx.require_decision()
-    if decision.status == DecisionStatus.proposed or decision.lead_unit_id is None:
-        tx.refuse(
-            "R1",
-            "决策机关尚未启动程序并确定承办单位",
-            "the organ has not started the procedure",
-            field="decision",
-        )
-    if current_draft_number(tx) > 0:
-        tx.refuse("STATE", "草案已提交，请使用修改草案", "a draft exists; use revise_draft", field="decision")
+    """Arts. 12-13. Declared: R1, drafting starts only once the organ started the procedure
+    and named the undertaking unit; the drafting stage is open until the first draft (a
+    later one is a revision)."""
     version = _add_draft(tx, p, "initial draft")
     tx.move_stage("drafting", StageStatus.completed)
     tx.emit("draft_submitted", {"draft": version.number})
@@ -301,17 +291,8 @@ class ReviseDraft(DraftPayload):
 @action("revise_draft", ReviseDraft)
 def revise_draft(tx: Tx, p: ReviseDraft) -> Mapping[str, Any]:
     """A new draft version; all earlier versions are kept. After the decision the draft is
-    frozen: only a suspension or an adjustment procedure may change it (R20, Art. 37)."""
-    decision = tx.require_decision()
-    if decision.status not in (DecisionStatus.in_procedure,):
-        tx.refuse(
-            "R20",
-            "决策已作出，不得随意变更",
-            "the decision has been made and cannot be changed at will",
-            field="decision",
-        )
-    if current_draft_number(tx) == 0:
-        tx.refuse("ORDER", "尚无草案", "there is no draft yet", field="decision")
+    frozen: only a suspension or an adjustment procedure may change it (R20, Art. 37);
+    there must be a first draft (both declared)."""
     version = _add_draft(tx, p, p.reason)
     # Material changes may mean earlier tracks no longer describe the draft (§7.3):
     # flag it for the department, who may re-open them; the engine does not guess.
@@ -325,18 +306,11 @@ class Withdraw(DecisionPayload):
 
 @action("withdraw_decision", Withdraw)
 def withdraw_decision(tx: Tx, p: Withdraw) -> Mapping[str, Any]:
-    decision = tx.require_decision()
-    if decision.status not in (DecisionStatus.proposed, DecisionStatus.in_procedure):
-        tx.refuse(
-            "R20",
-            "决策已作出，不得撤回，只能中止或调整",
-            "a made decision cannot be withdrawn",
-            field="decision",
-        )
-    decision.status = DecisionStatus.withdrawn
+    """Before the decision only (declared: R20, a made decision is suspended or adjusted)."""
+    tx.set_decision_status(DecisionStatus.withdrawn)
     tx.close_all_deadlines()
     tx.emit("decision_withdrawn", {"reason": p.reason})
-    return {"status": decision.status.value}
+    return {"status": DecisionStatus.withdrawn.value}
 
 
 class StageDecision(DecisionPayload):
@@ -354,10 +328,8 @@ class StageDecision(DecisionPayload):
 
 @action("approve_stage", StageDecision)
 def approve_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
-    """The legal office approves a stage the department completed (actions.md)."""
-    row = tx.stage(p.stage)
-    if row.status != StageStatus.awaiting_approval:
-        tx.refuse("STATE", f"{p.stage} 未在待审核状态", f"{p.stage} is not awaiting approval", field="stage")
+    """The legal office approves a stage the department completed and that awaits approval
+    (declared)."""
     tx.move_stage(p.stage, StageStatus.completed, p.note)
     tx.emit("stage_approved", {"stage": p.stage, "note": p.note})
     return {"stage": p.stage, "status": "completed"}
@@ -367,9 +339,6 @@ def approve_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
 def return_stage(tx: Tx, p: StageDecision) -> Mapping[str, Any]:
     if not p.reason.strip():
         raise invalid("reason", "退回须说明理由", "a return needs a reason")
-    row = tx.stage(p.stage)
-    if row.status != StageStatus.awaiting_approval:
-        tx.refuse("STATE", f"{p.stage} 未在待审核状态", f"{p.stage} is not awaiting approval", field="stage")
     tx.move_stage(p.stage, StageStatus.returned, p.reason)
     tx.emit("stage_returned", {"stage": p.stage, "reason": p.reason})
     return {"stage": p.stage, "status": "returned"}
