@@ -1503,8 +1503,13 @@ ACTIONS: dict[str, ActionRule] = {
     ),
     "judge_risk": action("head gov_office", articles="Art. 24", stage="risk_assessment"),
     # fair competition
+    # only where the stage set requires it (flag, catalogue listing, change_flags)
     "record_fair_competition_review": action(
-        DEPT, articles="Art. 29(1)", stage="fair_competition_review", enters=True
+        DEPT,
+        articles="Art. 29(1)",
+        stage="fair_competition_review",
+        enters=True,
+        stage_status=(_S.pending, _S.active, _S.returned),
     ),
     # legality review
     "submit_for_legality_review": action(

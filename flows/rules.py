@@ -357,6 +357,19 @@ def expert_eligible(has_direct_interest: bool) -> Violation | None:
     return None
 
 
+def expert_selected(selected: bool, code: str) -> Violation | None:
+    """Art. 20: opinions come from the experts selected for this decision, whose interest
+    declarations were checked at selection."""
+    if not selected:
+        return Violation(
+            "R6",
+            "expert",
+            f"专家 {code} 未被选定参加本决策的论证",
+            f"expert {code} was not selected for this decision",
+        )
+    return None
+
+
 def expert_opinion_signed(signed: bool, sealed: bool) -> Violation | None:
     if not (signed or sealed):
         return Violation(
@@ -394,6 +407,19 @@ def standing_uncontrollable_draft(judgements: Sequence[tuple[bool, int]]) -> int
         elif standing is not None and draft >= standing:
             standing = None
     return standing
+
+
+def risk_open_to_judgement(stage_status: StageStatus, rejudging: bool) -> Violation | None:
+    """Art. 24: the organ judges a report while the stage is open; a standing uncontrollable
+    judgement may be revisited whatever the stage's status (§15.1)."""
+    if stage_status not in (StageStatus.active, StageStatus.returned) and not rejudging:
+        return Violation(
+            "STATE",
+            "decision",
+            f"风险评估阶段为 {stage_status.value}",
+            f"the risk assessment stage is {stage_status.value}",
+        )
+    return None
 
 
 def uncontrollable_risk_addressed(judgements: Sequence[tuple[bool, int]]) -> Violation | None:

@@ -179,13 +179,7 @@ def record_expert_opinion(tx: Tx, p: RecordExpertOpinion) -> Mapping[str, Any]:
             kind="forbidden",
         )
     expert = pool_expert(tx, p.expert, "expert")
-    if selection_of(tx, expert) is None:
-        tx.refuse(
-            "STATE",
-            f"专家 {expert.code} 未被选定参加本决策的论证",
-            f"expert {expert.code} was not selected for this decision",
-            field="expert",
-        )
+    tx.check(rules.expert_selected(selection_of(tx, expert) is not None, expert.code))
     tx.enter_stage("expert_review")  # refuses once the review is completed or awaiting approval
     tx.check(rules.expert_opinion_signed(p.signed, p.sealed))
     count = tx.session.exec(
@@ -390,13 +384,7 @@ def judge_risk(tx: Tx, p: JudgeRisk) -> Mapping[str, Any]:
     # a standing uncontrollable judgement may be revisited whatever the stage's status
     rejudging = rules.standing_uncontrollable_draft(history) is not None
     stage = tx.stage("risk_assessment")
-    if stage.status not in OPEN_STATUSES and not rejudging:
-        tx.refuse(
-            "STATE",
-            f"风险评估阶段为 {stage.status.value}",
-            f"the risk assessment stage is {stage.status.value}",
-            field="decision",
-        )
+    tx.check(rules.risk_open_to_judgement(stage.status, rejudging))
     if assessment.existing_reference and not rejudging:
         # Art. 22(2) path: the stage was finished by the reference; a returned stage needs
         # a report of its own (or a new reference) before the organ can judge
@@ -466,15 +454,7 @@ def record_fair_competition_review(tx: Tx, p: RecordFairCompetitionReview) -> Ma
     fact of the dossier) but keeps the stage active: such a policy must not be issued, so
     legality review stays blocked (R8) until a revised draft passes a new review."""
     decision = tx.require_decision()
-    stage_def = tx.procedure.stage("fair_competition_review")
-    # the stage set (flags, catalogue listing, change_flags P16) says whether it applies
-    if tx.stage("fair_competition_review").status == StageStatus.not_required and not stage_def.optional:
-        tx.refuse(
-            "STATE",
-            "该决策未标明涉及市场主体经济活动",
-            "the decision is not flagged as involving businesses' economic activity",
-            field="decision",
-        )
+    # declared: the stage set (flags, catalogue listing, change_flags P16) says whether it applies
     tx.enter_stage("fair_competition_review")
     draft = current_draft_number(tx)
     failed = tx.session.exec(
