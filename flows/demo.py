@@ -264,7 +264,24 @@ def legality(
         opinion="修改后合法",
         required_changes="删除第十二条增设行政许可的内容。",
     )
+    # Art. 28: the draft is revised as the opinion requires; the legal office confirms the
+    # revision carries the listed change and nothing else that touches legality (P15)
+    s.do(
+        p.after(submitted, 3),
+        "09:30",
+        s.staff,
+        "revise_draft",
+        draft="（修改稿）删除原第十二条增设行政许可的内容，其余条款不变。",
+        reason="按合法性审查意见删除第十二条",
+    )
     s.do(p.after(submitted, 3), "10:00", s.staff, "record_changes_after_review", changes="已删除第十二条。")
+    s.do(
+        p.after(submitted, 3),
+        "11:00",
+        "wanglei",
+        "confirm_revision",
+        reason="修改稿已删除第十二条，未作其他修改，不涉及其他合法性问题。",
+    )
 
 
 def meeting(s: Story, p: Planner, submitted: date, held: date, decision: str = "approve") -> None:

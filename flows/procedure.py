@@ -1529,6 +1529,7 @@ ACTIONS: dict[str, ActionRule] = {
         articles="Arts. 25, 26, 29",
         stage="discussion",
         decision=frozenset({_D.in_procedure}),
+        stage_status=(_S.pending, _S.active),  # a deferred matter is submitted again
     ),
     "record_meeting": action("gov_office", articles="Art. 30", stage="discussion"),
     # party, congress, publication, archive

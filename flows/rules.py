@@ -1125,6 +1125,48 @@ def party_reply_not_before_report(reply_on: date, report_on: date | None) -> Vio
     return _not_before("R15", "on_date", reply_on, report_on, "向党委请示报告的日期", "the request-report")
 
 
+def meeting_not_before_submission(held_on: date, submitted_on: date) -> Violation | None:
+    """R12, Arts. 29-30: the meeting discusses the package submitted to it, so it is held
+    on or after the day of the submission."""
+    return _not_before(
+        "R12", "held_on", held_on, submitted_on, "提请审议的日期", "the submission for discussion"
+    )
+
+
+def meeting_not_before_party_reply(
+    held_on: date, report_on: date | None, reply_on: date | None
+) -> Violation | None:
+    """P8, Art. 31: where local rules put the Party committee first, the meeting follows its
+    request-report and reply."""
+    return _not_before(
+        "P8", "held_on", held_on, report_on, "向党委请示报告的日期", "the request-report"
+    ) or _not_before("P8", "held_on", held_on, reply_on, "党委批复", "the Party committee's reply")
+
+
+def submitted_since_last_meeting(
+    submitted_at: datetime, last_meeting_at: datetime | None
+) -> Violation | None:
+    """R12, Art. 29: a matter the meeting deferred is submitted again, with a fresh package,
+    before it goes to another meeting."""
+    if last_meeting_at is not None and submitted_at <= last_meeting_at:
+        return Violation(
+            "R12",
+            "decision",
+            "该事项已被会议暂缓，须重新提请审议",
+            "the meeting deferred the matter; it must be submitted again",
+        )
+    return None
+
+
+def meeting_date_ahead(meeting_date: date, today: date) -> Violation | None:
+    """Art. 29: a submission is for a meeting still to come."""
+    if meeting_date < today:
+        return Violation(
+            "STATE", "meeting_date", "会议日期不得早于今天", "the meeting date cannot be in the past"
+        )
+    return None
+
+
 def congress_step_not_before_meeting(step_on: date, held_on: date | None) -> Violation | None:
     """R15, Art. 8: the congress step follows the organ's decision (the congress stage comes
     after discussion)."""

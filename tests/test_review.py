@@ -298,9 +298,7 @@ def test_only_a_selected_expert_gives_an_opinion(ctx: ServiceContext) -> None:
     drafted(ctx, flags=["technical"])
     act(ctx, "select_experts", "li", "2026-03-05T09:00", decision="D1", experts=[choice("E-zhang")])
     opinion = {"decision": "D1", "text": "意见", "signed": True}
-    error = refused(
-        ctx, "R6", "record_expert_opinion", "li", "2026-03-06T09:00", expert="E-qian", **opinion
-    )
+    error = refused(ctx, "R6", "record_expert_opinion", "li", "2026-03-06T09:00", expert="E-qian", **opinion)
     assert error.field == "expert"
     refused(ctx, "NOT_FOUND", "record_expert_opinion", "li", "2026-03-06T09:00", expert="E-nobody", **opinion)
     act(ctx, "record_expert_opinion", "li", "2026-03-06T09:00", ref="EO1", expert="E-zhang", **opinion)

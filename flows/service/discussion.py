@@ -11,8 +11,10 @@ from sqlmodel import col, select
 
 from flows import procedure as proc
 from flows import rules, textdiff
+from flows.calendar import local_date
 from flows.errors import invalid
 from flows.service.framework import DecisionPayload, Tx, action
+from flows.service.issuance import party_step_on
 from flows.service.legality import (
     confirmed_drafts,
     latest_review,
@@ -137,32 +139,13 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     earliest = tx.open_deadline("legality_review_min", str(review.round))
     if earliest is not None:
         tx.check(rules.review_time_respected(p.meeting_date, earliest.due_date))
-    risk = latest_assessment(tx)
-    if risk is not None and risk.controllable is None and not risk.existing_reference:
-        tx.refuse(
-            "R7",
-            "决策机关尚未判断风险是否可控",
-            "the organ has not judged whether the risk is controllable",
-            field="decision",
-        )
-    tx.check(rules.uncontrollable_risk_addressed(judgement_history(tx)))  # R7, Art. 24
+    refuse_standing_risk(tx)
     # the revision record is written by this action, below
     missing = [kind for kind, present in package_items(tx) if not present and kind != "draft_revisions"]
     if missing:
         names = [proc.EVIDENCE_KINDS[k].zh for k in missing]
         tx.refuse("R13", f"缺少：{'、'.join(names)}", f"missing: {', '.join(missing)}", field="decision")
-    if p.meeting_date < tx.today:
-        tx.refuse(
-            "STATE", "会议日期不得早于今天", "the meeting date cannot be in the past", field="meeting_date"
-        )
-    row = tx.stage("discussion")
-    if row.status not in (StageStatus.pending, StageStatus.active):
-        tx.refuse(
-            "STATE",
-            f"集体讨论阶段为 {row.status.value}",
-            f"the discussion stage is {row.status.value}",
-            field="decision",
-        )
+    tx.check(rules.meeting_date_ahead(p.meeting_date, tx.today))
     if p.legal_risk_statement:
         tx.add_evidence("discussion", "legal_risk_statement", p.legal_risk_statement)
     record = revision_record(tx)
@@ -194,6 +177,21 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     tx.close_deadlines("legality_review_min", subject_ref=str(review.round))
     tx.emit("submitted_for_discussion", {"meeting_date": str(p.meeting_date)})
     return {"meeting_date": str(p.meeting_date)}
+
+
+def refuse_standing_risk(tx: Tx) -> None:
+    """R7, Art. 24: the organ has judged the risk, and no uncontrollable judgement stands.
+    Checked at the submission and again at the meeting, since a risk found after the
+    submission (change_flags) is judged then (§15.1)."""
+    risk = latest_assessment(tx)
+    if risk is not None and risk.controllable is None and not risk.existing_reference:
+        tx.refuse(
+            "R7",
+            "决策机关尚未判断风险是否可控",
+            "the organ has not judged whether the risk is controllable",
+            field="decision",
+        )
+    tx.check(rules.uncontrollable_risk_addressed(judgement_history(tx)))
 
 
 def draft_unchanged_since_submission(tx: Tx, submission: DiscussionSubmission) -> rules.Violation | None:
@@ -313,12 +311,20 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
         tx.refuse(
             "R12", "尚未提请集体讨论", "the draft has not been submitted for discussion", field="decision"
         )
+    previous = tx.session.exec(
+        select(Meeting).where(Meeting.decision_id == decision.id).order_by(col(Meeting.id).desc())
+    ).first()
+    # a deferred matter is submitted again before its next meeting (Art. 29)
+    tx.check(
+        rules.submitted_since_last_meeting(
+            submission.submitted_at, previous.recorded_at if previous else None
+        )
+    )
     tx.check(draft_unchanged_since_submission(tx, submission))
     refuse_unfinished_pre_review(tx)  # P16: a stage required after the submission
-    if (
-        tx.settings["party_report_order"] == "before_meeting"
-        and tx.stage("party_report").status != StageStatus.completed
-    ):
+    refuse_standing_risk(tx)  # R7: a risk judged after the submission still blocks
+    before_meeting = tx.settings["party_report_order"] == "before_meeting"
+    if before_meeting and tx.stage("party_report").status != StageStatus.completed:
         tx.refuse(
             "P8",
             "本地规定须先向党委请示报告",
@@ -327,6 +333,14 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
         )
     if p.held_on > tx.today:
         raise invalid("held_on", "会议尚未召开", "the meeting has not been held yet")
+    # §15.4: the meeting is not dated before what it depends on
+    tx.check(rules.meeting_not_before_submission(p.held_on, local_date(submission.submitted_at, tx.tz)))
+    if before_meeting:
+        tx.check(
+            rules.meeting_not_before_party_reply(
+                p.held_on, party_step_on(tx, "report"), party_step_on(tx, "reply")
+            )
+        )
     # R10 binds the meeting actually held, not only the date it was submitted for (Art. 26(2))
     earliest = earliest_meeting_date(tx)
     if earliest is not None and p.held_on < earliest:
