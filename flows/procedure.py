@@ -1332,7 +1332,10 @@ class ActionRule:
     - `enters`: work starts or continues in `stage`: it must apply to the decision (R2), the
       stages it comes after must be done (ORDER), and it must be open to work (STATE).
     - `stage_status`: the statuses `stage` must have (STATE); empty means any.
-    - `done`: further stages that must be done first (ORDER).
+    - `done`: further stages that must be done first (ORDER); `started`: stages that must
+      have started (ORDER), for steps that run alongside them (Art. 36 during execution).
+    - `status_rules`: the rule refusing a particular decision status, where it is not the
+      action's `decision_rule` (e.g. R20 for a suspended decision, Art. 37).
     - `needs`: for each object the action works on (a hearing, a review round…), by its
       lifecycle, the statuses it must have; checked once the handler has found it."""
 
@@ -1344,6 +1347,8 @@ class ActionRule:
     enters: bool = False
     stage_status: frozenset[StageStatus] = frozenset()
     done: tuple[str, ...] = ()
+    started: tuple[str, ...] = ()
+    status_rules: Mapping[DecisionStatus, str] = field(default_factory=dict)
     needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
@@ -1360,6 +1365,8 @@ def action(
     enters: bool = False,
     stage_status: tuple[StageStatus, ...] = (),
     done: tuple[str, ...] = (),
+    started: tuple[str, ...] = (),
+    status_rules: Mapping[DecisionStatus, str] | None = None,
     needs: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ActionRule:
     return ActionRule(
@@ -1371,6 +1378,8 @@ def action(
         enters=enters,
         stage_status=frozenset(stage_status),
         done=done,
+        started=started,
+        status_rules=dict(status_rules or {}),
         needs={name: frozenset(statuses) for name, statuses in (needs or {}).items()},
     )
 
@@ -1378,6 +1387,14 @@ def action(
 DEPT = "department_staff department_head"
 LEGAL = "legal_reviewer legal_head"
 _S = StageStatus
+
+# After the decision: what may be carried out, and what runs after archiving too.
+AFTER = OPEN | {_D.archived}
+CARRIED_OUT: dict[str, Any] = {
+    "decision": MADE,
+    "decision_rule": "ORDER",  # there is no decision to carry out yet
+    "status_rules": {_D.suspended: "R20"},
+}
 
 # The steps after the notice work in an open hearing stage.
 HEARING_STEP: dict[str, Any] = {"stage": "hearing", "stage_status": (_S.active, _S.returned)}
@@ -1553,26 +1570,39 @@ ACTIONS: dict[str, ActionRule] = {
         articles="Art. 33",
         stage="archive",
         decision=frozenset({_D.published, _D.decided, _D.rejected, _D.suspended, _D.terminated}),
+        stage_status=(_S.pending, _S.active, _S.returned),  # archived once
         decision_rule="ORDER",
     ),
-    # after the decision (Arts. 34-37 run after archiving too)
-    "assign_execution_unit": action(
-        "gov_office head", articles="Art. 34", stage="execution", decision=OPEN | {_D.archived}
-    ),
-    "report_execution_progress": action(
-        DEPT, articles="Art. 34", stage="execution", decision=OPEN | {_D.archived}
-    ),
-    "report_execution_problem": action(
-        DEPT, articles="Art. 35", stage="execution", decision=OPEN | {_D.archived}
-    ),
+    # after the decision (Arts. 34-37 run after archiving too); a suspended decision changes
+    # only by the organ ending the suspension or by an adjustment (R20, Art. 37)
+    "assign_execution_unit": action("gov_office head", articles="Art. 34", stage="execution", **CARRIED_OUT),
+    "report_execution_progress": action(DEPT, articles="Art. 34", stage="execution", decision=AFTER),
+    "report_execution_problem": action(DEPT, articles="Art. 35", stage="execution", decision=AFTER),
     "start_post_evaluation": action(
-        "gov_office head", articles="Art. 36", stage="post_evaluation", decision=OPEN | {_D.archived}
+        "gov_office head",
+        articles="Art. 36",
+        stage="post_evaluation",
+        decision=MADE | {_D.suspended},
+        decision_rule="ORDER",
+        started=("execution",),  # Art. 36 evaluates a decision while it is carried out
+        stage_status=(_S.not_required, _S.pending, _S.completed),  # not while one is under way
     ),
     "submit_post_evaluation_report": action(
-        f"{DEPT} gov_office", articles="Art. 36", stage="post_evaluation", decision=OPEN | {_D.archived}
+        f"{DEPT} gov_office",
+        articles="Art. 36",
+        stage="post_evaluation",
+        decision=AFTER,
+        stage_status=(_S.active,),
     ),
-    "suspend_execution": action("head", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}),
-    "start_adjustment": action("gov_office head", articles="Art. 37", decision=OPEN | {_D.archived}),
+    "suspend_execution": action(
+        "head",
+        articles="Art. 37",
+        stage="execution",
+        **CARRIED_OUT | {"status_rules": {_D.suspended: "STATE"}},
+    ),
+    "start_adjustment": action(
+        "gov_office head", articles="Art. 37", decision=MADE | {_D.suspended}, decision_rule="ORDER"
+    ),
     # time
     "extend_deadline": action(
         f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16", needs={"deadline": (DeadlineStatus.open,)}
@@ -1587,14 +1617,21 @@ ACTIONS: dict[str, ActionRule] = {
     "change_flags": action(DEPT, articles="Arts. 14, 19, 22, 25(2), 29(1); P16"),
     # §15.7: the organ ends a suspension; the public's feedback on execution (Arts. 35(2), 37)
     "resume_execution": action(
-        "head gov_office", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}
+        "head gov_office",
+        articles="Art. 37",
+        stage="execution",
+        decision=frozenset({_D.suspended}),
+        status_rules={_D.archived: "STATE"},  # an archived decision that is not suspended
     ),
+    # stopping a decision the head has not suspended is what Art. 37 forbids
     "terminate_decision": action(
-        "head gov_office", articles="Art. 37", stage="execution", decision=OPEN | {_D.archived}
+        "head gov_office",
+        articles="Art. 37",
+        stage="execution",
+        decision=frozenset({_D.suspended}),
+        decision_rule="R20",
     ),
-    "submit_execution_feedback": action(
-        "public", articles="Art. 35(2)", stage="execution", decision=OPEN | {_D.archived}
-    ),
+    "submit_execution_feedback": action("public", articles="Art. 35(2)", stage="execution", decision=AFTER),
 }
 
 

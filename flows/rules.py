@@ -37,7 +37,9 @@ def action_preconditions(
     `flows.procedure.ACTIONS`: the decision's status, then (for an action working in a
     stage) that the stage applies (R2), that what it comes after is done, and its status."""
     if decision_status not in rule.decision:
-        rule_id = CLOSED_RULE.get(decision_status, rule.decision_rule)
+        rule_id = rule.status_rules.get(decision_status) or CLOSED_RULE.get(
+            decision_status, rule.decision_rule
+        )
         return Violation(
             rule_id,
             "decision",
@@ -53,6 +55,13 @@ def action_preconditions(
     if missing:
         return Violation(
             "ORDER", "decision", f"须先完成：{', '.join(missing)}", f"first complete: {', '.join(missing)}"
+        )
+    unstarted = [
+        s for s in rule.started if statuses.get(s) not in (StageStatus.active, StageStatus.completed)
+    ]
+    if unstarted:
+        return Violation(
+            "ORDER", "decision", f"须先开始：{', '.join(unstarted)}", f"first start: {', '.join(unstarted)}"
         )
     allowed = ENTERABLE if rule.enters and not rule.stage_status else rule.stage_status
     if stage is not None and allowed and statuses.get(stage.id) not in allowed:
@@ -1193,6 +1202,30 @@ def publication_not_before_congress_step(published_on: date, step_on: date | Non
 
 
 # ------------------------------------------------------------------ §15.7, Art. 37: ending a suspension
+def suspension_not_before_decision(on: date, decided_on: date | None) -> Violation | None:
+    """R20, Art. 37: execution is suspended once there is a decision to carry out."""
+    return _not_before("R20", "on_date", on, decided_on, "决策日期", "the decision")
+
+
+def execution_unit_changes(same_unit: bool, unit: str) -> Violation | None:
+    """Art. 34: naming the execution unit again replaces it; naming the same one is nothing."""
+    if same_unit:
+        return Violation("STATE", "unit", f"{unit} 已是执行单位", f"{unit} is already the execution unit")
+    return None
+
+
+def one_adjustment_at_a_time(running: str | None) -> Violation | None:
+    """Art. 37: a major adjustment runs as one new procedure linked to the original."""
+    if running is not None:
+        return Violation(
+            "STATE",
+            "decision",
+            f"调整程序 {running} 正在进行",
+            f"the adjustment {running} is already under way",
+        )
+    return None
+
+
 def suspension_end_not_before_start(on: date, suspended_on: date) -> Violation | None:
     """R20, Art. 37: a suspension is resumed or turned into a termination after it began."""
     return _not_before("R20", "on_date", on, suspended_on, "中止执行的日期", "the suspension")

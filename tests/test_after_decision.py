@@ -401,7 +401,7 @@ def test_a_decision_suspended_before_publication_is_published_and_archived(ctx: 
     assert text.startswith("决定全文") and "中止执行" in text and "2026-04-19" in text
     refused(
         ctx,
-        "ORDER",
+        "STATE",  # already published
         "publish_decision",
         "zhou",
         "2026-04-23T09:00",

@@ -426,7 +426,7 @@ def test_a_suspension_needs_an_article_35_trigger_and_urgency(ctx: ServiceContex
         assert error.field == field
     refused(
         ctx,
-        "ORDER",
+        "R20",  # §15.4: not dated before the decision
         "suspend_execution",
         "mayor",
         "2026-06-01T09:00",

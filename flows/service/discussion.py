@@ -409,13 +409,13 @@ def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
     tx.move_stage("discussion", StageStatus.completed)
     decision.decided_on = tx.now
     if p.head_decision == "reject":
-        decision.status = DecisionStatus.rejected
+        tx.set_decision_status(DecisionStatus.rejected)
         for stage_id in ("party_report", "congress", "publication", "execution"):
             if tx.stage(stage_id).status == StageStatus.pending:
                 tx.move_stage(stage_id, StageStatus.waived, "decision rejected")
         tx.schedule("archive_due", p.held_on)  # P10: archive even a rejected matter
     else:
-        decision.status = DecisionStatus.decided
+        tx.set_decision_status(DecisionStatus.decided)
         if "confidential" in tx.flags:
             tx.schedule("archive_due", p.held_on)  # P10: no publication, archive from the decision
         else:

@@ -23,7 +23,7 @@ from flows import rules
 from flows.errors import refusal
 from flows.service import audit
 from flows.service.framework import DEPARTMENT_ROLES, DecisionPayload, Tx, action, validation_error
-from flows.service.issuance import refuse_if_terminated, standing_status
+from flows.service.issuance import standing_status
 from flows.service.lifecycle import FlagName, RegisterDecision, create_decision
 from models import (
     CatalogueEntry,
@@ -40,10 +40,6 @@ from models import (
 from models.enums import DeadlineStatus
 from models.execution import ExecutionFeedback
 
-# A decision that was made and may be carried out (Art. 34).
-MADE = frozenset({DecisionStatus.decided, DecisionStatus.published, DecisionStatus.archived})
-# Art. 36 and Art. 37 also apply to a decision whose execution is suspended.
-MADE_OR_SUSPENDED = MADE | {DecisionStatus.suspended}
 # Pre-decision evidence whose authors did the main argumentation or assessment (Art. 36).
 MAIN_WORK_EVIDENCE = ("risk_report",)
 
@@ -112,26 +108,6 @@ def _sync_acting_units(tx: Tx) -> None:
         tx.session.add(decision)
 
 
-def _require_made(tx: Tx, allowed: frozenset[DecisionStatus]) -> Decision:
-    decision = tx.require_decision()
-    if decision.status in allowed:
-        return decision
-    refuse_if_terminated(tx)
-    if decision.status == DecisionStatus.suspended:
-        tx.refuse(
-            "R20",
-            "决策已中止执行，只能通过调整程序变更",
-            "execution is suspended; only an adjustment procedure may change the decision",
-            field="decision",
-        )
-    tx.refuse(
-        "ORDER",
-        f"尚无可执行的决定（决策状态为 {decision.status.value}）",
-        f"there is no decision to carry out (the decision is {decision.status.value})",
-        field="decision",
-    )
-
-
 def _acts_as_department(tx: Tx) -> bool:
     """The actor acts through a department role (as the framework's unit check reads it)."""
     acting = tx.procedure.actions[tx.action].roles & tx.actor.roles
@@ -159,11 +135,10 @@ class AssignExecutionUnit(DecisionPayload):
 @action("assign_execution_unit", AssignExecutionUnit)
 def assign_execution_unit(tx: Tx, p: AssignExecutionUnit) -> Mapping[str, Any]:
     """Art. 34: the organ names the execution unit; naming another one replaces it."""
-    decision = _require_made(tx, MADE)
+    decision = tx.require_decision()  # made (declared)
     unit = tx.unit(p.unit, "unit")
     previous = current_assignment(tx)
-    if previous is not None and previous.unit_id == unit.id:
-        tx.refuse("STATE", f"{p.unit} 已是执行单位", f"{p.unit} is already the execution unit", field="unit")
+    tx.check(rules.execution_unit_changes(previous is not None and previous.unit_id == unit.id, p.unit))
     tx.enter_stage("execution")
     undertaking = undertaking_units(tx)  # read before unit_codes changes
     tx.session.add(
@@ -188,7 +163,6 @@ def _unit_code(tx: Tx, assignment: ExecutionAssignment | None) -> str | None:
 def _require_reporter(tx: Tx) -> ExecutionAssignment:
     """R18: reports come once an execution unit is named, from it or an undertaking unit;
     none after the organ terminated the decision (R20)."""
-    refuse_if_terminated(tx)
     assignment = current_assignment(tx)
     tx.check(rules.execution_unit_assigned(assignment is not None))
     assert assignment is not None
@@ -259,7 +233,7 @@ class StartPostEvaluation(DecisionPayload):
 def start_post_evaluation(tx: Tx, p: StartPostEvaluation) -> Mapping[str, Any]:
     """Art. 36: the organ may organise a post-evaluation once the decision is being carried
     out, naming an evaluator that did not do the main pre-decision work (R19)."""
-    decision = _require_made(tx, MADE_OR_SUSPENDED)
+    decision = tx.require_decision()  # made, or suspended (declared)
     tx.check(rules.evaluation_trigger_known(p.trigger))
     evaluator = tx.unit(p.evaluator_unit, "evaluator_unit")
     tx.check(rules.evaluator_independent(evaluator.code, main_work_units(tx)))
@@ -280,29 +254,9 @@ def start_post_evaluation(tx: Tx, p: StartPostEvaluation) -> Mapping[str, Any]:
 
 
 def _enter_post_evaluation(tx: Tx) -> None:
-    """Like `tx.enter_stage`, except that the stages it comes after (execution) need only
-    have started: Art. 36 evaluates a decision while it is being implemented, and
-    execution never "completes" in the procedure. A finished evaluation may be followed
-    by a new one (completed -> active)."""
-    stage_def = tx.procedure.stage("post_evaluation")
-    statuses = tx.stage_statuses()
-    started = {StageStatus.active, StageStatus.completed}
-    unstarted = [s for s in stage_def.after if statuses.get(s) not in started]
-    if unstarted:
-        tx.refuse(
-            "ORDER",
-            f"须先开始：{', '.join(unstarted)}（先确定执行单位）",
-            f"first start: {', '.join(unstarted)} (name the execution unit)",
-            field="decision",
-        )
-    status = statuses["post_evaluation"]
-    if status not in (StageStatus.not_required, StageStatus.pending, StageStatus.completed):
-        tx.refuse(
-            "STATE",
-            f"决策后评估正在进行（{status.value}）",
-            f"a post-evaluation is under way ({status.value})",
-            field="decision",
-        )
+    """Declared: execution has started (Art. 36 evaluates a decision while it is being
+    implemented, and execution never "completes"), and no evaluation is under way; a
+    finished one may be followed by a new one (completed -> active)."""
     tx.move_stage("post_evaluation", StageStatus.active)
 
 
@@ -314,10 +268,8 @@ class PostEvaluationReport(DecisionPayload):
 def submit_post_evaluation_report(tx: Tx, p: PostEvaluationReport) -> Mapping[str, Any]:
     """Art. 36: the evaluator's report, an important basis for adjusting the decision.
     A department submits it only as the named evaluator (R19 for a main-work unit)."""
-    refuse_if_terminated(tx)
     evaluation = open_evaluation(tx)
-    if evaluation is None or tx.stage("post_evaluation").status != StageStatus.active:
-        tx.refuse("STATE", "没有进行中的决策后评估", "no post-evaluation is under way", field="decision")
+    assert evaluation is not None, "the post_evaluation stage is active only while one is open (declared)"
     evaluator = tx.unit_by_id(evaluation.evaluator_unit_id).code
     if _acts_as_department(tx) and tx.actor.unit_code != evaluator:
         tx.check(rules.evaluator_independent(tx.actor.unit_code or "", main_work_units(tx)))
@@ -345,20 +297,11 @@ class SuspendExecution(DecisionPayload):
 def suspend_execution(tx: Tx, p: SuspendExecution) -> Mapping[str, Any]:
     """Art. 37: in an Art. 35 situation that is urgent, the head may first suspend
     execution. The only way, besides an adjustment, to stop a made decision (R20)."""
-    decision = tx.require_decision()
-    if decision.status == DecisionStatus.suspended:
-        tx.refuse("STATE", "决策已中止执行", "execution is already suspended", field="decision")
-    _require_made(tx, MADE)
+    decision = tx.require_decision()  # made and not yet suspended (declared)
     tx.check(rules.suspension_justified(p.trigger, p.urgency))
     tx.check(rules.recorded_date_not_future("R20", "on_date", p.on_date, tx.today))  # §15.4
     decided_on = decision.decided_on.astimezone(tx.tz).date() if decision.decided_on else None
-    if decided_on is not None and p.on_date < decided_on:
-        tx.refuse(
-            "ORDER",
-            f"中止日期不得早于决策日期 {decided_on}",
-            f"the suspension cannot precede the decision of {decided_on}",
-            field="on_date",
-        )
+    tx.check(rules.suspension_not_before_decision(p.on_date, decided_on))
     text = (
         f"关于中止执行《{decision.title}》的决定：自{p.on_date}起中止执行。"
         f"情形：{p.trigger}（第三十五条）。紧急情况：{p.urgency}"
@@ -377,7 +320,7 @@ def suspend_execution(tx: Tx, p: SuspendExecution) -> Mapping[str, Any]:
         )
     )
     tx.notes["previous_status"] = decision.status.value
-    decision.status = DecisionStatus.suspended
+    tx.set_decision_status(DecisionStatus.suspended)
     tx.emit("execution_suspended", {"trigger": p.trigger, "on_date": str(p.on_date)})
     return {"status": decision.status.value, "on_date": str(p.on_date)}
 
@@ -388,7 +331,6 @@ class StartAdjustment(DecisionPayload):
     reason: str = Field(min_length=1)
 
 
-ADJUSTABLE = MADE_OR_SUSPENDED
 KNOWN_FLAGS = frozenset(get_args(FlagName))
 
 
@@ -396,20 +338,14 @@ KNOWN_FLAGS = frozenset(get_args(FlagName))
 def start_adjustment(tx: Tx, p: StartAdjustment) -> Mapping[str, Any]:
     """Art. 37: a major adjustment goes through the statutory procedure again, as a new
     decision linked to the original; the original stays as it is (R20)."""
-    original = _require_made(tx, ADJUSTABLE)
+    original = tx.require_decision()  # made, or suspended (declared)
     running = tx.session.exec(
         select(Decision.code).where(
             Decision.adjusts_decision_id == original.id,
             col(Decision.status).in_([DecisionStatus.proposed, DecisionStatus.in_procedure]),
         )
     ).first()
-    if running is not None:
-        tx.refuse(
-            "STATE",
-            f"调整程序 {running} 正在进行",
-            f"the adjustment {running} is already under way",
-            field="decision",
-        )
+    tx.check(rules.one_adjustment_at_a_time(running))
     lead = tx.unit_by_id(original.lead_unit_id).code if original.lead_unit_id else None
     try:
         registration = RegisterDecision(
@@ -486,10 +422,8 @@ def _end_suspension(tx: Tx, p: EndSuspension, how: str, kind: str, text: str) ->
 def resume_execution(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
     """Art. 37: the organ lifts the head's suspension once the urgency is over; the decision
     returns to what the issuance steps made of it (decided, published or archived)."""
-    decision = tx.require_decision()
-    refuse_if_terminated(tx)
-    if decision.status != DecisionStatus.suspended or active_suspension(tx) is None:
-        tx.refuse("STATE", "决策未中止执行", "execution is not suspended", field="decision")
+    decision = tx.require_decision()  # suspended (declared)
+    assert active_suspension(tx) is not None, "a suspended decision has its suspension on record"
     back = standing_status(tx)
     _end_suspension(
         tx,
@@ -499,7 +433,7 @@ def resume_execution(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
         f"关于恢复执行《{decision.title}》的决定：自{p.on_date}起恢复执行。理由：{p.reason}",
     )
     tx.notes["previous_status"] = decision.status.value
-    decision.status = back
+    tx.set_decision_status(back)
     tx.emit("execution_resumed", {"on_date": str(p.on_date), "reason": p.reason})
     return {"status": back.value, "on_date": str(p.on_date)}
 
@@ -514,7 +448,6 @@ def terminate_decision(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
     may the organ decide, with its reason, to stop it for good. Afterwards only archiving
     remains: no execution reports, evaluation, publication or adjustment (R20)."""
     decision = tx.require_decision()
-    refuse_if_terminated(tx)
     tx.check(
         rules.suspension_in_force(
             decision.status == DecisionStatus.suspended and active_suspension(tx) is not None
@@ -538,7 +471,7 @@ def terminate_decision(tx: Tx, p: EndSuspension) -> Mapping[str, Any]:
     if not archived and tx.open_deadline("archive_due") is None:
         tx.schedule("archive_due", p.on_date)  # P10: archived from the decision that ended it
     tx.notes["previous_status"] = decision.status.value
-    decision.status = DecisionStatus.terminated
+    tx.set_decision_status(DecisionStatus.terminated)
     tx.emit("decision_terminated", {"on_date": str(p.on_date), "reason": p.reason})
     return {"status": decision.status.value, "on_date": str(p.on_date)}
 
@@ -555,7 +488,6 @@ def submit_execution_feedback(tx: Tx, p: SubmitExecutionFeedback) -> Mapping[str
     once the organ named the execution unit (R18), also while suspended, never after the
     decision was terminated (R20). The system numbers it; the sender chooses nothing."""
     decision = tx.require_decision()
-    refuse_if_terminated(tx)
     assignment = current_assignment(tx)
     tx.check(rules.execution_unit_assigned(assignment is not None))
     assert assignment is not None
@@ -586,9 +518,7 @@ def authorise_answer(tx: Tx, input_kind: str) -> None:
     and an evaluator (all in `unit_codes`), who do not carry the decision out. Other inputs
     belong to the procedure before the decision: a closed or terminated decision refuses
     them as the framework refuses any action on it."""
-    status = standing_status(tx)
-    if status == DecisionStatus.withdrawn:
-        tx.refuse("STATE", "决策状态为 withdrawn", "the decision is withdrawn", field="decision")
+    status = standing_status(tx)  # a withdrawn decision is refused by the declared statuses
     if input_kind == "feedback":
         assignment = current_assignment(tx)
         tx.check(rules.execution_unit_assigned(assignment is not None))

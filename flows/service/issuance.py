@@ -47,11 +47,6 @@ def standing_status(tx: Tx) -> DecisionStatus:
     return DecisionStatus.decided
 
 
-def refuse_if_terminated(tx: Tx) -> None:
-    """R20, Art. 37: once the organ has terminated a decision, only archiving remains."""
-    tx.check(rules.execution_not_terminated(tx.require_decision().status == DecisionStatus.terminated))
-
-
 def meeting_held_on(tx: Tx) -> date | None:
     """The day of the latest meeting on the decision: once decided, the deciding one."""
     decision = tx.require_decision()
@@ -101,7 +96,6 @@ def record_party_report(tx: Tx, p: PartyReport) -> Mapping[str, Any]:
     """Art. 31: before issuance; P8 decides before or after the meeting. The report is
     dated no later than today and, after the meeting, not before it (§15.4)."""
     decision = tx.require_decision()
-    refuse_if_terminated(tx)
     order = tx.settings["party_report_order"]
     standing = standing_status(tx)
     if order == "after_meeting" and standing not in DECIDED:
@@ -149,7 +143,6 @@ def record_party_reply(tx: Tx, p: PartyReply) -> Mapping[str, Any]:
     """Art. 31: the Party committee's answer, dated no later than today and not before
     the request-report it answers (§15.4)."""
     decision = tx.require_decision()
-    refuse_if_terminated(tx)
     reported_on = party_step_on(tx, "report")
     if reported_on is None:
         tx.refuse("R15", "尚未向党委请示报告", "no request-report has been made", field="decision")
@@ -186,14 +179,6 @@ class CongressStepPayload(DecisionPayload):
 def record_congress_step(tx: Tx, p: CongressStepPayload) -> Mapping[str, Any]:
     """Art. 8: dated no later than today and not before the meeting that decided (§15.4)."""
     decision = tx.require_decision()
-    refuse_if_terminated(tx)
-    if tx.stage("congress").status == StageStatus.not_required:
-        tx.refuse(
-            "STATE",
-            "该决策未标明需人大程序",
-            "the decision is not flagged for a congress step",
-            field="decision",
-        )
     tx.check(rules.recorded_date_not_future("R15", "on_date", p.on_date, tx.today))
     tx.check(rules.congress_step_not_before_meeting(p.on_date, meeting_held_on(tx)))
     tx.enter_stage("congress")
@@ -231,9 +216,6 @@ def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
         tx.refuse(
             "R2", "依法不予公开的决策不公布", "a confidential decision is not published", field="decision"
         )
-    refuse_if_terminated(tx)
-    if standing_status(tx) != DecisionStatus.decided:
-        tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
     statuses = tx.stage_statuses()
     if statuses.get("party_report") != StageStatus.completed:
         tx.refuse(
@@ -274,7 +256,7 @@ def publish_decision(tx: Tx, p: PublishDecision) -> Mapping[str, Any]:
     )
     tx.move_stage("publication", StageStatus.completed)
     if not suspended:  # a suspended decision stays suspended; resuming makes it published
-        decision.status = DecisionStatus.published
+        tx.set_decision_status(DecisionStatus.published)
     decision.published_on = tx.now
     tx.close_deadlines("publication_due")
     tx.schedule("archive_due", p.published_on)  # P10
@@ -329,16 +311,8 @@ def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
     """Art. 33. A suspended decision is archived with its suspension on record and stays
     suspended; a terminated one (never to be issued) needs no Party report or publication."""
     decision = tx.require_decision()
-    if tx.stage("archive").status == StageStatus.completed:
-        tx.refuse("STATE", "决策已归档", "the decision is already archived", field="decision")
     terminated = decision.status == DecisionStatus.terminated
     standing = standing_status(tx)
-    if not terminated and standing not in (
-        DecisionStatus.published,
-        DecisionStatus.decided,
-        DecisionStatus.rejected,
-    ):
-        tx.refuse("ORDER", "决策尚未作出", "the decision has not been made", field="decision")
     statuses = tx.stage_statuses()
     if standing != DecisionStatus.rejected and not terminated:
         for stage_id in ("party_report", "publication"):
@@ -406,7 +380,7 @@ def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
     tx.enter_stage("archive")
     tx.move_stage("archive", StageStatus.completed)
     if decision.status not in (DecisionStatus.suspended, DecisionStatus.terminated):
-        decision.status = DecisionStatus.archived  # a suspension or termination stays in force
+        tx.set_decision_status(DecisionStatus.archived)  # a suspension or termination stays in force
     tx.close_deadlines("archive_due")
     tx.emit("decision_archived", {"items": len(items)})
     return {"items": len(items)}
