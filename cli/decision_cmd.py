@@ -50,7 +50,7 @@ def step_line(step: ProjectedStep) -> str:
 def stage_label(stage_id: str) -> str:
     from flows import procedure as proc
 
-    stage = proc.STAGE_BY_ID.get(stage_id)
+    stage = proc.procedure().stage_by_id.get(stage_id)
     return f"{stage.zh} {stage.en}" if stage else stage_id
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flows.procedure import CLOSED_RULE, DONE_STATUSES, ENTERABLE, STAGES, ActionRule, Lifecycle, Stage
+from flows.procedure import CLOSED_RULE, DONE_STATUSES, ENTERABLE, ActionRule, Lifecycle, Stage
 from models.enums import DecisionStatus, StageStatus
 
 
@@ -109,9 +109,9 @@ def stage_initial_status(
 
 
 def initial_stage_statuses(
-    flags: frozenset[str], required_stages: frozenset[str] = frozenset()
+    stages: Sequence[Stage], flags: frozenset[str], required_stages: frozenset[str] = frozenset()
 ) -> dict[str, StageStatus]:
-    return {stage.id: stage_initial_status(stage, flags, required_stages) for stage in STAGES}
+    return {stage.id: stage_initial_status(stage, flags, required_stages) for stage in stages}
 
 
 NOT_STARTED = frozenset({StageStatus.pending, StageStatus.not_required})
@@ -128,6 +128,7 @@ class StageChanges:
 
 
 def recomputed_stages(
+    stages: Sequence[Stage],
     current: Mapping[str, StageStatus],
     old: tuple[frozenset[str], frozenset[str]],
     new: tuple[frozenset[str], frozenset[str]],
@@ -138,7 +139,7 @@ def recomputed_stages(
     to_pending: list[str] = []
     to_not_required: list[str] = []
     kept: list[str] = []
-    for stage in STAGES:
+    for stage in stages:
         status = current.get(stage.id)
         was = stage_initial_status(stage, *old)
         wanted = stage_initial_status(stage, *new)
@@ -153,13 +154,15 @@ def recomputed_stages(
     return StageChanges(tuple(to_pending), tuple(to_not_required), tuple(kept))
 
 
-def exclusion_possible(current: Mapping[str, StageStatus], flags: frozenset[str]) -> Violation | None:
+def exclusion_possible(
+    stages: Sequence[Stage], current: Mapping[str, StageStatus], flags: frozenset[str]
+) -> Violation | None:
     """R2 with P16: a flag that switches a stage off (confidential) cannot take effect while
     that stage is under way: the matter is before the public. Finish the stage first; a
     completed stage stays on the record."""
     running = [
         stage.id
-        for stage in STAGES
+        for stage in stages
         if stage.requirement(flags) == "excluded" and current.get(stage.id) in IN_PROGRESS
     ]
     if running:

@@ -498,3 +498,63 @@ def _sweep(ctx: ServiceContext, moment: Any) -> Any:
         return fire_due_deadlines(ctx, moment)
     except Exception as exc:
         return exc
+
+
+def test_an_action_waits_for_a_calendar_load_in_flight_and_counts_on_the_new_calendar(
+    fresh_postgres_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    """A calendar load holds the calendar (the jurisdiction row, FOR UPDATE) while it writes
+    the year's days. An action that counts working days must wait for it, then count on the
+    loaded calendar: 2026-04-09 becomes a holiday, so the 7 working days of the legality
+    review (Art. 26(2)) from 04-08 end on 04-20, not 04-17."""
+    from datetime import date
+
+    from models import CalendarDay
+
+    url, schema = fresh_postgres_schema
+    engine = make_engine(url, schema=schema)
+    watcher = make_engine(url, schema=schema)
+    create_all(engine)
+    ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
+    outcome: list[Any] = []
+    try:
+        ready_for_legality_review(ctx, ["D1"])
+        with Session(engine) as loading:
+            the_jurisdiction(loading, lock="calendar_write")
+            holder_pid = int(loading.connection().execute(text("select pg_backend_pid()")).scalar_one())
+            loading.add(CalendarDay(day=date(2026, 4, 9), is_working_day=False, note="test holiday"))
+            loading.flush()
+
+            def submit() -> None:
+                try:
+                    outcome.append(
+                        act(
+                            ctx,
+                            "submit_for_legality_review",
+                            "li",
+                            "2026-04-08T09:00",
+                            decision="D1",
+                            procedures_statement="说明",
+                        )
+                    )
+                except Exception as exc:
+                    outcome.append(exc)
+
+            action = threading.Thread(target=submit)
+            action.start()
+            blocked = False
+            for _ in range(2000):
+                blocked = blocked_behind(watcher, holder_pid)
+                if blocked or not action.is_alive():
+                    break
+                action.join(timeout=0.005)
+            loading.commit()
+        action.join(timeout=60)
+        assert blocked, "the action did not wait for the calendar load"
+        assert outcome and not isinstance(outcome[0], Exception), outcome
+        with Session(engine) as session:
+            due = session.exec(select(Deadline.due_date).where(Deadline.kind == "legality_review_min")).one()
+        assert due == date(2026, 4, 20)
+    finally:
+        watcher.dispose()
+        engine.dispose()

@@ -37,7 +37,7 @@ def facts(
     deadlines: Iterable[DeadlineFact] = (),
     **extra: Any,
 ) -> DecisionFacts:
-    statuses = dict(rules.initial_stage_statuses(frozenset(flags)))
+    statuses = dict(rules.initial_stage_statuses(proc.procedure().stages, frozenset(flags)))
     statuses.update(dict.fromkeys(done, StageStatus.completed))
     statuses.update(stages or {})
     return DecisionFacts(

@@ -466,7 +466,8 @@ def load_calendar_file(
 
 
 def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) -> LoadResult:
-    jurisdiction = the_jurisdiction(session, lock=True)  # serialises loads and the set-up chain
+    # alone: no action or sweep computes dates on the calendar while it changes
+    jurisdiction = the_jurisdiction(session, lock="calendar_write")
     tz = ZoneInfo(jurisdiction.timezone)
     settings = resolved_settings(jurisdiction)
     first, last = date(notice.year, 1, 1), date(notice.year, 12, 31)
@@ -624,8 +625,8 @@ def _packaged_year(year: int) -> bool:
 
 
 def _deadline_kind(decision: Decision | None, kind: str) -> proc.DeadlineKind | None:
-    kinds = proc.procedure(decision.procedure_version).deadline_kinds if decision else proc.DEADLINE_KINDS
-    return kinds.get(kind) or proc.DEADLINE_KINDS.get(kind)
+    kinds = proc.procedure(decision.procedure_version if decision else proc.CURRENT_VERSION).deadline_kinds
+    return kinds.get(kind)
 
 
 # ---------------------------------------------------------------------------- reading a year

@@ -448,7 +448,7 @@ def _code_taken(tx: Tx, year: CatalogueYear, code: str) -> bool:
 def _department_may_act(tx: Tx, unit_codes: list[str], field: str) -> None:
     """A department proposes and adjusts only matters it undertakes (Art. 11), as it acts
     only on decisions it undertakes."""
-    acting = proc.ACTIONS[tx.action].roles & tx.actor.roles
+    acting = tx.rule.roles & tx.actor.roles
     if tx.actor.is_system or not acting or not acting <= DEPARTMENT_ROLES:
         return
     if tx.actor.unit_code not in unit_codes:

@@ -9,7 +9,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from flows import procedure as proc
 from flows import rules, textdiff
 from flows.calendar import local_date
 from flows.errors import invalid
@@ -143,7 +142,7 @@ def submit_for_discussion(tx: Tx, p: SubmitForDiscussion) -> Mapping[str, Any]:
     # the revision record is written by this action, below
     missing = [kind for kind, present in package_items(tx) if not present and kind != "draft_revisions"]
     if missing:
-        names = [proc.EVIDENCE_KINDS[k].zh for k in missing]
+        names = [tx.procedure.evidence_kinds[k].zh for k in missing]
         tx.refuse("R13", f"缺少：{'、'.join(names)}", f"missing: {', '.join(missing)}", field="decision")
     tx.check(rules.meeting_date_ahead(p.meeting_date, tx.today))
     if p.legal_risk_statement:

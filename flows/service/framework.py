@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -123,8 +123,10 @@ def plan_reminders(
     reminders.plan(deadline, policy, calendar, tz, now)
 
 
-def resolved_settings(jurisdiction: Jurisdiction) -> dict[str, Any]:
-    values = {key: s.default for key, s in proc.SETTINGS.items()}
+def resolved_settings(jurisdiction: Jurisdiction, version: str = proc.CURRENT_VERSION) -> dict[str, Any]:
+    """The jurisdiction's settings over the defaults of the procedure version in force (a
+    decision's pinned version, for its own actions)."""
+    values = {key: s.default for key, s in proc.procedure(version).settings.items()}
     values.update(jurisdiction.settings or {})
     return values
 
@@ -344,7 +346,7 @@ class Tx:
         self, stage: str, kind: str, content: str | bytes, title: str | None = None
     ) -> EvidenceDocument:
         decision = self.require_decision()
-        assert kind in proc.EVIDENCE_KINDS, kind
+        assert kind in self.procedure.evidence_kinds, kind
         data = content.encode() if isinstance(content, str) else content
         sha = self.documents.put(data)
         if self.session.get(StoredDocument, sha) is None:
@@ -354,7 +356,7 @@ class Tx:
             decision_id=decision.id or 0,
             stage=stage,
             kind=kind,
-            title=title or proc.EVIDENCE_KINDS[kind].zh,
+            title=title or self.procedure.evidence_kinds[kind].zh,
             sha256=sha,
             created_by=self.actor.code,
             created_at=self.now,
@@ -499,7 +501,6 @@ class ActionSpec(Generic[P]):
     name: str
     payload: type[P]
     handler: Handler[P]
-    rule: proc.ActionRule
 
 
 REGISTRY: dict[str, ActionSpec[Any]] = {}
@@ -507,11 +508,11 @@ REGISTRY: dict[str, ActionSpec[Any]] = {}
 
 def action(name: str, payload: type[P]) -> Callable[[Handler[P]], Handler[P]]:
     """Register a handler as the one implementation of a public action."""
-    if name not in proc.ACTIONS:
+    if name not in proc.procedure().actions:
         raise KeyError(f"action {name} has no role rule in flows.procedure.ACTIONS")
 
     def register(handler: Handler[P]) -> Handler[P]:
-        REGISTRY[name] = ActionSpec(name, payload, handler, proc.ACTIONS[name])
+        REGISTRY[name] = ActionSpec(name, payload, handler)
         return handler
 
     return register
@@ -560,9 +561,25 @@ def load_actor(session: Session, jurisdiction: Jurisdiction, code: str) -> Actor
     return Actor(code, roles, user.id, user.unit_id, unit.code if unit else None)
 
 
-def the_jurisdiction(session: Session, lock: bool = False) -> Jurisdiction:
+JurisdictionLock = Literal["none", "calendar_read", "serial", "calendar_write"]
+
+
+def the_jurisdiction(session: Session, lock: bool | JurisdictionLock = False) -> Jurisdiction:
+    """The jurisdiction row, which also stands for its working-day calendar. On PostgreSQL
+    its row lock orders writers (SQLite's BEGIN IMMEDIATE already serialises them):
+
+    - `calendar_read` (FOR KEY SHARE): a writer that counts days on the calendar; many at
+      once, but never while a calendar load is in flight;
+    - `serial` (`True`, FOR NO KEY UPDATE): one at a time for numbering and the set-up chain,
+      alongside calendar readers;
+    - `calendar_write` (FOR UPDATE): a calendar load, alone."""
+    mode: JurisdictionLock = "serial" if lock is True else "none" if lock is False else lock
     query = select(Jurisdiction).order_by(col(Jurisdiction.id)).limit(1)
-    if lock:
+    if mode == "calendar_read":
+        query = query.with_for_update(read=True, key_share=True)
+    elif mode == "serial":
+        query = query.with_for_update(key_share=True)
+    elif mode == "calendar_write":
         query = query.with_for_update()
     found = session.exec(query).first()
     if found is None:
@@ -584,19 +601,19 @@ def lock_decision(session: Session, jurisdiction: Jurisdiction, code: str) -> De
 DEPARTMENT_ROLES = frozenset({"department_staff", "department_head"})
 
 
-def check_role(spec: ActionSpec[Any], actor: Actor, decision: Decision | None) -> None:
+def check_role(name: str, rule: proc.ActionRule, actor: Actor, decision: Decision | None) -> None:
     if actor.is_system:
         return
-    if not (spec.rule.roles & actor.roles):
+    if not (rule.roles & actor.roles):
         raise refusal(
             "AUTH",
-            f"{spec.name} 需要角色 {'/'.join(sorted(spec.rule.roles))}",
-            f"{spec.name} needs role {'/'.join(sorted(spec.rule.roles))}",
+            f"{name} 需要角色 {'/'.join(sorted(rule.roles))}",
+            f"{name} needs role {'/'.join(sorted(rule.roles))}",
             field="actor",
             kind="forbidden",
         )
     # A department acts only on decisions it undertakes (Art. 11).
-    acting_roles = spec.rule.roles & actor.roles
+    acting_roles = rule.roles & actor.roles
     if (
         decision is not None
         and acting_roles <= DEPARTMENT_ROLES
@@ -657,19 +674,22 @@ def _apply(
     ctx: ServiceContext, spec: ActionSpec[Any], payload: Payload, actor_code: str, now: datetime
 ) -> ActionResult:
     with session_scope(ctx.engine) as session:
-        jurisdiction = the_jurisdiction(session)
+        # a calendar load and this action cannot race: the deadlines it computes use the
+        # calendar as it stands when it commits
+        jurisdiction = the_jurisdiction(session, lock="calendar_read")
         actor = load_actor(session, jurisdiction, actor_code)
         decision = None
         decision_code = getattr(payload, "decision", None)
         if isinstance(decision_code, str):
             decision = lock_decision(session, jurisdiction, decision_code)
-        check_role(spec, actor, decision)
+        version = decision.procedure_version if decision else proc.CURRENT_VERSION
+        check_role(spec.name, proc.procedure(version).actions[spec.name], actor, decision)
         tx = Tx(
             session=session,
             actor=actor,
             now=now,
             jurisdiction=jurisdiction,
-            settings=resolved_settings(jurisdiction),
+            settings=resolved_settings(jurisdiction, version),
             calendar=load_calendar(session),
             documents=ctx.documents,
             action=spec.name,

@@ -325,7 +325,7 @@ def archive_decision(tx: Tx, p: ArchivePayload) -> Mapping[str, Any]:
     }
     missing = rules.missing_archive_items(required_archive_items(tx), present)
     if missing:
-        names = [proc.EVIDENCE_KINDS[k].zh for k in missing]
+        names = [tx.procedure.evidence_kinds[k].zh for k in missing]
         tx.refuse("R17", f"缺少：{'、'.join(names)}", f"missing: {', '.join(missing)}", field="decision")
     items = [
         {

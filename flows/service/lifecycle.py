@@ -91,7 +91,7 @@ def create_decision(
     listed = set(entry.procedures_required) if entry is not None else set()
     if entry is not None and entry.hearing_required:
         listed.add("hearing")
-    catalogue_procedures = [stage.id for stage in proc.STAGES if stage.id in listed]
+    catalogue_procedures = [stage.id for stage in tx.procedure.stages if stage.id in listed]
     lead = (
         tx.unit(p.lead_unit, "lead_unit") if p.lead_unit else (tx.unit(units[0]) if len(units) == 1 else None)
     )
@@ -120,7 +120,7 @@ def create_decision(
     tx.session.flush()
     tx.decision = decision
     for stage_id, status in rules.initial_stage_statuses(
-        frozenset(flags), frozenset(catalogue_procedures)
+        tx.procedure.stages, frozenset(flags), frozenset(catalogue_procedures)
     ).items():
         tx.session.add(
             StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
@@ -321,7 +321,7 @@ class StageDecision(DecisionPayload):
     @field_validator("stage")
     @classmethod
     def known_stage(cls, value: str) -> str:
-        if value not in proc.STAGE_BY_ID:
+        if value not in proc.procedure().stage_by_id:
             raise ValueError(f"unknown stage {value!r}")
         return value
 
@@ -379,7 +379,7 @@ def _apply_stage_set(
     set from them (P16). Started stages are never rolled back."""
     old = (frozenset(decision.flags), frozenset(decision.catalogue_procedures))
     new = (frozenset(flags), frozenset(required_stages))
-    changes = rules.recomputed_stages(tx.stage_statuses(), old, new)
+    changes = rules.recomputed_stages(tx.procedure.stages, tx.stage_statuses(), old, new)
     for stage_id in changes.to_pending:
         tx.move_stage(stage_id, StageStatus.pending, note)
     for stage_id in changes.to_not_required:
@@ -448,7 +448,7 @@ def confirm_flag(tx: Tx, p: ConfirmFlag) -> Mapping[str, Any]:
         tx.emit("flag_refused", {"flag": p.flag, "reason": p.reason})
         return {"flag": p.flag, "confirmed": False, "flags": list(decision.flags)}
     flags = {*decision.flags, p.flag}
-    tx.check(rules.exclusion_possible(tx.stage_statuses(), frozenset(flags)))
+    tx.check(rules.exclusion_possible(tx.procedure.stages, tx.stage_statuses(), frozenset(flags)))
     decision.proposed_flags = proposed
     decision.flag_confirmations = {
         **decision.flag_confirmations,

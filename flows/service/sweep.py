@@ -100,10 +100,12 @@ def next_due(session: Session) -> datetime | None:
     return min((t for t in (due, remind) if t is not None), default=None)
 
 
-def deadline_info(deadline: Deadline) -> DeadlineInfo:
-    """Labels of a deadline's kind and stage, from the procedure data."""
-    spec = proc.DEADLINE_KINDS.get(deadline.kind)
-    stage = proc.STAGE_BY_ID.get(deadline.stage)
+def deadline_info(deadline: Deadline, version: str = proc.CURRENT_VERSION) -> DeadlineInfo:
+    """Labels of a deadline's kind and stage, from the procedure data of `version` (the
+    decision's pinned version)."""
+    procedure = proc.procedure(version)
+    spec = procedure.deadline_kinds.get(deadline.kind)
+    stage = procedure.stage_by_id.get(deadline.stage)
     return DeadlineInfo(
         kind=Labels(spec.zh, spec.en) if spec else Labels(deadline.kind, deadline.kind),
         stage=Labels(stage.zh, stage.en) if stage else Labels(deadline.stage, deadline.stage),
@@ -112,7 +114,7 @@ def deadline_info(deadline: Deadline) -> DeadlineInfo:
 
 
 def reminder_env(ctx: ServiceContext, session: Session) -> ReminderEnv:
-    jurisdiction = the_jurisdiction(session)
+    jurisdiction = the_jurisdiction(session, lock="calendar_read")
     settings = resolved_settings(jurisdiction)
     return ReminderEnv(
         settings=ctx.notifications,
@@ -202,6 +204,8 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
             return None
         decision_id = candidate.decision_id
     with session_scope(ctx.engine) as session:
+        # the same lock order as an action: the jurisdiction (calendar) first, then the decision
+        jurisdiction = the_jurisdiction(session, lock="calendar_read")
         decision = (
             session.exec(select(Decision).where(Decision.id == decision_id).with_for_update()).first()
             if decision_id
@@ -212,7 +216,6 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
         ).first()
         if deadline is None or deadline.status != DeadlineStatus.open or deadline.due_at > now:
             return (0, 0)  # another sweep or an action dealt with it meanwhile
-        jurisdiction = the_jurisdiction(session)
         tx = Tx(
             session=session,
             actor=SYSTEM,

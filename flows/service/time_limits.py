@@ -53,7 +53,7 @@ class ChangeDeadline(DecisionPayload):
     @field_validator("kind")
     @classmethod
     def known_kind(cls, value: str) -> str:
-        if value not in proc.DEADLINE_KINDS:
+        if value not in proc.procedure().deadline_kinds:
             raise ValueError(f"unknown deadline kind {value!r}")
         return value
 
