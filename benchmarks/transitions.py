@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.transitions [--database URL] [--decisions N]
 
 Prints actions per second for register_decision and for a comment submission on an open
-period, each one transaction with its audit event. stack-facts.md gives the unit to
+period, each one transaction with its audit event. The bare unit to
 compare with: one UPDATE + one INSERT per transaction runs at ~1,800/s on PostgreSQL with
 one client."""
 

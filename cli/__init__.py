@@ -77,7 +77,7 @@ def scenario_run(
 
 
 def _reset_postgres(engine: Any) -> None:
-    """`--database` on PostgreSQL: each file runs on a fresh schema (actions.md)."""
+    """`--database` on PostgreSQL: each file runs on a fresh schema."""
     from sqlmodel import SQLModel
 
     import models  # noqa: F401

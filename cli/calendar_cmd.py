@@ -1,5 +1,5 @@
 """`decisionflow calendar ...`: load a year's holiday notice, show a year, count days
-(design decision 3, P2, P13)."""
+(P2, P13)."""
 
 from __future__ import annotations
 

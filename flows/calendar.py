@@ -1,4 +1,4 @@
-"""The working-day calendar (design decision 3, P2, P13). Pure: no database, no clock.
+"""The working-day calendar (P2, P13). Pure: no database, no clock.
 
 Working days follow the State Council's yearly holiday notice including make-up working
 days (调休). The `chinesecalendar` package is the base; administrators load overrides for

@@ -189,7 +189,7 @@ def comment_period(
 
 
 def respond_and_complete(s: Story, day: date, comments: int, approve_on: date | None = None) -> None:
-    """Art. 18: every comment answered, then the stage goes to the legal office (actions.md)."""
+    """Art. 18: every comment answered, then the stage goes to the legal office."""
     for i in range(1, comments + 1):
         s.do(
             day,

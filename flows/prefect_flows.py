@@ -1,6 +1,6 @@
 """Prefect flows: thin adapters that run machine work through the service layer.
 
-Human steps never wait inside Prefect (design decision 1); a flow run is short and
+Human steps never wait inside Prefect; a flow run is short and
 idempotent. Importing this module does not start or contact a Prefect server."""
 
 from __future__ import annotations

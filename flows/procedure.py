@@ -752,7 +752,7 @@ ERROR_KINDS: dict[str, Guard] = {
         ),
         Guard(
             id="AUTH",
-            article="ACTIONS",
+            article="role table (ACTIONS)",
             zh="操作人无权进行此操作",
             en="the actor's role does not allow this action",
         ),

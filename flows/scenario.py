@@ -1,4 +1,4 @@
-"""Scenario files (actions.md): set up a jurisdiction, then play actions against the
+"""Scenario files: set up a jurisdiction, then play actions against the
 service layer at given times, sweeping deadlines in between. An adapter: it writes
 nothing except through the service layer."""
 

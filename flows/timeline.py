@@ -239,7 +239,7 @@ def _hearing(p: _Projection) -> DateResult | None:
     before. Not yet announced: the earliest hearing is a notice published today plus the
     notice period, on a working day."""
     if p.facts.stages.get("hearing") in (StageStatus.awaiting_approval, StageStatus.returned):
-        return None  # held and reported; the legal office has it (actions.md)
+        return None  # held and reported; the legal office has it
     materials_unit = DayUnit(p.settings["hearing_materials_unit"])
     if p.facts.hearing_date is not None:
         hearing = p.add("hearing", DateResult(p.facts.hearing_date, False), "planned")

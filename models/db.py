@@ -18,7 +18,7 @@ DEFAULT_DATA_DIR = Path("var")
 
 
 def default_database_url() -> str:
-    """`DATABASE_URL` (or `DECISIONFLOW_DATABASE_URL`), else SQLite under ./var/ (design decision 7)."""
+    """`DATABASE_URL` (or `DECISIONFLOW_DATABASE_URL`), else SQLite under ./var/."""
     url = os.environ.get("DECISIONFLOW_DATABASE_URL") or os.environ.get("DATABASE_URL")
     return url or f"sqlite:///{DEFAULT_DATA_DIR / 'decisionflow.db'}"
 

@@ -1,4 +1,4 @@
-"""Lifecycle enums, stored as text (never native PostgreSQL ENUMs, see stack-facts)."""
+"""Lifecycle enums, stored as text (never native PostgreSQL ENUMs, a native PostgreSQL ENUM would need ALTER TYPE for every new value)."""
 
 from enum import StrEnum
 from typing import Any

@@ -11,7 +11,7 @@ from models.enums import DayUnit, DeadlineStatus, text_enum
 
 
 class Deadline(SQLModel, table=True):
-    """A statutory or planned time limit (design decision 2). Stores its inputs so that a
+    """A statutory or planned time limit. Stores its inputs so that a
     provisional deadline can be recomputed when the year's calendar is loaded (P13)."""
 
     __table_args__ = (
@@ -55,7 +55,7 @@ class OutboxEvent(SQLModel, table=True):
 
 class AuditEvent(SQLModel, table=True):
     """Append-only and hash-chained per chain (one chain per decision, per catalogue year,
-    and one for the jurisdiction's set-up), design decision 4."""
+    and one for the jurisdiction's set-up)."""
 
     __table_args__ = (UniqueConstraint("chain", "seq"),)
     id: int | None = Field(default=None, primary_key=True)

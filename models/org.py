@@ -1,4 +1,4 @@
-"""Jurisdictions, units, users and their roles (design decision 5)."""
+"""Jurisdictions, units, users and their roles."""
 
 from datetime import datetime
 from typing import Any

@@ -1,4 +1,4 @@
-"""Loading a year's holiday notice (design decision 3, P2, P13).
+"""Loading a year's holiday notice (P2, P13).
 
 The State Council publishes each year's holidays and make-up working days (调休) late in
 the previous year. Until then, dates in that year count weekends only and are marked

@@ -1,5 +1,5 @@
 """The annual decision catalogue (决策事项目录) and the hearing catalogue (听证目录):
-Art. 3(3), GD-H Art. 3; procedure.md §2 and §9.
+Art. 3(3), GD-H Art. 3; the columns follow published catalogues.
 
 A catalogue year goes through numbered versions. Departments propose entries into the
 draft version, the legal office includes or rejects each one (keeping a reason for what
@@ -77,7 +77,7 @@ class CatalogueYearPayload(Payload):
 
 
 class EntryFields(Payload):
-    """One matter of the catalogue, in the union schema of procedure.md §9.1."""
+    """One matter of the catalogue, in the union of the columns published catalogues use."""
 
     ref: str | None = Field(default=None, min_length=1, max_length=64, pattern=ENTRY_CODE)
     matter_name: str = Field(min_length=1, max_length=300)

@@ -331,7 +331,7 @@ class Tx:
 
     def finish_stage(self, stage_id: str, note: str = "") -> StageInstance:
         """The department completes a stage; stages the jurisdiction lists go to the legal
-        office for approval first (actions.md, stage approval)."""
+        office for approval first (stage approval by the legal office)."""
         if stage_id in self.settings["stages_needing_legal_approval"]:
             row = self.move_stage(stage_id, StageStatus.awaiting_approval, note)
             self.emit("stage_awaiting_approval", {"stage": stage_id})

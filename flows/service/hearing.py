@@ -616,7 +616,7 @@ class SubmitReport(DecisionPayload):
 @action("submit_hearing_report", SubmitReport)
 def submit_hearing_report(tx: Tx, p: SubmitReport) -> Mapping[str, Any]:
     """PRACTICE (GD-H): the hearing report closes the stage, which then goes to the legal
-    office for approval where the jurisdiction requires it (actions.md). Art. 18: every
+    office for approval where the jurisdiction requires it. Art. 18: every
     statement made at the hearing has been answered first (R5); the answers are stored on
     their own (hearing_answers) and at the end of the report, for the discussion package
     (Art. 29(2))."""

@@ -1,4 +1,4 @@
-"""The deadline sweep (design decision 2): one function that takes `now` and
+"""The deadline sweep: one function that takes `now` and
 1. fires due deadlines: automatic transitions (the comment window closes) and marking
    overdue, each in its own transaction, audited with the system as actor;
 2. creates the reminders and escalations whose time has come (notifications.reminders);

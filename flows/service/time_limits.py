@@ -1,4 +1,4 @@
-"""Changing an open deadline (actions.md, "Time"): extend_deadline and shorten_deadline.
+"""Changing an open deadline: extend_deadline and shorten_deadline.
 
 A deadline row keeps its base date, day count, unit and direction so that it can be
 recomputed when a year's calendar is loaded (P13); a change therefore rewrites the day
