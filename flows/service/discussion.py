@@ -301,18 +301,12 @@ def meeting_minutes(
 @action("record_meeting", RecordMeeting)
 def record_meeting(tx: Tx, p: RecordMeeting) -> Mapping[str, Any]:
     decision = tx.require_decision()
-    submission = tx.session.exec(
-        select(DiscussionSubmission)
-        .where(DiscussionSubmission.decision_id == decision.id)
-        .order_by(col(DiscussionSubmission.id).desc())
-    ).first()
+    submission = tx.latest(DiscussionSubmission)
     if submission is None or tx.stage("discussion").status != StageStatus.active:
         tx.refuse(
             "R12", "尚未提请集体讨论", "the draft has not been submitted for discussion", field="decision"
         )
-    previous = tx.session.exec(
-        select(Meeting).where(Meeting.decision_id == decision.id).order_by(col(Meeting.id).desc())
-    ).first()
+    previous = tx.latest(Meeting)
     # a deferred matter is submitted again before its next meeting (Art. 29)
     tx.check(
         rules.submitted_since_last_meeting(

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from flows import procedure as proc
 from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
@@ -51,6 +51,7 @@ from notifications.config import NotificationSettings
 from notifications.render import Renderer
 
 P = TypeVar("P", bound="Payload")
+M = TypeVar("M", bound=SQLModel)
 
 
 class Payload(BaseModel):
@@ -269,6 +270,13 @@ class Tx:
         decision = self.require_decision()
         rows = self.session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
         return {row.stage: row for row in rows}
+
+    def latest(self, model: type[M], order: Any = None) -> M | None:
+        """The decision's newest row of `model` (by `order`, else by id)."""
+        decision = self.require_decision()
+        column = order if order is not None else col(model.id)  # type: ignore[attr-defined]
+        query = select(model).where(model.decision_id == decision.id)  # type: ignore[attr-defined]
+        return self.session.exec(query.order_by(column.desc())).first()
 
     def evidence(self, kind: str) -> list[EvidenceDocument]:
         decision = self.require_decision()

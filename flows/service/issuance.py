@@ -49,10 +49,7 @@ def standing_status(tx: Tx) -> DecisionStatus:
 
 def meeting_held_on(tx: Tx) -> date | None:
     """The day of the latest meeting on the decision: once decided, the deciding one."""
-    decision = tx.require_decision()
-    row = tx.session.exec(
-        select(Meeting).where(Meeting.decision_id == decision.id).order_by(col(Meeting.id).desc())
-    ).first()
+    row = tx.latest(Meeting)
     return row.held_on if row else None
 
 
@@ -67,12 +64,7 @@ def party_step_on(tx: Tx, kind: str, result: str | None = None) -> date | None:
 
 
 def last_congress_step_on(tx: Tx) -> date | None:
-    decision = tx.require_decision()
-    row = tx.session.exec(
-        select(CongressStep)
-        .where(CongressStep.decision_id == decision.id)
-        .order_by(col(CongressStep.on_date).desc())
-    ).first()
+    row = tx.latest(CongressStep, col(CongressStep.on_date))
     return row.on_date if row else None
 
 
@@ -297,12 +289,7 @@ def required_archive_items(tx: Tx) -> list[str]:
 
 
 def _relies_on_existing_assessment(tx: Tx) -> bool:
-    decision = tx.require_decision()
-    latest = tx.session.exec(
-        select(RiskAssessment)
-        .where(RiskAssessment.decision_id == decision.id)
-        .order_by(col(RiskAssessment.id).desc())
-    ).first()
+    latest = tx.latest(RiskAssessment)
     return latest is not None and bool(latest.existing_reference) and latest.controllable is None
 
 

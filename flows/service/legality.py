@@ -19,12 +19,7 @@ from models.review import RevisionConfirmation
 
 
 def latest_review(tx: Tx) -> LegalityReview | None:
-    decision = tx.require_decision()
-    return tx.session.exec(
-        select(LegalityReview)
-        .where(LegalityReview.decision_id == decision.id)
-        .order_by(col(LegalityReview.round).desc())
-    ).first()
+    return tx.latest(LegalityReview, col(LegalityReview.round))
 
 
 def unapproved_pre_review_stages(tx: Tx) -> list[proc.Stage]:

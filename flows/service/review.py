@@ -257,12 +257,7 @@ def _expert_adoption_summary(tx: Tx) -> str:
 
 # =========================================================================== risk assessment
 def latest_assessment(tx: Tx) -> RiskAssessment | None:
-    decision = tx.require_decision()
-    return tx.session.exec(
-        select(RiskAssessment)
-        .where(RiskAssessment.decision_id == decision.id)
-        .order_by(col(RiskAssessment.id).desc())
-    ).first()
+    return tx.latest(RiskAssessment)
 
 
 def _items(values: list[str]) -> list[str]:
