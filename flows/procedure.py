@@ -1603,6 +1603,11 @@ ACTIONS: dict[str, ActionRule] = {
     "start_adjustment": action(
         "gov_office head", articles="Art. 37", decision=MADE | {_D.suspended}, decision_rule="ORDER"
     ),
+    # the jurisdiction administers itself (units, accounts, settings: R22, P17)
+    "add_unit": action("admin", articles="R22"),
+    "add_user": action("admin", articles="R22"),
+    "disable_user": action("admin", articles="R22"),
+    "change_settings": action("admin", articles="R22; P17"),
     # time
     "extend_deadline": action(
         f"{DEPT} {LEGAL} gov_office", articles="Arts. 15, 16", needs={"deadline": (DeadlineStatus.open,)}

@@ -1,6 +1,7 @@
 """The service layer: the only writer of state. Importing it registers every action."""
 
 from flows.service import (  # noqa: F401  (each module registers its actions)
+    admin,
     calendar_admin,
     catalogue,
     discussion,

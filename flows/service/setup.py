@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from flows import procedure as proc
 from flows.errors import ProcedureError, refusal
@@ -109,22 +109,8 @@ def _setting_value(setting: proc.Setting, value: Any, procedure: proc.Procedure)
     return value
 
 
-def setup_jurisdiction(
-    ctx: ServiceContext,
-    jurisdiction: dict[str, Any],
-    units: list[dict[str, Any]],
-    users: list[dict[str, Any]],
-    now: datetime | None = None,
-    actor: str = proc.SYSTEM_ACTOR,
-) -> int:
-    """Create (or extend) the jurisdiction in one transaction, audited on its set-up chain."""
-    try:
-        j_spec = JurisdictionSpec.model_validate(jurisdiction)
-        unit_specs = [UnitSpec.model_validate(u) for u in units]
-        user_specs = [UserSpec.model_validate(u) for u in users]
-    except ValidationError as exc:
-        raise validation_error(exc) from None
-    settings = validate_settings(j_spec.settings)
+def check_roles(user_specs: list[UserSpec]) -> None:
+    """Every role a user is given is one of the procedure's roles; nobody is `public`."""
     for user in user_specs:
         for role in user.roles:
             if role not in proc.ROLES or role == "public":
@@ -135,8 +121,97 @@ def setup_jurisdiction(
                     field=f"users.{user.id}.roles",
                     kind="invalid",
                 )
+
+
+def add_units(session: Session, jurisdiction_id: int, unit_specs: list[UnitSpec]) -> dict[str, int]:
+    """Create units; refuses a code already taken. Returns every unit's id by code."""
+    unit_ids: dict[str, int] = {
+        u.code: u.id
+        for u in session.exec(select(Unit).where(Unit.jurisdiction_id == jurisdiction_id))
+        if u.id
+    }
+    for spec in unit_specs:
+        if spec.id in unit_ids:
+            raise refusal(
+                "INPUT", f"单位 {spec.id} 已存在", f"unit {spec.id} exists", field="units.id", kind="invalid"
+            )
+        unit = Unit(jurisdiction_id=jurisdiction_id, code=spec.id, name=spec.name, kind=spec.kind)
+        session.add(unit)
+        session.flush()
+        assert unit.id is not None
+        unit_ids[spec.id] = unit.id
+    return unit_ids
+
+
+def add_users(session: Session, jurisdiction_id: int, user_specs: list[UserSpec]) -> None:
+    """Create user accounts with their roles and notification preferences; refuses a code
+    already taken and a unit that does not exist."""
+    check_roles(user_specs)
+    unit_ids = add_units(session, jurisdiction_id, [])
+    taken = set(session.exec(select(User.code).where(User.jurisdiction_id == jurisdiction_id)).all())
+    for u in user_specs:
+        if u.id in taken:
+            raise refusal(
+                "INPUT", f"用户 {u.id} 已存在", f"user {u.id} exists", field="users.id", kind="invalid"
+            )
+        if u.unit not in unit_ids:
+            raise refusal(
+                "NOT_FOUND",
+                f"单位 {u.unit} 不存在",
+                f"unit {u.unit} does not exist",
+                field=f"users.{u.id}.unit",
+                kind="not_found",
+            )
+        account = User(
+            jurisdiction_id=jurisdiction_id,
+            code=u.id,
+            name=u.name or u.id,
+            unit_id=unit_ids[u.unit],
+            email=u.email,
+        )
+        session.add(account)
+        session.flush()
+        assert account.id is not None
+        taken.add(u.id)
+        for role in sorted(set(u.roles)):
+            session.add(UserRole(user_id=account.id, role=role))
+        if u.locale is not None or u.channels is not None:
+            session.add(
+                RecipientPreference(
+                    user_id=account.id, locale=u.locale or "zh_CN", channels=list(u.channels or [])
+                )
+            )
+
+
+def setup_jurisdiction(
+    ctx: ServiceContext,
+    jurisdiction: dict[str, Any],
+    units: list[dict[str, Any]],
+    users: list[dict[str, Any]],
+    now: datetime | None = None,
+    actor: str = proc.SYSTEM_ACTOR,
+    *,
+    new_only: bool = False,
+) -> int:
+    """Create (or extend) the jurisdiction in one transaction, audited on its set-up chain.
+    `new_only` refuses a database that already holds a jurisdiction (`decisionflow init`)."""
+    try:
+        j_spec = JurisdictionSpec.model_validate(jurisdiction)
+        unit_specs = [UnitSpec.model_validate(u) for u in units]
+        user_specs = [UserSpec.model_validate(u) for u in users]
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    settings = validate_settings(j_spec.settings)
+    check_roles(user_specs)
     moment = (now or ctx.clock()).astimezone(UTC)
     with session_scope(ctx.engine) as session:
+        if new_only and session.exec(select(Jurisdiction.id)).first() is not None:
+            raise refusal(
+                "STATE",
+                "该数据库已设置辖区；请用 unit/user/settings 命令修改",
+                "this database already has a jurisdiction; change it with the unit, user and settings commands",
+                field="database",
+            )
         row = session.exec(select(Jurisdiction).where(Jurisdiction.organ == j_spec.organ)).first()
         if row is None:
             row = Jurisdiction(
@@ -147,50 +222,8 @@ def setup_jurisdiction(
         session.add(row)
         session.flush()
         assert row.id is not None
-        unit_ids: dict[str, int] = {
-            u.code: u.id for u in session.exec(select(Unit).where(Unit.jurisdiction_id == row.id)) if u.id
-        }
-        for spec in unit_specs:
-            if spec.id in unit_ids:
-                raise refusal(
-                    "INPUT",
-                    f"单位 {spec.id} 已存在",
-                    f"unit {spec.id} exists",
-                    field="units.id",
-                    kind="invalid",
-                )
-            unit = Unit(jurisdiction_id=row.id, code=spec.id, name=spec.name, kind=spec.kind)
-            session.add(unit)
-            session.flush()
-            assert unit.id is not None
-            unit_ids[spec.id] = unit.id
-        for u in user_specs:
-            if u.unit not in unit_ids:
-                raise refusal(
-                    "NOT_FOUND",
-                    f"单位 {u.unit} 不存在",
-                    f"unit {u.unit} does not exist",
-                    field=f"users.{u.id}.unit",
-                    kind="not_found",
-                )
-            account = User(
-                jurisdiction_id=row.id,
-                code=u.id,
-                name=u.name or u.id,
-                unit_id=unit_ids[u.unit],
-                email=u.email,
-            )
-            session.add(account)
-            session.flush()
-            assert account.id is not None
-            for role in sorted(set(u.roles)):
-                session.add(UserRole(user_id=account.id, role=role))
-            if u.locale is not None or u.channels is not None:
-                session.add(
-                    RecipientPreference(
-                        user_id=account.id, locale=u.locale or "zh_CN", channels=list(u.channels or [])
-                    )
-                )
+        add_units(session, row.id, unit_specs)
+        add_users(session, row.id, user_specs)
         audit.append(
             session,
             chain=f"jurisdiction:{row.id}",
