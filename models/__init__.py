@@ -1,6 +1,7 @@
 """SQLModel tables and the engine/session factory. No business rules live here."""
 
 from models.catalogue import CatalogueAdjustment, CatalogueEntry, CatalogueVersion, CatalogueYear
+from models.checkpoint import AuditCheckpoint
 from models.decision import Decision, DraftVersion, EvidenceDocument, StageInstance, StoredDocument
 from models.enums import (
     CatalogueEntryStatus,
@@ -55,6 +56,7 @@ from models.review import (
 
 __all__ = [
     "ArchiveDossier",
+    "AuditCheckpoint",
     "AuditEvent",
     "CalendarDay",
     "CalendarYear",

@@ -1,0 +1,165 @@
+"""Signed checkpoints catch what a hash chain alone cannot: someone with write access to the
+database who recomputes a chain, cuts its tail or deletes it. Each tampering is done here as
+an attacker would, directly in the database; the chains then still verify on their own, and
+only the checkpoints (signed with a key held outside the database) show it."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from flows.service import ServiceContext
+from flows.service import checkpoint as cp
+from flows.service.audit import event_hash, verify_all
+from models import AuditEvent
+from tests.helpers import act, at, district, drafted
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    path = tmp_path / "keys" / "checkpoint.key"
+    cp.init_key(path)
+    return path
+
+
+def checkpointed(ctx: ServiceContext, key: Path, when: str = "2026-03-03T09:00") -> str:
+    """Two decisions, then a checkpoint; returns the export that a verifier keeps."""
+    district(ctx)
+    drafted(ctx, "D1")
+    drafted(ctx, "D2")
+    private = cp.load_private(key)
+    with Session(ctx.engine) as session:
+        cp.write(session, private, at(when), ctx.data_dir)
+        session.commit()
+        return cp.export(session, private.public_key())
+
+
+def verify(ctx: ServiceContext, exported: str, key: Path) -> list[str]:
+    public = cp.load_public(cp.public_path(key).read_bytes(), "key")
+    trusted, entries = cp.read_export(exported, public)
+    with Session(ctx.engine) as session:
+        return [f.line() for f in cp.verify(session, trusted, entries)[1]]
+
+
+def chain_of(session: Session, ref: str) -> list[AuditEvent]:
+    first = session.exec(select(AuditEvent).where(col(AuditEvent.payload).is_not(None))).all()
+    decision_chain = next(
+        e.chain for e in first if e.action == "register_decision" and e.payload["result"]["decision"] == ref
+    )
+    return list(
+        session.exec(
+            select(AuditEvent).where(AuditEvent.chain == decision_chain).order_by(col(AuditEvent.seq))
+        )
+    )
+
+
+def recompute_from(session: Session, events: list[AuditEvent], start: int) -> None:
+    """What an attacker with database access does after editing an event: rehash the rest."""
+    prev = events[start - 1].prev_hash
+    for event in events[start - 1 :]:
+        event.prev_hash = prev
+        event.hash = event_hash(
+            event.chain, event.seq, event.action, event.actor, event.occurred_at, dict(event.payload), prev
+        )
+        prev = event.hash
+        session.add(event)
+    session.commit()
+
+
+def test_an_honest_record_matches_its_checkpoints_even_as_it_grows(ctx: ServiceContext, key: Path) -> None:
+    exported = checkpointed(ctx, key)
+    act(ctx, "revise_draft", "li", "2026-03-04T09:00", decision="D1", draft="第二稿", reason="完善")
+    assert verify(ctx, exported, key) == []
+
+
+def test_a_recomputed_chain_is_caught(ctx: ServiceContext, key: Path) -> None:
+    exported = checkpointed(ctx, key)
+    with Session(ctx.engine) as session:
+        events = chain_of(session, "D1")
+        events[1].payload = {**events[1].payload, "input": {"decision": "D1", "forged": True}}
+        recompute_from(session, events, 2)
+        assert verify_all(session)[2] == []  # the chain alone looks fine
+    problems = verify(ctx, exported, key)
+    assert any("rewritten and recomputed" in p for p in problems), problems
+
+
+def test_a_deleted_tail_is_caught(ctx: ServiceContext, key: Path) -> None:
+    exported = checkpointed(ctx, key)
+    with Session(ctx.engine) as session:
+        events = chain_of(session, "D2")
+        session.delete(events[-1])
+        session.commit()
+        assert verify_all(session)[2] == []
+    problems = verify(ctx, exported, key)
+    assert any("tail was deleted" in p for p in problems), problems
+
+
+def test_a_deleted_chain_is_caught(ctx: ServiceContext, key: Path) -> None:
+    exported = checkpointed(ctx, key)
+    with Session(ctx.engine) as session:
+        for event in chain_of(session, "D2"):
+            session.delete(event)
+        session.commit()
+        assert verify_all(session)[2] == []
+    problems = verify(ctx, exported, key)
+    assert any("whole chain was deleted" in p for p in problems), problems
+
+
+def test_a_forged_or_removed_checkpoint_is_caught(ctx: ServiceContext, key: Path) -> None:
+    checkpointed(ctx, key)
+    private = cp.load_private(key)
+    with Session(ctx.engine) as session:
+        cp.write(session, private, at("2026-03-03T10:00"), ctx.data_dir)
+        cp.write(session, private, at("2026-03-03T11:00"), ctx.data_dir)
+        session.commit()
+        exported = cp.export(session, private.public_key())
+    header, first, second, third = exported.strip().splitlines()
+    forged = first.replace('\\"seq\\":1', '\\"seq\\":7')
+    assert forged != first
+    assert any("bad signature" in p for p in verify(ctx, "\n".join([header, forged, second, third]), key))
+    assert any("does not follow" in p for p in verify(ctx, "\n".join([header, first, third]), key))
+
+
+def test_a_checkpoint_signed_with_another_key_is_not_trusted(
+    ctx: ServiceContext, key: Path, tmp_path: Path
+) -> None:
+    exported = checkpointed(ctx, key)
+    other = tmp_path / "other.key"
+    cp.init_key(other)
+    public = cp.load_public(cp.public_path(other).read_bytes(), "key")
+    trusted, entries = cp.read_export(exported, public)
+    with Session(ctx.engine) as session:
+        assert any("bad signature" in f.line() for f in cp.verify(session, trusted, entries)[1])
+
+
+def test_the_key_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.key"
+    cp.init_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    before = path.read_bytes()
+    with pytest.raises(cp.CheckpointError):
+        cp.init_key(path)
+    assert path.read_bytes() == before
+
+
+def test_the_log_file_in_the_data_folder_holds_every_checkpoint(ctx: ServiceContext, key: Path) -> None:
+    checkpointed(ctx, key)
+    private = cp.load_private(key)
+    with Session(ctx.engine) as session:
+        cp.write(session, private, at("2026-03-03T10:00"), ctx.data_dir)
+        session.commit()
+    lines = (ctx.data_dir / cp.LOG_NAME).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    public = private.public_key()
+    header = cp.canonical({"public_key": cp.public_pem(public).decode(), "key_id": cp.key_id(public)})
+    assert verify(ctx, "\n".join([header, *lines]), key) == []
+
+
+def test_the_sweep_is_due_for_a_checkpoint_at_most_hourly(ctx: ServiceContext, key: Path) -> None:
+    checkpointed(ctx, key, when="2026-03-03T09:00")
+    with Session(ctx.engine) as session:
+        assert not cp.due(session, at("2026-03-03T09:59"))
+        assert cp.due(session, at("2026-03-03T10:00"))
