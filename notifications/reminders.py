@@ -124,6 +124,13 @@ def plan(
 class Directory:
     """Who holds which role in which unit; read once per sweep (small tables)."""
 
+    @classmethod
+    def load(cls, engine: Engine) -> Directory:
+        """Read in a session of its own, closed and not rolled back, so that its users and
+        units stay loaded (a rollback expires the objects its session read)."""
+        with Session(engine) as session:
+            return cls(session)
+
     def __init__(self, session: Session) -> None:
         self.units = {u.id: u for u in session.exec(select(Unit))}
         self.users = {u.id: u for u in session.exec(select(User).where(User.active == True))}  # noqa: E712
@@ -234,7 +241,7 @@ def create_due_reminders(
     now = now.astimezone(UTC)
     report = ReminderReport()
     directory: Directory | None = None
-    env: ReminderEnv | None = None
+    env: ReminderEnv | None = None  # plain values: a rollback leaves them usable
     batch_size = 100  # until the settings are read
     while True:
         ids: list[int] = []
@@ -253,7 +260,9 @@ def create_due_reminders(
             if not ids or env is None or directory is None:
                 raise  # not the batch's rows: the query or the environment failed
             # Another sweep created some of these keys first, or one deadline cannot be
-            # written: redo the batch one deadline at a time.
+            # written: redo the batch one deadline at a time. The rollback expired the users
+            # and units the directory read in the batch's session: read them again.
+            directory = Directory.load(engine)
             batch = _remind_one_by_one(engine, ids, now, env, directory)
         report.merge(batch)  # counted only once committed
 
