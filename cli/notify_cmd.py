@@ -110,6 +110,11 @@ def sweep_once(
         ctx.engine.dispose()
     for point in report.unaddressed:
         typer.echo(f"warning: 无收件人 / no recipient for {point}", err=True)
+    for failure in report.deadline_failures:
+        typer.echo(
+            f"warning: 期限处理失败 / {failure.line()}; 下次重试 / next retry {local(failure.retry_at)}",
+            err=True,
+        )
     typer.echo(report.line())
 
 
@@ -139,19 +144,28 @@ def _deadline_cells(row: DeadlineRow) -> list[str]:
 @app.command("deadlines")
 def deadlines_list(
     overdue: Annotated[bool, typer.Option("--overdue", help="only deadlines that have passed")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="only deadlines the sweep failed on, with their errors")
+    ] = False,
     unit: Annotated[
         str | None, typer.Option("--unit", help="only decisions this unit leads or undertakes")
     ] = None,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Open deadlines with a traffic light: red overdue, amber due within 3 working days, green."""
+    """Open deadlines with a traffic light: red overdue, amber due within 3 working days, green.
+    With --failed: the deadlines whose firing or reminders failed, and when the sweep retries them."""
     from rich.console import Console
     from rich.table import Table
 
     from flows.errors import ProcedureError
     from flows.service.notifications import deadlines
 
+    if failed:
+        if overdue:
+            fail("INPUT", "--failed", "--failed 与 --overdue 只能选一个", "give either --failed or --overdue")
+        failed_list(unit, database)
+        return
     moment = moment_or_now(now)
     ctx = notify_context(database)
     try:
@@ -180,6 +194,53 @@ def deadlines_list(
         f"{len(rows)} 项 / deadlines: 红 red {counts['red']}, 黄 amber {counts['amber']}, "
         f"绿 green {counts['green']}"
     )
+
+
+STEP_LABELS = {"fire": "到期处理 firing", "remind": "提醒 reminders"}
+
+
+def failed_list(unit: str | None, database: str | None) -> None:
+    """`deadlines --failed`: one row per deadline the sweep failed on."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from flows.errors import ProcedureError
+    from flows.service.notifications import failed_deadlines
+
+    ctx = notify_context(database)
+    try:
+        rows = failed_deadlines(ctx, unit_code=unit)
+    except ProcedureError as exc:
+        refused(exc, "--unit")
+    finally:
+        ctx.engine.dispose()
+    if not rows:
+        typer.echo("（无 / none）")
+        return
+    table = Table()
+    table.add_column("期限 deadline")
+    table.add_column("决策 decision")
+    table.add_column("种类 kind")
+    table.add_column("环节 step")
+    table.add_column("失败次数 attempts", justify="right")
+    table.add_column("最后错误 last error")
+    table.add_column("失败于 failed at")
+    table.add_column("下次重试 next retry")
+    for row in rows:
+        table.add_row(
+            f"#{row.id}",
+            escape(f"{row.decision or '—'} {row.title}".strip()),
+            escape(f"{row.kind_zh} {row.kind_en}"),
+            STEP_LABELS.get(row.step, row.step),
+            str(row.attempts),
+            escape(row.last_error),
+            local(row.failed_at, with_seconds=True),
+            local(row.retry_at, with_seconds=True),
+        )
+    console = Console() if sys.stdout.isatty() else Console(width=220)
+    console.print(table)
+    typer.echo(f"{len(rows)} 项失败 / failed deadlines")
 
 
 # ---------------------------------------------------------------------------- inbox

@@ -41,6 +41,14 @@ class Deadline(SQLModel, table=True):
     # deadline is met or cancelled, and the instant up to which points have been handled.
     next_remind_at: datetime | None = None
     reminded_until: datetime | None = None
+    # Failure bookkeeping (issue 8): when firing the deadline or creating its reminders
+    # raised, the sweep records it and leaves the row alone until `retry_at` (backoff, see
+    # notifications.sweep_failures); a later success clears all four.
+    failures: int = 0  # failed attempts in a row
+    failed_step: str = Field(default="", max_length=16)  # "fire" or "remind"
+    last_error: str = Field(default="", max_length=500)  # "ExceptionType: message", truncated
+    failed_at: datetime | None = None
+    retry_at: datetime | None = None  # not before this instant
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -5,6 +5,8 @@ deadlines whose next point has come, under `FOR UPDATE SKIP LOCKED`, creates one
 notification per point and recipient under a unique key, and moves the cursor on, all in
 one transaction per batch. Concurrent sweeps therefore share the work and each reminder
 is created exactly once; a sweep after downtime sends every missed point once, marked late.
+A deadline whose reminders fail is recorded and retried later, without holding up the
+others (notifications.sweep_failures).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models import (
     Deadline,
@@ -44,6 +46,13 @@ from notifications.policy import (
     resolve,
 )
 from notifications.render import Renderer
+from notifications.sweep_failures import (
+    DeadlineFailure,
+    clear_failure,
+    note_failure,
+    record_failure,
+    retry_due,
+)
 
 HEAD_ROLES = ("department_head", "legal_head")
 LIVE = (DeadlineStatus.open, DeadlineStatus.fired)  # fired = overdue, still owed
@@ -87,6 +96,7 @@ class ReminderReport:
     late: int = 0
     deliveries: int = 0
     unaddressed: list[str] = field(default_factory=list)  # points that found no recipient
+    failures: list[DeadlineFailure] = field(default_factory=list)  # deadlines whose reminders failed
 
     def merge(self, other: ReminderReport) -> None:
         self.deadlines += other.deadlines
@@ -94,6 +104,7 @@ class ReminderReport:
         self.late += other.late
         self.deliveries += other.deliveries
         self.unaddressed.extend(other.unaddressed)
+        self.failures.extend(other.failures)
 
 
 def plan(
@@ -112,6 +123,13 @@ def plan(
 
 class Directory:
     """Who holds which role in which unit; read once per sweep (small tables)."""
+
+    @classmethod
+    def load(cls, engine: Engine) -> Directory:
+        """Read in a session of its own, closed and not rolled back, so that its users and
+        units stay loaded (a rollback expires the objects its session read)."""
+        with Session(engine) as session:
+            return cls(session)
 
     def __init__(self, session: Session) -> None:
         self.units = {u.id: u for u in session.exec(select(Unit))}
@@ -213,35 +231,73 @@ def create_due_reminders(
     engine: Engine, now: datetime, make_env: Callable[[Session], ReminderEnv]
 ) -> ReminderReport:
     """Create the notifications of every reminder point due at `now`. The environment is
-    built only when something is due, so an empty sweep is one indexed query."""
+    built only when something is due, so an empty sweep is one indexed query.
+
+    One bad deadline does not abort the batch (notifications.sweep_failures): an error while
+    composing its reminders is recorded on it inside the batch, which goes on without it;
+    an error when the batch is written (or committed) rolls the batch back, and its
+    deadlines are then done one per transaction, so that only the bad one fails. The
+    normal case keeps one transaction and one bulk insert per batch."""
     now = now.astimezone(UTC)
     report = ReminderReport()
     directory: Directory | None = None
-    env: ReminderEnv | None = None
+    env: ReminderEnv | None = None  # plain values: a rollback leaves them usable
     batch_size = 100  # until the settings are read
     while True:
+        ids: list[int] = []
         try:
             with session_scope(engine) as session:
-                rows = list(
-                    session.exec(
-                        select(Deadline)
-                        .where(col(Deadline.next_remind_at) <= now)
-                        .order_by(col(Deadline.next_remind_at), col(Deadline.id))
-                        .limit(batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
+                rows = list(session.exec(_due(now).limit(batch_size).with_for_update(skip_locked=True)))
                 if not rows:
                     return report
                 env = env or make_env(session)
                 batch_size = env.settings.batch_size
                 directory = directory or Directory(session)
+                ids = [row.id or 0 for row in rows]
                 batch = ReminderReport()
                 _remind_batch(session, rows, now, env, directory, batch)
-        except IntegrityError:
-            # Another sweep created these keys first; its cursor moved on, so go again.
-            continue
+        except Exception:
+            if not ids or env is None or directory is None:
+                raise  # not the batch's rows: the query or the environment failed
+            # Another sweep created some of these keys first, or one deadline cannot be
+            # written: redo the batch one deadline at a time. The rollback expired the users
+            # and units the directory read in the batch's session: read them again.
+            directory = Directory.load(engine)
+            batch = _remind_one_by_one(engine, ids, now, env, directory)
         report.merge(batch)  # counted only once committed
+
+
+def _due(now: datetime) -> SelectOfScalar[Deadline]:
+    """Deadlines whose next reminder point has come, and which are not waiting for a retry."""
+    return (
+        select(Deadline)
+        .where(col(Deadline.next_remind_at) <= now, retry_due(now))
+        .order_by(col(Deadline.next_remind_at), col(Deadline.id))
+    )
+
+
+def _remind_one_by_one(
+    engine: Engine, ids: list[int], now: datetime, env: ReminderEnv, directory: Directory
+) -> ReminderReport:
+    """The deadlines `ids`, each in its own transaction; one that still fails is recorded in
+    a transaction of its own after its own rolled back. A deadline another sweep has dealt
+    with meanwhile (its cursor moved on) or holds locked is skipped."""
+    report = ReminderReport()
+    for deadline_id in ids:
+        one = ReminderReport()
+        try:
+            with session_scope(engine) as session:
+                row = session.exec(
+                    _due(now).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    continue
+                _remind_batch(session, [row], now, env, directory, one)
+        except Exception as exc:
+            failure = record_failure(engine, deadline_id, now, "remind", exc)
+            one = ReminderReport(failures=[failure] if failure else [])
+        report.merge(one)
+    return report
 
 
 def _remind_batch(
@@ -258,52 +314,17 @@ def _remind_batch(
         if decision_ids
         else {}
     )
-    late_after = timedelta(seconds=env.settings.late_after_seconds)
     created: list[tuple[Notification, list[str], User]] = []
     for deadline in rows:
         report.deadlines += 1
-        policy = env.policy(deadline.kind)
-        if deadline.status not in LIVE or policy is None:
-            deadline.next_remind_at = None
+        try:
+            mine = _compose(deadline, decisions, now, env, directory, report)
+        except Exception as exc:
+            # nothing of this deadline is written but the failure; the batch goes on
+            report.failures.append(note_failure(deadline, now, "remind", exc))
             session.add(deadline)
             continue
-        decision = decisions.get(deadline.decision_id) if deadline.decision_id else None
-        after = deadline.reminded_until or deadline.created_at
-        due, upcoming = points_between(
-            policy, deadline.due_date, deadline.due_at, env.calendar, env.tz, after, now
-        )
-        for point in due:
-            late = now - point.at > late_after
-            users = directory.recipients(policy.audiences(point.level), decision)
-            if not users:
-                report.unaddressed.append(f"{deadline.id}:{point.key}")
-            for user in users:
-                locale = directory.locale(user, env.settings)
-                values = context(env, deadline, decision, point, user, late)
-                rendered = env.renderer.render(point.event, locale, values)
-                note = Notification(
-                    key=reminder_key(deadline, point, user),
-                    user_id=user.id or 0,
-                    decision_id=deadline.decision_id,
-                    deadline_id=deadline.id,
-                    event=point.event,
-                    point=point.key,
-                    level=point.level,
-                    locale=locale,
-                    scheduled_at=point.at,
-                    created_at=now,
-                    late=late,
-                    subject=rendered.subject,
-                    body_text=rendered.text,
-                    body_html=rendered.html,
-                    link=values["link"],
-                )
-                created.append((note, directory.channels(user, env.settings), user))
-                report.reminders += 1
-                report.late += late
-        deadline.reminded_until = now
-        deadline.next_remind_at = upcoming.at if upcoming else None
-        session.add(deadline)
+        created.extend(mine)
     session.add_all([note for note, _, _ in created])
     session.flush()
     deliveries = []
@@ -325,6 +346,67 @@ def _remind_batch(
             )
     session.add_all(deliveries)
     report.deliveries += len(deliveries)
+
+
+def _compose(
+    deadline: Deadline,
+    decisions: Mapping[int | None, Decision],
+    now: datetime,
+    env: ReminderEnv,
+    directory: Directory,
+    report: ReminderReport,
+) -> list[tuple[Notification, list[str], User]]:
+    """One deadline's due reminders, and its cursor moved on; counted in `report` only when
+    all of them could be composed (an exception leaves the deadline and `report` unchanged)."""
+    policy = env.policy(deadline.kind)
+    if deadline.status not in LIVE or policy is None:
+        deadline.next_remind_at = None
+        clear_failure(deadline)
+        return []
+    decision = decisions.get(deadline.decision_id) if deadline.decision_id else None
+    late_after = timedelta(seconds=env.settings.late_after_seconds)
+    after = deadline.reminded_until or deadline.created_at
+    due, upcoming = points_between(
+        policy, deadline.due_date, deadline.due_at, env.calendar, env.tz, after, now
+    )
+    created: list[tuple[Notification, list[str], User]] = []
+    unaddressed: list[str] = []
+    late_count = 0
+    for point in due:
+        late = now - point.at > late_after
+        users = directory.recipients(policy.audiences(point.level), decision)
+        if not users:
+            unaddressed.append(f"{deadline.id}:{point.key}")
+        for user in users:
+            locale = directory.locale(user, env.settings)
+            values = context(env, deadline, decision, point, user, late)
+            rendered = env.renderer.render(point.event, locale, values)
+            note = Notification(
+                key=reminder_key(deadline, point, user),
+                user_id=user.id or 0,
+                decision_id=deadline.decision_id,
+                deadline_id=deadline.id,
+                event=point.event,
+                point=point.key,
+                level=point.level,
+                locale=locale,
+                scheduled_at=point.at,
+                created_at=now,
+                late=late,
+                subject=rendered.subject,
+                body_text=rendered.text,
+                body_html=rendered.html,
+                link=values["link"],
+            )
+            created.append((note, directory.channels(user, env.settings), user))
+            late_count += late
+    deadline.reminded_until = now
+    deadline.next_remind_at = upcoming.at if upcoming else None
+    clear_failure(deadline)
+    report.reminders += len(created)
+    report.late += late_count
+    report.unaddressed.extend(unaddressed)
+    return created
 
 
 def _target(channel: str, user: User, directory: Directory, settings: NotificationSettings) -> str | None:

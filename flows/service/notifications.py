@@ -1,5 +1,5 @@
 """Operator views and actions on notifications (issue 3): a user's inbox, the open deadlines
-with their traffic light, and the delivery outbox. This module is the only writer of inbox
+with their traffic light, the deadlines the sweep failed on (issue 8), and the delivery outbox. This module is the only writer of inbox
 (read marks) and outbox (operator retry) state; the CLI and, later, the web app call it.
 
 Time is an input: every function that depends on "now" takes it."""
@@ -12,8 +12,10 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from flows import procedure as proc
 from flows.calendar import WorkingCalendar
 from flows.errors import ProcedureError, not_found, refusal
 from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction, utc
@@ -180,6 +182,27 @@ def can_be_overdue(kind: str) -> bool:
     return policy is None or policy.overdue_daily or bool(policy.escalations)
 
 
+def _unit(session: Session, jurisdiction_id: int | None, unit_code: str | None) -> Unit | None:
+    if unit_code is None:
+        return None
+    unit = session.exec(
+        select(Unit).where(Unit.jurisdiction_id == jurisdiction_id, Unit.code == unit_code)
+    ).first()
+    if unit is None:
+        raise not_found("unit", unit_code)
+    return unit
+
+
+def _concerns(unit: Unit | None, decision: Decision | None) -> bool:
+    """Whether a deadline of `decision` is listed for `unit` (None: every unit): the unit
+    leads or undertakes the decision."""
+    if unit is None:
+        return True
+    return decision is not None and (
+        decision.lead_unit_id == unit.id or unit.code in (decision.unit_codes or [])
+    )
+
+
 def deadlines(
     ctx: ServiceContext, now: datetime, *, overdue_only: bool = False, unit_code: str | None = None
 ) -> list[DeadlineRow]:
@@ -192,13 +215,7 @@ def deadlines(
         jurisdiction = the_jurisdiction(session)
         tz = ZoneInfo(jurisdiction.timezone)
         calendar = load_calendar(session)
-        unit: Unit | None = None
-        if unit_code is not None:
-            unit = session.exec(
-                select(Unit).where(Unit.jurisdiction_id == jurisdiction.id, Unit.code == unit_code)
-            ).first()
-            if unit is None:
-                raise not_found("unit", unit_code)
+        unit = _unit(session, jurisdiction.id, unit_code)
         query = (
             select(Deadline, Decision)
             .outerjoin(Decision, col(Decision.id) == col(Deadline.decision_id))
@@ -210,10 +227,7 @@ def deadlines(
         today = now.astimezone(tz).date()
         result: list[DeadlineRow] = []
         for deadline, decision in session.exec(query):
-            if unit is not None and (
-                decision is None
-                or (decision.lead_unit_id != unit.id and unit.code not in (decision.unit_codes or []))
-            ):
+            if not _concerns(unit, decision):
                 continue
             if deadline.due_at <= now and not can_be_overdue(deadline.kind):
                 continue
@@ -238,6 +252,67 @@ def deadlines(
                     provisional=deadline.provisional,
                     next_remind_at=deadline.next_remind_at,
                     article=deadline.article,
+                )
+            )
+        return result
+
+
+@dataclass(frozen=True)
+class FailedDeadlineRow:
+    """A deadline the sweep could not handle, waiting for its next retry (issue 8)."""
+
+    id: int
+    decision: str | None  # the decision's code
+    title: str
+    kind: str
+    kind_zh: str
+    kind_en: str
+    status: DeadlineStatus
+    due_at: datetime
+    step: str  # fire (the deadline's own transition) or remind (its reminders)
+    attempts: int  # failed attempts in a row
+    last_error: str
+    failed_at: datetime | None
+    retry_at: datetime | None
+
+
+def failed_deadlines(ctx: ServiceContext, *, unit_code: str | None = None) -> list[FailedDeadlineRow]:
+    """Deadlines whose firing or reminders failed and still owe that work, the next retry
+    first. A deadline met or cancelled meanwhile owes nothing and is not listed."""
+    from flows.service.sweep import deadline_info
+
+    with Session(ctx.engine) as session:
+        jurisdiction = the_jurisdiction(session)
+        unit = _unit(session, jurisdiction.id, unit_code)
+        query = (
+            select(Deadline, Decision)
+            .outerjoin(Decision, col(Decision.id) == col(Deadline.decision_id))
+            .where(
+                col(Deadline.failures) > 0,
+                or_(col(Deadline.status) == DeadlineStatus.open, col(Deadline.next_remind_at).is_not(None)),
+            )
+            .order_by(col(Deadline.retry_at), col(Deadline.id))
+        )
+        result: list[FailedDeadlineRow] = []
+        for deadline, decision in session.exec(query):
+            if not _concerns(unit, decision):
+                continue
+            info = deadline_info(deadline, decision.procedure_version if decision else proc.CURRENT_VERSION)
+            result.append(
+                FailedDeadlineRow(
+                    id=deadline.id or 0,
+                    decision=decision.code if decision else None,
+                    title=decision.title if decision else "",
+                    kind=deadline.kind,
+                    kind_zh=info.kind.zh,
+                    kind_en=info.kind.en,
+                    status=deadline.status,
+                    due_at=deadline.due_at,
+                    step=deadline.failed_step,
+                    attempts=deadline.failures,
+                    last_error=deadline.last_error,
+                    failed_at=deadline.failed_at,
+                    retry_at=deadline.retry_at,
                 )
             )
         return result

@@ -1,6 +1,8 @@
 """The deadline sweep: one function that takes `now` and
 1. fires due deadlines: automatic transitions (the comment window closes) and marking
-   overdue, each in its own transaction, audited with the system as actor;
+   overdue, each in its own transaction, audited with the system as actor; a deadline whose
+   firing fails is recorded and retried later with backoff, and the sweep goes on
+   (notifications.sweep_failures);
 2. creates the reminders and escalations whose time has come (notifications.reminders);
 3. delivers pending notifications through the outbox (notifications.outbox);
 4. records what it did (a SweepRun row, when it did anything).
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -34,12 +37,17 @@ from models.enums import DeadlineStatus
 from notifications.outbox import dispatch
 from notifications.reminders import DeadlineInfo, Labels, ReminderEnv, create_due_reminders
 from notifications.runtime import build_channels
+from notifications.sweep_failures import DeadlineFailure, clear_failure, record_failure, retry_due
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class SweepResult:
     fired: int
     transitions: int
+    failures: tuple[DeadlineFailure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,26 @@ class SweepReport:
     retried: int = 0
     failed: int = 0
     unaddressed: tuple[str, ...] = ()
+    deadline_failures: tuple[DeadlineFailure, ...] = ()  # firing or reminders that raised
 
     @property
     def did_anything(self) -> bool:
-        return any((self.fired, self.reminders, self.sent, self.retried, self.failed))
+        return any((self.fired, self.reminders, self.sent, self.retried, self.failed, self.deadline_failures))
 
     def line(self) -> str:
-        return (
+        text = (
             f"fired {self.fired} (transitions {self.transitions}), reminders {self.reminders}"
             f" (late {self.late}), sent {self.sent}, retried {self.retried}, failed {self.failed}"
         )
+        if self.deadline_failures:
+            text += f", deadline failures {len(self.deadline_failures)}"
+        return text
+
+    def error_text(self) -> str:
+        """The SweepRun's `error`: the deadlines that failed, then the points without a recipient."""
+        lines = [failure.line() for failure in self.deadline_failures]
+        lines += [f"no recipient for {point}" for point in self.unaddressed]
+        return "; ".join(lines)
 
 
 def _close_comment_period(tx: Tx, deadline: Deadline) -> bool:
@@ -83,21 +101,34 @@ TRANSITIONS: dict[str, Callable[[Tx, Deadline], bool]] = {
 
 
 def next_due(session: Session) -> datetime | None:
-    """The next instant at which the sweep has work: a deadline falls due, or a reminder
-    point comes (for scenario replay, which sweeps at exactly those instants)."""
+    """The next instant at which the sweep has work: a deadline falls due, a reminder point
+    comes, or a failed deadline's retry (for scenario replay, which sweeps at exactly those
+    instants)."""
     due = session.exec(
         select(Deadline.due_at)
-        .where(Deadline.status == DeadlineStatus.open)
+        .where(Deadline.status == DeadlineStatus.open, col(Deadline.retry_at).is_(None))
         .order_by(col(Deadline.due_at))
         .limit(1)
     ).first()
     remind = session.exec(
         select(Deadline.next_remind_at)
-        .where(col(Deadline.next_remind_at).is_not(None))
+        .where(col(Deadline.next_remind_at).is_not(None), col(Deadline.retry_at).is_(None))
         .order_by(col(Deadline.next_remind_at))
         .limit(1)
     ).first()
-    return min((t for t in (due, remind) if t is not None), default=None)
+    moments = [t for t in (due, remind) if t is not None]
+    # the few rows waiting for a retry: their work is due at the later of the two instants
+    for status, due_at, remind_at, retry_at in session.exec(
+        select(Deadline.status, Deadline.due_at, Deadline.next_remind_at, Deadline.retry_at).where(
+            col(Deadline.retry_at).is_not(None)
+        )
+    ):
+        assert retry_at is not None
+        if status == DeadlineStatus.open:
+            moments.append(max(due_at, retry_at))
+        if remind_at is not None:
+            moments.append(max(remind_at, retry_at))
+    return min(moments, default=None)
 
 
 def deadline_info(deadline: Deadline, version: str = proc.CURRENT_VERSION) -> DeadlineInfo:
@@ -151,6 +182,7 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
         retried=retried,
         failed=failed,
         unaddressed=tuple(reminded.unaddressed),
+        deadline_failures=fired.failures + tuple(reminded.failures),
     )
     if report.did_anything:
         with session_scope(ctx.engine) as session:
@@ -163,7 +195,8 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
                     late=report.late,
                     sent=report.sent,
                     failed=report.failed,
-                    error="; ".join(f"no recipient for {p}" for p in report.unaddressed)[:2000],
+                    deadline_failures=len(report.deadline_failures),
+                    error=report.error_text()[:2000],
                 )
             )
     return report
@@ -173,36 +206,58 @@ def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
     """Fire every open deadline due at `now`, one transaction per deadline. Locks are taken
     in the same order as actions take them (decision, then deadline), so a sweep waits for
     an action in flight instead of racing it; SKIP LOCKED lets concurrent sweeps share the
-    work without firing one deadline twice."""
+    work without firing one deadline twice.
+
+    A deadline whose firing fails (anything raised in its transaction, or a conflict that
+    outlasts the retries) is rolled back, the failure is recorded on the row in its own
+    transaction (notifications.sweep_failures), and the sweep goes on with the next row:
+    the due query skips a row until its `retry_at`, so it is tried at most once per sweep."""
     now = now.astimezone(UTC)
     fired = transitions = 0
+    failures: list[DeadlineFailure] = []
     while True:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                outcome = _fire_next(ctx, now)
-                break
-            except (IntegrityError, OperationalError) as exc:
-                if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
-                    raise
-        if outcome is None:
-            return SweepResult(fired, transitions)
+        candidate = _retrying(_next_candidate, ctx, now)
+        if candidate is None:
+            return SweepResult(fired, transitions, tuple(failures))
+        try:
+            outcome = _retrying(_fire_one, ctx, candidate, now)
+        except Exception as exc:
+            failure = _retrying(record_failure, ctx.engine, candidate[0], now, "fire", exc)
+            if failure is not None:
+                failures.append(failure)
+            continue
         fired += outcome[0]
         transitions += outcome[1]
 
 
-def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
-    """Fire one due deadline: (fired, transitions), or None when nothing is due."""
+def _retrying(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`work` (a transaction), again after a lost race (a serialization failure or a
+    deadlock), at most MAX_ATTEMPTS times."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return work(*args, **kwargs)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _next_candidate(ctx: ServiceContext, now: datetime) -> tuple[int, int | None] | None:
+    """The next due deadline that is not waiting for a retry: (its id, its decision's id)."""
     with session_scope(ctx.engine) as session:
         candidate = session.exec(
             select(Deadline)
-            .where(Deadline.status == DeadlineStatus.open, Deadline.due_at <= now)
+            .where(Deadline.status == DeadlineStatus.open, Deadline.due_at <= now, retry_due(now))
             .order_by(col(Deadline.due_at), col(Deadline.id))
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()
-        if candidate is None:
-            return None
-        decision_id = candidate.decision_id
+        return None if candidate is None else (candidate.id or 0, candidate.decision_id)
+
+
+def _fire_one(ctx: ServiceContext, candidate: tuple[int, int | None], now: datetime) -> tuple[int, int]:
+    """Fire one due deadline in its own transaction: (fired, transitions)."""
+    deadline_id, decision_id = candidate
     with session_scope(ctx.engine) as session:
         # the same lock order as an action: the jurisdiction (calendar) first, then the decision
         jurisdiction = the_jurisdiction(session, lock="calendar_read")
@@ -212,9 +267,14 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
             else None
         )
         deadline = session.exec(
-            select(Deadline).where(Deadline.id == candidate.id).with_for_update(skip_locked=True)
+            select(Deadline).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
         ).first()
-        if deadline is None or deadline.status != DeadlineStatus.open or deadline.due_at > now:
+        if (
+            deadline is None
+            or deadline.status != DeadlineStatus.open
+            or deadline.due_at > now
+            or (deadline.retry_at is not None and deadline.retry_at > now)
+        ):
             return (0, 0)  # another sweep or an action dealt with it meanwhile
         tx = Tx(
             session=session,
@@ -232,6 +292,7 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
         if deadline.status == DeadlineStatus.open:
             deadline.status = DeadlineStatus.fired
         deadline.fired_at = now
+        earlier_failures = clear_failure(deadline)
         session.add(deadline)
         if decision is not None:
             audit.append(
@@ -246,6 +307,7 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
                     "due": deadline.due_date.isoformat(),
                     "article": deadline.article,
                     "transition": changed,
+                    **({"failed_attempts": earlier_failures} if earlier_failures else {}),
                     **tx.notes,
                 },
                 decision_id=decision.id,
