@@ -163,3 +163,20 @@ def test_the_sweep_is_due_for_a_checkpoint_at_most_hourly(ctx: ServiceContext, k
     with Session(ctx.engine) as session:
         assert not cp.due(session, at("2026-03-03T09:59"))
         assert cp.due(session, at("2026-03-03T10:00"))
+
+
+def test_the_sweep_signs_a_checkpoint_at_most_hourly(ctx: ServiceContext, key: Path) -> None:
+    from dataclasses import replace
+
+    from flows.service.sweep import sweep
+
+    district(ctx)
+    drafted(ctx, "D1")
+    signing = replace(ctx, checkpoint_key=key)
+    first = sweep(signing, at("2026-03-03T09:00"), deliver=False)
+    assert first.checkpoint == 1
+    assert sweep(signing, at("2026-03-03T09:30"), deliver=False).checkpoint is None
+    assert sweep(signing, at("2026-03-03T10:00"), deliver=False).checkpoint == 2
+    assert sweep(ctx, at("2026-03-03T12:00"), deliver=False).checkpoint is None  # no key configured
+    lines = (ctx.data_dir / cp.LOG_NAME).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2

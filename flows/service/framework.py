@@ -93,6 +93,9 @@ class ServiceContext:
     data_dir: Path = Path("var")
     clock: Callable[[], datetime] = utcnow
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    # the Ed25519 key that signs audit checkpoints, held outside the database (None: no
+    # automatic checkpoints; `audit checkpoint` names its key itself)
+    checkpoint_key: Path | None = None
     _renderer: Renderer | None = field(default=None, init=False, repr=False)
 
     @property

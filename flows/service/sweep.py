@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from flows import procedure as proc
-from flows.service import audit
+from flows.service import audit, checkpoint
 from flows.service.framework import (
     MAX_ATTEMPTS,
     SYSTEM,
@@ -62,6 +62,7 @@ class SweepReport:
     failed: int = 0
     unaddressed: tuple[str, ...] = ()
     deadline_failures: tuple[DeadlineFailure, ...] = ()  # firing or reminders that raised
+    checkpoint: int | None = None  # the seq of the checkpoint this sweep signed, if any
 
     @property
     def did_anything(self) -> bool:
@@ -183,6 +184,7 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
         failed=failed,
         unaddressed=tuple(reminded.unaddressed),
         deadline_failures=fired.failures + tuple(reminded.failures),
+        checkpoint=sign_checkpoint_if_due(ctx, now),
     )
     if report.did_anything:
         with session_scope(ctx.engine) as session:
@@ -200,6 +202,18 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
                 )
             )
     return report
+
+
+def sign_checkpoint_if_due(ctx: ServiceContext, now: datetime) -> int | None:
+    """At most hourly, the sweep signs every chain's head into a checkpoint, so a record
+    rewritten later shows against it (`audit verify --checkpoints`)."""
+    if ctx.checkpoint_key is None:
+        return None
+    key = checkpoint.load_private(ctx.checkpoint_key)
+    with session_scope(ctx.engine) as session:
+        if not checkpoint.due(session, now):
+            return None
+        return checkpoint.write(session, key, now, ctx.data_dir).seq
 
 
 def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
