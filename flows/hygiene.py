@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
 
 # References a user may choose (a decision's `ref`, catalogue entry codes, hearing refs,
 # unit and user ids): ASCII letters and digits, then also `_ . -`; at most 64 characters.
@@ -163,3 +166,20 @@ def next_free_code(prefix: str, start: int, taken: Container[str], *, width: int
     while f"{prefix}{number:0{width}d}" in taken:
         number += 1
     return f"{prefix}{number:0{width}d}"
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key written twice in one mapping is an error
+    rather than silently the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a key appears twice in one mapping", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
