@@ -628,6 +628,7 @@ def _as_json(value: Any, where: str) -> Any:
     """`value` as plain JSON types; dates and times as ISO text; refuses what JSON cannot
     say (non-text keys, bytes, objects) instead of coercing it."""
     if isinstance(value, str):
+        value = value.replace("\r\n", "\n")  # Windows line ends; a lone CR is refused
         problem = hygiene.text_problem(value, multiline=True)  # line breaks: by field, later
         if problem is not None:
             raise invalid(where or "payload", *problem)
