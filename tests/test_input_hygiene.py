@@ -449,3 +449,8 @@ def test_cli_out_of_range_ids_are_exit_2(database: str, args: tuple[str, ...]) -
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert "ID" in result.output or "--read" in result.output or "--limit" in result.output
+
+
+def test_cli_calendar_add_days_outside_2000_to_2100_is_exit_2(database: str) -> None:  # noqa: F811
+    result = run("calendar", "add-days", "1999-12-31", "5", "--database", database)
+    assert_exit_2(result, "[DATE]")
