@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import DatabaseOption, NowOption, context, fail, load_json, parse_now, set_value
 
 app = typer.Typer(help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False)
 procedure_app = typer.Typer(help="法定程序 / the statutory procedure", no_args_is_help=True)
@@ -50,14 +50,14 @@ def scenario_run(
     ] = "sqlite://",
 ) -> None:
     """Run scenario files, each on a fresh database. Exit 0 only if every step met its expectation."""
+    from cli.common import open_engine
     from flows.scenario import ScenarioError, run_file
-    from models.db import make_engine
 
     all_passed = True
     for path in files:
         if not path.exists():
             fail("INPUT", "FILE", f"文件不存在：{path}", f"no such file: {path}")
-        engine = make_engine(database)
+        engine = open_engine(database)
         if engine.dialect.name == "postgresql":
             _reset_postgres(engine)
         try:
@@ -129,21 +129,19 @@ def act(
 
     payload: dict[str, Any] = {}
     if with_json:
-        try:
-            loaded = json.loads(with_json)
-        except json.JSONDecodeError as exc:
-            fail("INPUT", "--with", f"不是有效的 JSON：{exc.msg}", f"not valid JSON: {exc.msg}")
+        loaded = load_json(with_json, "--with")
         if not isinstance(loaded, dict):
             fail("INPUT", "--with", "须为 JSON 对象", "must be a JSON object")
         payload.update(loaded)
+    set_keys: set[str] = set()
     for item in field or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             fail("INPUT", "--set", f"{item!r} 须为 key=value", f"{item!r} must be key=value")
-        try:
-            payload[key] = json.loads(value)
-        except json.JSONDecodeError:
-            payload[key] = value
+        if key in set_keys:
+            fail("INPUT", "--set", f"字段 {key!r} 重复给出", f"the field {key!r} is given twice")
+        set_keys.add(key)
+        payload[key] = set_value(value)
     ctx = context(database)
     moment = parse_now(now)
     try:

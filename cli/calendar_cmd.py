@@ -123,6 +123,7 @@ def calendar_add_days(
     period ending on a day off rolls to the next working day (P2)."""
     from sqlmodel import Session
 
+    from flows.hygiene import date_problem
     from flows.service.calendar_admin import weekday_label
     from flows.service.framework import load_calendar
     from models.enums import DayUnit
@@ -135,6 +136,8 @@ def calendar_add_days(
         start_day = None
     if start_day is None:
         fail("INPUT", "DATE", f"{start!r} 不是 YYYY-MM-DD 日期", f"{start!r} is not a YYYY-MM-DD date")
+    if date_problem(start_day) is not None:
+        fail("INPUT", "DATE", "日期须在 2000–2100 年之间", "the date must lie in the years 2000-2100")
     if not re.fullmatch(r"-?\d+", days.strip()) or abs(int(days)) > MAX_DAYS:
         fail(
             "INPUT",

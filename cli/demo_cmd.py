@@ -42,19 +42,20 @@ def demo(
     """Build a demonstration district with a dozen decisions at different stages."""
     from sqlmodel import Session, SQLModel, select
 
+    from cli.common import open_engine
     from flows.demo import ORGAN, build_demo, demo_status
     from flows.errors import ProcedureError
     from flows.service import ServiceContext
     from flows.service.audit import verify_all
     from flows.timeline import DECISION_STATUS_ZH, STAGE_STATUS_ZH
     from models import Jurisdiction
-    from models.db import create_all, make_engine
+    from models.db import create_all
 
     path = sqlite_file(database)
     if fresh and path is not None:
         for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
             leftover.unlink(missing_ok=True)
-    engine = make_engine(database)
+    engine = open_engine(database)
     if path is not None:
         _fast_sqlite(engine)
     if fresh and path is None and engine.dialect.name != "sqlite":

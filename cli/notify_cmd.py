@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import MAX_ID, DatabaseOption, NowOption, context, fail, parse_now
 
 if TYPE_CHECKING:
     from flows.errors import ProcedureError
@@ -250,10 +250,12 @@ def inbox_list(
     unread: Annotated[bool, typer.Option("--unread", help="only unread notifications")] = False,
     read: Annotated[
         list[int] | None,
-        typer.Option("--read", metavar="ID", help="mark this notification read (repeatable)"),
+        typer.Option(
+            "--read", metavar="ID", min=1, max=MAX_ID, help="mark this notification read (repeatable)"
+        ),
     ] = None,
     read_all: Annotated[bool, typer.Option("--read-all", help="mark every unread notification read")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="show at most this many")] = 50,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -297,7 +299,7 @@ OUTBOX_STATUS = {
 def outbox_list(
     typer_ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="only deliveries that gave up")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="show at most this many")] = 100,
     database: DatabaseOption = None,
 ) -> None:
     """List deliveries, newest first (`outbox retry ID` sends a failed one again)."""
@@ -324,7 +326,7 @@ def outbox_list(
 
 @outbox_app.command("retry")
 def outbox_retry(
-    delivery_id: Annotated[int, typer.Argument(metavar="ID", help="the delivery's id")],
+    delivery_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="the delivery's id")],
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:

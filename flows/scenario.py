@@ -12,13 +12,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from flows import hygiene
 from flows.errors import ProcedureError
 from flows.service import ServiceContext, run_action, setup_jurisdiction
 from flows.service.audit import verify_all
+from flows.service.framework import CleanInput
 from flows.service.sweep import next_due, sweep
 from models import (
     CommentPeriod,
@@ -32,9 +34,9 @@ from models import (
 from models.db import create_all, make_engine
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(hygiene.UniqueKeyLoader):
     """Keep timestamps as text so that a local time is read in the scenario's time zone,
-    not silently converted to naive UTC as PyYAML does."""
+    not silently converted to naive UTC as PyYAML does. A key given twice is an error."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -47,7 +49,7 @@ class ScenarioError(Exception):
     """A malformed scenario: names the file, the step and the field."""
 
 
-class DeadlineCheck(BaseModel):
+class DeadlineCheck(CleanInput):
     model_config = ConfigDict(extra="forbid")
     kind: str
     due: date | None = None
@@ -55,7 +57,7 @@ class DeadlineCheck(BaseModel):
     status: str | None = None
 
 
-class Check(BaseModel):
+class Check(CleanInput):
     model_config = ConfigDict(extra="forbid")
     decision: str | None = None
     stage: str | None = None
@@ -85,7 +87,7 @@ class Check(BaseModel):
         return self
 
 
-class Step(BaseModel):
+class Step(CleanInput):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     at: str
     actor: str | None = None
@@ -105,7 +107,7 @@ class Step(BaseModel):
         return self
 
 
-class Scenario(BaseModel):
+class Scenario(CleanInput):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
@@ -114,6 +116,14 @@ class Scenario(BaseModel):
     units: list[dict[str, Any]]
     users: list[dict[str, Any]]
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def known_timezone(cls, value: str) -> str:
+        problem = hygiene.timezone_problem(value)
+        if problem is not None:
+            raise ValueError(problem[1])
+        return value
 
 
 @dataclass
@@ -150,6 +160,8 @@ def load(path: Path) -> Scenario:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = list(err["loc"])
+        if err["type"] == "input_hygiene" and loc:
+            loc[-1] = str((err.get("ctx") or {}).get("where", loc[-1]))
         where = ".".join(str(p) for p in loc)
         if len(loc) >= 2 and loc[0] == "steps":
             where = f"step {int(loc[1]) + 1}, field {'.'.join(str(p) for p in loc[2:]) or '(step)'}"
@@ -163,6 +175,8 @@ def parse_at(text: str, tz: ZoneInfo, where: str) -> datetime:
         raise ScenarioError(f"{where}, field at: {text!r} is not an ISO date-time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    if hygiene.date_problem(moment) is not None:
+        raise ScenarioError(f"{where}, field at: the date must lie in the years 2000-2100")
     return moment.astimezone(UTC)
 
 

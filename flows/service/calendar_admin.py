@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, or_, select
 
+from flows import hygiene
 from flows import procedure as proc
 from flows.calendar import WEEKDAYS_ZH, end_of_day
 from flows.errors import invalid
@@ -51,6 +52,7 @@ from models.enums import DeadlineStatus
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_BLOCK_DAYS = 31  # no holiday block in any notice has been longer than a few weeks
+MAX_FILE_BYTES = 1024 * 1024  # a year's notice is a few KiB; anything near this is not one
 NOTE_MAX = 100  # CalendarDay.note
 SOURCE_MAX = 300  # CalendarYear.source
 ORDINARY_DAY_NOTE = "按载入的通知为平常日"  # a row that undoes a chinesecalendar day the notice does not name
@@ -108,7 +110,16 @@ def read_notice(path: Path) -> HolidayNotice:
         raise invalid(
             "file", f"须为 .yaml 或 .csv 文件：{path.name}", f"must be a .yaml or .csv file: {path.name}"
         )
-    data = path.read_bytes()
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise invalid(
+            "file", f"文件不得超过 {MAX_FILE_BYTES // 1024} KiB", f"at most {MAX_FILE_BYTES // 1024} KiB"
+        )
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after the check
+    if len(data) > MAX_FILE_BYTES:
+        raise invalid(
+            "file", f"文件不得超过 {MAX_FILE_BYTES // 1024} KiB", f"at most {MAX_FILE_BYTES // 1024} KiB"
+        )
     try:
         text = data.decode("utf-8-sig")  # spreadsheets save CSV with a byte-order mark
     except UnicodeDecodeError:
@@ -140,9 +151,16 @@ def _year(value: object, where: str) -> int:
     return value
 
 
+def _clean_text(value: str, where: str) -> None:
+    problem = hygiene.text_problem(value, multiline=False)
+    if problem is not None:
+        raise invalid(where, *problem)
+
+
 def _source(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid(where, "须为非空文本", "must be non-empty text")
+    _clean_text(value, where)
     if len(value.strip()) > SOURCE_MAX:
         raise invalid(where, f"不得超过 {SOURCE_MAX} 字", f"at most {SOURCE_MAX} characters")
     return value.strip()
@@ -151,6 +169,7 @@ def _source(value: object, where: str) -> str:
 def _note(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid(where, "须为非空文本", "must be non-empty text")
+    _clean_text(value, where)
     # a make-up day's note adds "调休上班" to the holiday's name
     if len(value.strip()) > NOTE_MAX - 4:
         raise invalid(where, f"不得超过 {NOTE_MAX - 4} 字", f"at most {NOTE_MAX - 4} characters")
@@ -168,7 +187,7 @@ def _one_date(value: object, where: str) -> date:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    raise invalid(where, f"{value!r} 不是 YYYY-MM-DD 日期", f"{value!r} is not a YYYY-MM-DD date")
+    raise invalid(where, "不是 YYYY-MM-DD 日期", "is not a YYYY-MM-DD date")
 
 
 def _dates(value: object, where: str) -> list[date]:
@@ -177,12 +196,14 @@ def _dates(value: object, where: str) -> list[date]:
         start_text, _, end_text = value.partition("..")
         start, end = _one_date(start_text, where), _one_date(end_text, where)
         if end < start:
-            raise invalid(where, f"范围 {value} 的终点早于起点", f"range {value} ends before it starts")
+            raise invalid(
+                where, f"范围 {start}..{end} 的终点早于起点", f"range {start}..{end} ends before it starts"
+            )
         if (end - start).days >= MAX_BLOCK_DAYS:
             raise invalid(
                 where,
-                f"范围 {value} 超过 {MAX_BLOCK_DAYS} 天",
-                f"range {value} is over {MAX_BLOCK_DAYS} days",
+                f"范围 {start}..{end} 超过 {MAX_BLOCK_DAYS} 天",
+                f"range {start}..{end} is over {MAX_BLOCK_DAYS} days",
             )
         return [start + timedelta(days=n) for n in range((end - start).days + 1)]
     return [_one_date(value, where)]
@@ -199,14 +220,14 @@ def _list(value: object, where: str, *, required: bool) -> list[Any]:
 def _only_keys(mapping: Mapping[Any, Any], allowed: Iterable[str], prefix: str) -> None:
     for key in mapping:
         if key not in allowed:
-            raise invalid(f"{prefix}{key}", "未知字段", "unknown field")
+            raise invalid(f"{prefix}{hygiene.safe_label(key)}", "未知字段", "unknown field")
 
 
 def _parse_yaml(text: str) -> tuple[int, str, list[NoticeDay]]:
     try:
-        document = yaml.safe_load(text)
-    except ValueError as exc:  # an impossible date such as 2027-02-30 fails in the constructor
-        raise invalid("file", f"YAML 中有无效日期：{exc}", f"an invalid date in the YAML: {exc}") from None
+        document = yaml.load(text, Loader=hygiene.UniqueKeyLoader)  # a key given twice is an error
+    except ValueError:  # an impossible date such as 2027-02-30 fails in the constructor
+        raise invalid("file", "YAML 中有无效日期", "an invalid date in the YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"第 {mark.line + 1} 行" if mark is not None else ""
@@ -293,8 +314,8 @@ def _parse_csv(text: str, path: Path) -> tuple[int, str, list[NoticeDay]]:
     ):
         raise invalid(
             f"line {header_at}",
-            f"表头须为 date,kind,note，实为 {','.join(header)}",
-            f"the header must be date,kind,note, not {','.join(header)}",
+            "表头须为 date,kind,note",
+            "the header must be date,kind,note",
         )
     entries: list[NoticeDay] = []
     for offset, row in enumerate(rows[1:], start=1):
@@ -315,12 +336,13 @@ def _parse_csv(text: str, path: Path) -> tuple[int, str, list[NoticeDay]]:
         if kind not in ("holiday", "workday"):
             raise invalid(
                 f"line {number}.kind",
-                f"{cells['kind']!r} 须为 holiday 或 workday",
-                f"{cells['kind']!r} must be holiday or workday",
+                "须为 holiday 或 workday",
+                "must be holiday or workday",
             )
         note = cells.get("note", "")
         if note and len(note) > NOTE_MAX:
             raise invalid(f"line {number}.note", f"不得超过 {NOTE_MAX} 字", f"at most {NOTE_MAX} characters")
+        _clean_text(note, f"line {number}.note")
         if kind == "holiday":
             entries.append(NoticeDay(day, "holiday", note or "假日", f"line {number}.date", block=note))
         else:

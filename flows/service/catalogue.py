@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid, not_found, refusal
+from flows.hygiene import next_free_code
 from flows.service.framework import DEPARTMENT_ROLES, Payload, Tx, action, the_jurisdiction, validation_error
 from models import (
     CatalogueAdjustment,
@@ -398,10 +399,12 @@ def _add_entry(tx: Tx, year: CatalogueYear, version_number: int, f: EntryFields)
             raise invalid("ref", f"事项编号 {f.ref} 已存在", f"entry {f.ref} already exists")
         code = f.ref
     else:
-        number = seq
-        while _code_taken(tx, year, f"E{number}"):
-            number += 1
-        code = f"E{number}"
+        taken = set(
+            tx.session.exec(
+                select(CatalogueEntry.code).where(CatalogueEntry.catalogue_year_id == year.id)
+            ).all()
+        )
+        code = next_free_code("E", seq, taken)
     # A hearing flagged in the catalogue is one of the entry's procedures, and vice versa.
     hearing = f.hearing_required or "hearing" in f.procedures_required
     wanted = {*f.procedures_required, *(["hearing"] if hearing else [])}

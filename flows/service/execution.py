@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from pydantic import Field, ValidationError
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from flows import rules
 from flows.errors import refusal
+from flows.hygiene import next_free_code
 from flows.service import audit
 from flows.service.framework import DEPARTMENT_ROLES, DecisionPayload, Tx, action, validation_error
 from flows.service.issuance import standing_status
@@ -357,7 +357,7 @@ def start_adjustment(tx: Tx, p: StartAdjustment) -> Mapping[str, Any]:
             proposal_source="leader",  # the organ itself moves the adjustment (Art. 10(1))
             proposal=f"调整《{original.title}》（{original.code}）。理由：{p.reason}",
             # derived flags (hearing_in_catalogue) are derived again from the entry
-            flags=[f for f in original.flags if f in KNOWN_FLAGS],
+            flags=cast(list[FlagName], [f for f in original.flags if f in KNOWN_FLAGS]),
             organ=original.organ,
         )
     except ValidationError as exc:
@@ -491,12 +491,12 @@ def submit_execution_feedback(tx: Tx, p: SubmitExecutionFeedback) -> Mapping[str
     assignment = current_assignment(tx)
     tx.check(rules.execution_unit_assigned(assignment is not None))
     assert assignment is not None
-    count = tx.session.exec(
-        select(func.count())
-        .select_from(ExecutionFeedback)
-        .where(ExecutionFeedback.decision_id == decision.id)
-    ).one()
-    code = f"F{int(count) + 1}"
+    taken = set(
+        tx.session.exec(
+            select(ExecutionFeedback.code).where(ExecutionFeedback.decision_id == decision.id)
+        ).all()
+    )
+    code = next_free_code("F", len(taken) + 1, taken)
     tx.session.add(
         ExecutionFeedback(
             decision_id=decision.id or 0,

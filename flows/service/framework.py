@@ -7,6 +7,7 @@ writes state.
 
 from __future__ import annotations
 
+import json
 import time as _time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
+from flows import hygiene
 from flows import procedure as proc
 from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
 from flows.errors import ProcedureError, invalid, not_found, refusal
@@ -54,10 +57,68 @@ P = TypeVar("P", bound="Payload")
 M = TypeVar("M", bound=SQLModel)
 
 
-class Payload(BaseModel):
-    """Base of every action's input. Unknown fields are errors, never ignored."""
+class CleanInput(BaseModel):
+    """Input hygiene for every model that takes input from outside (flows.hygiene): each
+    text value, recursively through lists, dicts and nested models, carries no control
+    character, ANSI escape or bidi override; single-line fields (by name) no line break;
+    a `ref` matches the reference pattern; dates lie in 2000-2100 and integers fit a
+    BIGINT column. A failure is an INPUT error naming the field (`validation_error`)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        problem = _input_problem(value, name, name)
+        if problem is not None:
+            where, zh, en = problem
+            raise PydanticCustomError("input_hygiene", en, {"where": where, "zh": zh})
+        return value
+
+
+def _input_problem(value: Any, name: str, where: str) -> tuple[str, str, str] | None:
+    """The first unacceptable value inside `value` of the field `name`, as (where, zh, en)."""
+    found: tuple[str, str] | None = None
+    if isinstance(value, str):
+        found = hygiene.text_problem(value, multiline=not hygiene.single_line(name))
+        if found is None and name == "ref":
+            found = hygiene.ref_problem(value)
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        found = hygiene.int_problem(value)
+    elif isinstance(value, date):
+        found = hygiene.date_problem(value)
+    elif isinstance(value, CleanInput):
+        return None  # a nested input model checked its own fields
+    elif isinstance(value, BaseModel):
+        for key in type(value).model_fields:
+            inner = _input_problem(getattr(value, key), key, f"{where}.{key}")
+            if inner is not None:
+                return inner
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            label = f"{where}.{hygiene.safe_label(key)}"
+            if isinstance(key, str):
+                problem = hygiene.text_problem(key, multiline=False)
+                if problem is not None:
+                    return (label, *problem)
+            inner = _input_problem(item, name, label)
+            if inner is not None:
+                return inner
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            inner = _input_problem(item, name, f"{where}.{index}")
+            if inner is not None:
+                return inner
+    return (where, *found) if found is not None else None
+
+
+class Payload(CleanInput):
+    """Base of every action's input. Unknown fields are errors, never ignored; types are
+    strict (`"category": true` or `"3"` is not a number; `validate_payload` reads dates
+    from ISO strings); every value passes the input hygiene of `CleanInput`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, strict=True)
 
 
 class DecisionPayload(Payload):
@@ -541,15 +602,68 @@ def validate_payload(name: str, data: Mapping[str, Any]) -> tuple[ActionSpec[Any
     spec = REGISTRY.get(name)
     if spec is None:
         raise invalid("action", f"未知操作 {name!r}", f"unknown action {name!r}")
+    return spec, strict_input(spec.payload, data)
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def strict_input(model: type[B], data: Any, where: str = "") -> B:
+    """Validate input from outside (JSON, YAML, a Python dict) strictly, as JSON: a date or
+    time may come as an ISO string, but a number is never a string or a boolean and a
+    boolean never a number. Keys are text. Raises INPUT naming the field (under `where`,
+    e.g. `users.3`, when the input is one item of a list)."""
+    if not isinstance(data, Mapping):
+        raise invalid(where or "payload", "须为对象（键值映射）", "must be an object (a mapping)")
     try:
-        return spec, spec.payload.model_validate(dict(data))
+        text = json.dumps(_as_json(data, where), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise invalid(
+            where or "payload", "含非有限数值（NaN 或无穷）", "holds a number that is not finite"
+        ) from None
+    try:
+        return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, where) from None
 
 
-def validation_error(exc: ValidationError) -> ProcedureError:
+def _as_json(value: Any, where: str) -> Any:
+    """`value` as plain JSON types; dates and times as ISO text; refuses what JSON cannot
+    say (non-text keys, bytes, objects) instead of coercing it."""
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n")  # Windows line ends; a lone CR is refused
+        problem = hygiene.text_problem(value, multiline=True)  # line breaks: by field, later
+        if problem is not None:
+            raise invalid(where or "payload", *problem)
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise invalid(where or "payload", "键须为文本", "keys must be text")
+            problem = hygiene.text_problem(key, multiline=False)
+            if problem is not None:
+                raise invalid(f"{where}.(?)" if where else "(?)", *problem)
+            out[key] = _as_json(item, f"{where}.{key}" if where else key)
+        return out
+    if isinstance(value, list | tuple):
+        return [_as_json(item, f"{where}.{i}" if where else str(i)) for i, item in enumerate(value)]
+    raise invalid(where or "payload", "不是 JSON 值", "is not a JSON value")
+
+
+def validation_error(exc: ValidationError, prefix: str = "") -> ProcedureError:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    loc = [str(p) for p in first["loc"]]
+    ctx = first.get("ctx") or {}
+    if first["type"] == "input_hygiene" and loc:
+        loc[-1] = str(ctx["where"])  # the value inside the field: a list item, a dict key
+    where = ".".join([prefix, *loc] if prefix else loc) or "payload"
+    if first["type"] == "input_hygiene":
+        return invalid(where, str(ctx["zh"]), first["msg"])
     if first["type"] == "extra_forbidden":
         return invalid(where, "未知字段", "unknown field")
     if first["type"] == "missing":

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from flows import rules
 from flows.calendar import local_date
 from flows.errors import invalid, not_found
+from flows.hygiene import next_free_code
 from flows.service.framework import DecisionPayload, Payload, Tx, action
 from models import (
     Deadline,
@@ -71,14 +72,6 @@ METHOD_RULE_EN = (
 
 
 # -------------------------------------------------------------------- helpers
-def next_free_code(prefix: str, start: int, taken: set[str]) -> str:
-    """`prefix` + the first number from `start` whose code nobody holds yet."""
-    number = start
-    while f"{prefix}{number}" in taken:
-        number += 1
-    return f"{prefix}{number}"
-
-
 def _aware(tx: Tx, moment: datetime) -> datetime:
     """A time without a zone is local to the jurisdiction (Asia/Shanghai)."""
     return (moment.replace(tzinfo=tx.tz) if moment.tzinfo is None else moment).astimezone(UTC)
@@ -157,9 +150,10 @@ def announce_hearing(tx: Tx, p: AnnounceHearing) -> Mapping[str, Any]:
     decision = tx.require_decision()
     tx.enter_stage(STAGE)  # checked by the declared preconditions: R2, after drafting
     existing = list(tx.session.exec(select(Hearing).where(Hearing.decision_id == decision.id)))
-    code = p.ref or f"H{len(existing) + 1}"
-    if any(h.code == code for h in existing):
-        raise invalid("ref", f"听证会编号 {code} 已存在", f"hearing {code} already exists")
+    taken = {h.code for h in existing}
+    if p.ref in taken:
+        raise invalid("ref", f"听证会编号 {p.ref} 已存在", f"hearing {p.ref} already exists")
+    code = p.ref or next_free_code("H", len(existing) + 1, taken)
     replaced = _hearing_replaced(tx, existing, p.replaces)
 
     starts_at = _aware(tx, p.starts_at)
@@ -563,11 +557,13 @@ def record_hearing(tx: Tx, p: RecordHearing) -> Mapping[str, Any]:
     taken = set(inputs_of_kind(tx, "hearing_statement"))
     codes: list[str] = []
     for index, statement in enumerate(p.statements, 1):
-        code = statement.ref or f"{hearing.code}-S{index}"
-        if code in taken:
+        if statement.ref in taken:
             raise invalid(
-                f"statements.{index - 1}.ref", f"发言编号 {code} 已存在", f"statement {code} exists"
+                f"statements.{index - 1}.ref",
+                f"发言编号 {statement.ref} 已存在",
+                f"statement {statement.ref} exists",
             )
+        code = statement.ref or next_free_code(f"{hearing.code}-S", index, taken)
         taken.add(code)
         codes.append(code)
         tx.session.add(

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid, not_found
+from flows.hygiene import next_free_code
 from flows.service.framework import DecisionPayload, Payload, Tx, action, the_jurisdiction
 from models import (
     CatalogueEntry,
@@ -144,11 +145,17 @@ def create_decision(
 def _next_code(tx: Tx) -> str:
     # serialise automatic numbering per jurisdiction, so two registrations never draw one code
     the_jurisdiction(tx.session, lock=True)
-    year = tx.today.year
+    prefix = f"JC-{tx.today.year}-"
     count = tx.session.exec(
         select(func.count()).select_from(Decision).where(Decision.jurisdiction_id == tx.jurisdiction.id)
     ).one()
-    return f"JC-{year}-{int(count) + 1:03d}"
+    # a code someone chose as their `ref` is skipped, never drawn again
+    taken = tx.session.exec(
+        select(Decision.code).where(
+            Decision.jurisdiction_id == tx.jurisdiction.id, col(Decision.code).startswith(prefix)
+        )
+    ).all()
+    return next_free_code(prefix, int(count) + 1, set(taken), width=3)
 
 
 def _catalogue_entry(tx: Tx, ref: str) -> CatalogueEntry:

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from flows import rules
 from flows.errors import invalid, not_found
+from flows.hygiene import next_free_code
 from flows.service.execution import authorise_answer
 from flows.service.framework import DecisionPayload, Tx, action
 from models import (
@@ -148,17 +149,10 @@ def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
     assert period is not None
     if not p.name and not tx.settings["anonymous_comments"]:
         raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
-    count = tx.session.exec(
-        select(func.count()).select_from(PublicComment).where(PublicComment.decision_id == decision.id)
-    ).one()
-    number = int(count) + 1
-    while tx.session.exec(
-        select(PublicComment.id).where(
-            PublicComment.decision_id == decision.id, PublicComment.code == f"C{number}"
-        )
-    ).first():
-        number += 1  # skip a code already taken
-    code = f"C{number}"
+    taken = set(
+        tx.session.exec(select(PublicComment.code).where(PublicComment.decision_id == decision.id)).all()
+    )
+    code = next_free_code("C", len(taken) + 1, taken)  # the public never chooses its code
     attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
     tx.session.add(
         PublicComment(

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from flows import rules
 from flows.errors import invalid, not_found, refusal
+from flows.hygiene import next_free_code
 from flows.service.framework import DEPARTMENT_ROLES, DecisionPayload, Payload, Tx, action, the_jurisdiction
 from flows.service.lifecycle import current_draft_number
 from flows.service.participation import inputs_of_kind, responded
@@ -182,14 +183,12 @@ def record_expert_opinion(tx: Tx, p: RecordExpertOpinion) -> Mapping[str, Any]:
     tx.check(rules.expert_selected(selection_of(tx, expert) is not None, expert.code))
     tx.enter_stage("expert_review")  # refuses once the review is completed or awaiting approval
     tx.check(rules.expert_opinion_signed(p.signed, p.sealed))
-    count = tx.session.exec(
-        select(func.count()).select_from(ExpertOpinion).where(ExpertOpinion.decision_id == decision.id)
-    ).one()
-    code = p.ref or f"E{int(count) + 1}"
-    if tx.session.exec(
-        select(ExpertOpinion.id).where(ExpertOpinion.decision_id == decision.id, ExpertOpinion.code == code)
-    ).first():
-        raise invalid("ref", f"意见编号 {code} 已存在", f"opinion {code} already exists")
+    taken = set(
+        tx.session.exec(select(ExpertOpinion.code).where(ExpertOpinion.decision_id == decision.id)).all()
+    )
+    if p.ref in taken:
+        raise invalid("ref", f"意见编号 {p.ref} 已存在", f"opinion {p.ref} already exists")
+    code = p.ref or next_free_code("E", len(taken) + 1, taken)
     attestation = "、".join(word for word, on in (("署名", p.signed), ("盖章", p.sealed)) if on)
     evidence = tx.add_evidence(
         "expert_review",

@@ -3,45 +3,54 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
+from flows import hygiene
 from flows import procedure as proc
 from flows.errors import ProcedureError, refusal
 from flows.service import audit
-from flows.service.framework import ServiceContext, validation_error
+from flows.service.framework import Payload, ServiceContext, strict_input
 from models import Jurisdiction, RecipientPreference, Unit, UnitKind, User, UserRole
 from models.db import session_scope
 from notifications import policy as reminder_policy
 from notifications.errors import ConfigError
 
+Ref = Annotated[str, StringConstraints(pattern=hygiene.REF_PATTERN)]
 
-class UnitSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1)
+
+class UnitSpec(Payload):
+    id: Ref = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
     kind: UnitKind
 
 
-class UserSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    unit: str
+class UserSpec(Payload):
+    id: Ref = Field(min_length=1, max_length=64)
+    unit: Ref
     roles: list[str] = Field(min_length=1)
-    name: str = ""
-    email: str | None = None
+    name: str = Field(default="", max_length=100)
+    email: str | None = Field(default=None, max_length=254)
     # notification preferences (issue 3): language and external channels
     locale: Literal["zh_CN", "en"] | None = None
     channels: list[Literal["inbox", "email", "webhook"]] | None = None
 
 
-class JurisdictionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    organ: str = Field(min_length=1)
+class JurisdictionSpec(Payload):
+    organ: str = Field(min_length=1, max_length=200)
     timezone: str = "Asia/Shanghai"
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def known_timezone(cls, value: str) -> str:
+        problem = hygiene.timezone_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("input_hygiene", problem[1], {"where": "timezone", "zh": problem[0]})
+        return value
 
 
 def validate_settings(values: dict[str, Any], procedure: proc.Procedure | None = None) -> dict[str, Any]:
@@ -195,12 +204,9 @@ def setup_jurisdiction(
 ) -> int:
     """Create (or extend) the jurisdiction in one transaction, audited on its set-up chain.
     `new_only` refuses a database that already holds a jurisdiction (`decisionflow init`)."""
-    try:
-        j_spec = JurisdictionSpec.model_validate(jurisdiction)
-        unit_specs = [UnitSpec.model_validate(u) for u in units]
-        user_specs = [UserSpec.model_validate(u) for u in users]
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    j_spec = strict_input(JurisdictionSpec, jurisdiction)
+    unit_specs = [strict_input(UnitSpec, u, f"units.{i}") for i, u in enumerate(units)]
+    user_specs = [strict_input(UserSpec, u, f"users.{i}") for i, u in enumerate(users)]
     settings = validate_settings(j_spec.settings)
     check_roles(user_specs)
     moment = (now or ctx.clock()).astimezone(UTC)
