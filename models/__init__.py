@@ -26,6 +26,7 @@ from models.meeting import (
     PartyStep,
     Publication,
 )
+from models.meta import DatabaseMark
 from models.notification import (
     Delivery,
     DeliveryAttempt,
@@ -67,6 +68,7 @@ __all__ = [
     "CommentPeriod",
     "CommentPeriodStatus",
     "CongressStep",
+    "DatabaseMark",
     "DayUnit",
     "Deadline",
     "DeadlineStatus",

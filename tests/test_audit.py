@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from flows.service import ServiceContext
 from flows.service.audit import GENESIS, ChainBreak, event_hash, verify_all, verify_events
 from models import AuditEvent, Decision, Jurisdiction
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from tests import conftest as suite
 from tests.helpers import act, decided, district, drafted, legality_lawful, participation_done, refused
+from tests.schema import create_all
 
 
 # ---------------------------------------------------------------- helpers
