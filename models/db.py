@@ -251,13 +251,14 @@ def _shape(connection: Connection) -> dict[str, tuple[frozenset[str], frozenset[
             frozenset(str(i["name"]) for i in inspector.get_indexes(name) if i.get("name")),
         )
         for name in inspector.get_table_names()
-        if name not in BOOKKEEPING_TABLES
+        if name != "alembic_version"
     }
 
 
 def legacy_revision(connection: Connection) -> str | None:
-    """The newest migration whose schema a database made by `create_all` (no alembic_version)
-    has exactly: each revision is built on a scratch in-memory database and compared."""
+    """The migration whose schema a database made by `create_all` before the migrations (no
+    alembic_version, no mark) has exactly, tables, columns and indexes: each revision is built
+    on a scratch in-memory database and compared. The newest match wins."""
     from alembic import command
     from alembic.script import ScriptDirectory
 

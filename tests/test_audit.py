@@ -286,9 +286,13 @@ def test_breaks_in_two_chains_are_each_reported(ctx: ServiceContext) -> None:
 
 
 # ---------------------------------------------------------------- the CLI
-def test_cli_audit_verify_exit_codes(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_cli_audit_verify_exit_codes(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a SQLite file, or on a fresh PostgreSQL schema when the suite runs there."""
     from cli import app
+
+    monkeypatch.setenv("DECISIONFLOW_DATA_DIR", str(tmp_path / "data"))  # verify reads the evidence too
 
     if normalise_url(suite.test_database_url()).startswith("postgresql"):
         pg_url, schema = request.getfixturevalue("fresh_postgres_schema")

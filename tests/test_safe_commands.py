@@ -256,8 +256,9 @@ def test_db_upgrade_works_from_any_directory(tmp_path: Path, monkeypatch: pytest
 def test_db_upgrade_adopts_a_database_made_by_create_all_and_keeps_its_data(live_sqlite: str) -> None:
     """Databases made before the migrations (create_all, no alembic_version) are brought to head."""
     engine = make_engine(live_sqlite)
-    with engine.begin() as connection:
+    with engine.begin() as connection:  # as main's create_all left them: no stamp, no mark
         connection.execute(text("DROP TABLE alembic_version"))
+        connection.execute(text("DROP TABLE databasemark"))
     before = dump(engine)
     result = run("db", "upgrade", "--database", live_sqlite)
     assert result.exit_code == 0, result.output
@@ -265,7 +266,9 @@ def test_db_upgrade_adopts_a_database_made_by_create_all_and_keeps_its_data(live
         assert current_revision(connection) == head_revision()
     after = dump(engine)
     after.pop("alembic_version")
+    assert after.pop("databasemark", []) == []  # no mark: it was not made by a command that marks
     assert after == before
+    assert database_kind(engine) == "production"
 
 
 def test_db_upgrade_adopts_an_older_create_all_database(tmp_path: Path) -> None:
