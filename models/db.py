@@ -23,7 +23,7 @@ from sqlmodel import Session, SQLModel, create_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-DEFAULT_DATA_DIR = Path("var")
+DEFAULT_DATABASE_FOLDER = Path("var")  # the default SQLite file lives here
 DATA_DIR_ENV = "DECISIONFLOW_DATA_DIR"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -47,7 +47,7 @@ class DatabaseStateError(Exception):
 def default_database_url() -> str:
     """`DATABASE_URL` (or `DECISIONFLOW_DATABASE_URL`), else SQLite under ./var/."""
     url = os.environ.get("DECISIONFLOW_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    return url or f"sqlite:///{DEFAULT_DATA_DIR / 'decisionflow.db'}"
+    return url or f"sqlite:///{DEFAULT_DATABASE_FOLDER / 'decisionflow.db'}"
 
 
 def normalise_url(url: str) -> str:

@@ -175,6 +175,9 @@ def test_demo_fresh_on_a_live_database_is_refused_and_force_replaces_it(
     engine = make_engine(live_sqlite)
     assert database_kind(engine) == "demo"
     engine.dispose()
+    # a previous demo is rebuilt by --fresh alone
+    again = run("demo", "--database", live_sqlite, "--fresh", "--now", now)
+    assert again.exit_code == 0, again.output
     # --force without --fresh means nothing and is refused
     assert run("demo", "--database", live_sqlite, "--force").exit_code == 2
 
@@ -184,7 +187,7 @@ def test_demo_force_is_explicit_in_the_help() -> None:
     assert "--force" in result.output and "DESTROYING" in result.output
 
 
-def test_demo_fresh_on_a_live_postgres_schema_is_refused(
+def test_demo_fresh_on_a_live_postgres_schema_is_refused_and_force_replaces_it(
     live_postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DECISIONFLOW_DATA_DIR", str(tmp_path / "data"))
@@ -192,6 +195,13 @@ def test_demo_fresh_on_a_live_postgres_schema_is_refused(
     result = run("demo", "--database", live_postgres, "--fresh", "--now", "2026-02-24T10:00")
     assert_refused_naming_database(result)
     assert dump(make_engine(live_postgres)) == before
+    forced = run("demo", "--database", live_postgres, "--fresh", "--force", "--now", "2026-02-24T10:00")
+    assert forced.exit_code == 0, forced.output
+    engine = make_engine(live_postgres)
+    assert database_kind(engine) == "demo"
+    with engine.connect() as connection:
+        assert current_revision(connection) == head_revision()
+    engine.dispose()
 
 
 def test_the_demo_refuses_to_build_on_a_database_not_marked_demo(ctx: ServiceContext) -> None:
