@@ -76,9 +76,15 @@ def open_database(database: str | None, *, create: bool = False) -> Engine:
                 connection.execute(text("select 1"))
                 connection.rollback()
     except (ArgumentError, DBAPIError, ImportError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        reason = first_line(exc)
         fail("INPUT", "--database", f"无法打开数据库：{reason}", f"cannot open the database: {reason}")
     return engine
+
+
+def first_line(exc: Exception) -> str:
+    """A driver error's first line (the driver's own message, not SQLAlchemy's wrapper)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def database_error(exc: Exception) -> NoReturn:
@@ -87,7 +93,7 @@ def database_error(exc: Exception) -> NoReturn:
 
     if isinstance(exc, DatabaseStateError):
         fail("INPUT", "--database", exc.zh, exc.en)
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    reason = first_line(exc)
     fail("INPUT", "--database", f"无法使用此数据库：{reason}", f"cannot use this database: {reason}")
 
 
