@@ -54,7 +54,7 @@ from flows.service.framework import (
 )
 from flows.service.sweep import sweep
 from models import Deadline, Decision, Delivery, DeliveryStatus, Notification, Unit
-from models.db import create_all, is_sqlite, make_engine
+from models.db import create_schema, is_sqlite, make_engine
 from models.enums import DayUnit, DeadlineStatus
 from notifications.config import parse_settings
 from notifications.outbox import dispatch
@@ -446,7 +446,7 @@ def delivery_run(engine: Engine, data_dir: Path, now: datetime, expected: int, f
 # ---------------------------------------------------------------- one database
 def run(name: str, engine: Engine, args: argparse.Namespace) -> Figures:
     figures = Figures(database=name, rows=args.rows)
-    create_all(engine)
+    create_schema(engine, "scenario", "benchmarks/sweep.py")
     with tempfile.TemporaryDirectory() as data_dir:
         ctx = ServiceContext(engine=engine, data_dir=Path(data_dir))
         setup_jurisdiction(ctx, {"organ": "基准区人民政府"}, UNITS, users_with_email(), now=at(SETUP))

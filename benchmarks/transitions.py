@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from flows.service import ServiceContext, run_action, setup_jurisdiction
-from models.db import create_all, make_engine
+from models.db import create_schema, make_engine
 from tests.helpers import UNITS, USERS, at
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     elif args.database.startswith("sqlite:///"):
         Path(args.database.removeprefix("sqlite:///")).unlink(missing_ok=True)
     engine = make_engine(args.database, schema=schema)
-    create_all(engine)
+    create_schema(engine, "scenario", "benchmarks/transitions.py")
     with tempfile.TemporaryDirectory() as data_dir:
         ctx = ServiceContext(engine=engine, data_dir=Path(data_dir))
         setup_jurisdiction(ctx, {"organ": "基准区人民政府"}, UNITS, USERS, now=at("2026-01-05T09:00"))

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import DatabaseOption, NowOption, context, fail, load_json, parse_now, set_value
+from cli.common import (
+    DatabaseOption,
+    NowOption,
+    context,
+    database_error,
+    fail,
+    load_json,
+    open_database,
+    parse_now,
+    set_value,
+)
 
 app = typer.Typer(help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False)
 procedure_app = typer.Typer(help="法定程序 / the statutory procedure", no_args_is_help=True)
@@ -42,26 +52,59 @@ def procedure_show(
     )
 
 
+SCENARIO_DATABASE_HELP = (
+    "database URL. Default: a fresh SQLite in memory for each file. A given database must be new or "
+    "empty (no rows); it is marked as a scenario database and takes one file. A database that holds "
+    "anything is refused and left unchanged."
+)
+
+
 @scenario_app.command("run")
 def scenario_run(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
-    database: Annotated[
-        str, typer.Option("--database", help="database URL; fresh SQLite in memory by default")
-    ] = "sqlite://",
+    database: Annotated[str, typer.Option("--database", help=SCENARIO_DATABASE_HELP)] = "sqlite://",
 ) -> None:
-    """Run scenario files, each on a fresh database. Exit 0 only if every step met its expectation."""
-    from cli.common import open_engine
-    from flows.scenario import ScenarioError, run_file
+    """Run scenario files, each on a new database. Exit 0 only if every step met its expectation.
 
-    all_passed = True
+    Nothing is ever dropped: with --database the target must be new or empty (a new SQLite
+    file is created), so one --database takes exactly one file."""
+    from sqlalchemy.exc import ArgumentError
+
+    from flows.scenario import ScenarioError, run_file
+    from models.db import DATA_DIR_ENV, DatabaseStateError, data_dir_for, is_in_memory
+
     for path in files:
         if not path.exists():
             fail("INPUT", "FILE", f"文件不存在：{path}", f"no such file: {path}")
-        engine = open_engine(database)
-        if engine.dialect.name == "postgresql":
-            _reset_postgres(engine)
+    try:
+        persistent = not is_in_memory(database)
+    except ArgumentError:
+        fail(
+            "INPUT", "--database", f"无法识别的数据库 URL：{database!r}", f"not a database URL: {database!r}"
+        )
+    if persistent and len(files) > 1:
+        fail(
+            "INPUT",
+            "--database",
+            f"一个数据库只能运行一个场景文件（收到 {len(files)} 个）；省略 --database 则每个文件用各自的内存数据库",
+            f"one database takes one scenario file (got {len(files)}); without --database each file "
+            "gets its own database in memory",
+        )
+    data_dir = data_dir_for(database) if persistent else None
+    if persistent and data_dir is None:
+        fail(
+            "INPUT",
+            DATA_DIR_ENV,
+            "此数据库的证据文件夹未配置：请设置 DECISIONFLOW_DATA_DIR",
+            "no data folder for this database's evidence files: set DECISIONFLOW_DATA_DIR",
+        )
+    all_passed = True
+    for path in files:
+        engine = open_database(database, create=True)
         try:
-            report = run_file(path, engine=engine)
+            report = run_file(path, engine=engine, data_dir=data_dir)
+        except DatabaseStateError as exc:
+            database_error(exc)
         except ScenarioError as exc:
             typer.echo(f"ERROR {exc}", err=True)
             all_passed = False
@@ -76,40 +119,39 @@ def scenario_run(
     raise typer.Exit(0 if all_passed else 1)
 
 
-def _reset_postgres(engine: Any) -> None:
-    """`--database` on PostgreSQL: each file runs on a fresh schema."""
-    from sqlmodel import SQLModel
-
-    import models  # noqa: F401
-
-    SQLModel.metadata.drop_all(engine)
-
-
 @audit_app.command("verify")
 def audit_verify(database: DatabaseOption = None) -> None:
-    """Recompute every hash chain and name the first broken event of each."""
+    """Recompute every hash chain and name the first broken event of each; read back every
+    evidence file in the data folder and name those missing or altered (SHA-256 and size)."""
     from sqlmodel import Session
 
-    from flows.service.audit import verify_all
+    from flows.service.audit import verify_all, verify_documents
 
     ctx = context(database)
     with Session(ctx.engine) as session:
         chains, events, breaks = verify_all(session)
+        blobs, problems = verify_documents(session, ctx.documents)
+    ctx.engine.dispose()
     for found in breaks:
         typer.echo(
             f"BROKEN chain {found.chain} at seq {found.seq} (event id {found.event_id}): {found.reason}"
         )
+    for problem in problems:
+        typer.echo(f"BLOB {problem.sha256}: {problem.reason}")
     typer.echo(f"{chains} chains, {events} events checked, {len(breaks)} broken")
-    raise typer.Exit(1 if breaks else 0)
+    typer.echo(f"{blobs} evidence files checked, {len(problems)} missing or altered")
+    raise typer.Exit(1 if breaks or problems else 0)
 
 
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
-    """Apply the Alembic migrations to the database."""
+    """Apply the migrations shipped with the package (from any directory). A new database is
+    created, a database made before the migrations is recognised and brought to the current
+    version; nothing is ever dropped."""
     from cli.common import upgrade_database
 
-    upgrade_database(database)
-    typer.echo("database at head")
+    was = upgrade_database(database)
+    typer.echo(f"database at head ({'created' if was == 'new' else 'was ' + was})")
 
 
 @app.command("act")

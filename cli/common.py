@@ -105,67 +105,127 @@ def set_value(text: str, field: str = "--set") -> Any:
         fail("INPUT", field, f"键 {exc.key!r} 重复出现", f"the key {exc.key!r} appears twice")
 
 
-def open_engine(database: str | None) -> Engine:
-    """The engine for `--database` (or the default), connected once so that a bad URL or
-    an unreachable server is a clear error naming --database (exit 2), not a traceback.
-    Messages never show the password."""
+def open_database(database: str | None, *, create: bool = False) -> Engine:
+    """The engine for `--database` (default: DATABASE_URL or SQLite under ./var). A SQLite
+    file that does not exist is a mistyped path (exit 2 naming --database) unless `create`
+    (only `db upgrade`, `demo` and `scenario run` make a new database); a bad URL or a server
+    that does not answer is exit 2 too, never a traceback."""
+    from sqlalchemy import text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-    from models.db import default_database_url, make_engine, normalise_url
+    from models.db import default_database_url, is_in_memory, make_engine, normalise_url, sqlite_file
 
-    text = database or default_database_url()
+    url = database or default_database_url()
     try:
-        url = make_url(normalise_url(text))
+        parsed = make_url(normalise_url(url))
+        path = sqlite_file(url)
+        in_memory = is_in_memory(url)
     except (ArgumentError, ValueError):
         fail("INPUT", "--database", "不是有效的数据库地址", "not a valid database URL")
-    shown = make_url(text).render_as_string(hide_password=True) if "://" in text else "?"
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         fail(
             "INPUT",
             "--database",
-            f"不支持的数据库 {url.get_backend_name()!r}（须为 sqlite 或 postgresql）",
-            f"unsupported database {url.get_backend_name()!r} (sqlite or postgresql)",
+            f"不支持的数据库 {parsed.get_backend_name()!r}（须为 sqlite 或 postgresql）",
+            f"unsupported database {parsed.get_backend_name()!r} (sqlite or postgresql)",
         )
-    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT)})  # an unreachable host
-    try:
-        engine = make_engine(url.render_as_string(hide_password=False))
-    except (ArgumentError, NoSuchModuleError, ValueError, TypeError, OSError):
-        fail("INPUT", "--database", f"无法使用数据库地址 {shown}", f"cannot use the database URL {shown}")
-    try:
-        with engine.connect():
-            pass
-    except DBAPIError as exc:
-        engine.dispose()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(exc) else ""
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # an unreachable host is reported after CONNECT_TIMEOUT seconds, not hung on
+        url = parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT)}).render_as_string(
+            hide_password=False
+        )
+    if path is not None and not create and not path.expanduser().exists():
         fail(
             "INPUT",
             "--database",
-            f"无法连接数据库 {shown}：{reason}",
-            f"cannot connect to the database {shown}: {reason}",
+            f"数据库文件不存在：{path}（新数据库请先运行 decisionflow db upgrade）",
+            f"no such database file: {path} (for a new database run decisionflow db upgrade first)",
         )
+    if path is not None and path.expanduser().is_dir():
+        fail(
+            "INPUT",
+            "--database",
+            f"是一个文件夹，不是数据库文件：{path}",
+            f"is a folder, not a database file: {path}",
+        )
+    try:
+        engine = make_engine(url)
+        if not in_memory and path is None:  # a server: does it answer?
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+                connection.rollback()
+    except (ArgumentError, DBAPIError, ImportError, NoSuchModuleError, ValueError, TypeError, OSError) as exc:
+        reason = first_line(exc)
+        fail("INPUT", "--database", f"无法打开数据库：{reason}", f"cannot open the database: {reason}")
     return engine
 
 
+def first_line(exc: Exception) -> str:
+    """A driver error's first line (the driver's own message, not SQLAlchemy's wrapper)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def database_error(exc: Exception) -> NoReturn:
+    """A database the command may not use: exit 2 naming --database."""
+    from models.db import DatabaseStateError
+
+    if isinstance(exc, DatabaseStateError):
+        fail("INPUT", "--database", exc.zh, exc.en)
+    reason = first_line(exc)
+    fail("INPUT", "--database", f"无法使用此数据库：{reason}", f"cannot use this database: {reason}")
+
+
 def context(database: str | None, data_dir: Path | None = None):  # type: ignore[no-untyped-def]
-    """The service context for a CLI command: creates the schema if the database is new."""
+    """The service context for a CLI command. The database must exist (a SQLite file that
+    does not is a mistyped path); one with no tables gets the schema from the migrations and
+    the mark `production`; one at an older migration is refused until `db upgrade`. Evidence
+    files go to the database's data folder (models.db.data_dir_for), never to ./var."""
+    from sqlalchemy.exc import DBAPIError
+
     from flows.service import ServiceContext
-    from models.db import create_all
+    from models.db import DatabaseStateError, data_dir_for, engine_url, schema_state, upgrade_schema
 
-    engine = open_engine(database)
-    create_all(engine)
-    return ServiceContext(engine=engine, data_dir=data_dir or Path("var"))
+    engine = open_database(database)
+    try:
+        state = schema_state(engine)
+        if state == "new":
+            upgrade_schema(engine, command=command_line())
+    except (DatabaseStateError, DBAPIError) as exc:
+        engine.dispose()
+        database_error(exc)
+    if state == "behind":
+        engine.dispose()
+        fail(
+            "INPUT",
+            "--database",
+            "数据库结构不是当前版本：请先运行 decisionflow db upgrade",
+            "the database schema is not at the current version: run decisionflow db upgrade first",
+        )
+    return ServiceContext(engine=engine, data_dir=data_dir or data_dir_for(engine_url(engine)))
 
 
-def upgrade_database(database: str | None) -> None:
-    from alembic.config import Config
+def command_line() -> str:
+    """What ran, for the database mark: `decisionflow <sub-command ...>`, without options."""
+    import click
 
-    from alembic import command
-    from models.db import default_database_url, normalise_url
+    current = click.get_current_context(silent=True)
+    words = current.command_path.split()[1:] if current is not None else []
+    return " ".join(["decisionflow", *words])
 
-    root = Path(__file__).resolve().parent.parent
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "alembic"))
-    config.set_main_option("sqlalchemy.url", normalise_url(database or default_database_url()))
-    command.upgrade(config, "head")
+
+def upgrade_database(database: str | None) -> str:
+    """`db upgrade`: the migrations shipped in the package, from any directory; a new SQLite
+    file is created. Returns what the database was: new, current or behind."""
+    from sqlalchemy.exc import DBAPIError
+
+    from models.db import DatabaseStateError, upgrade_schema
+
+    engine = open_database(database, create=True)
+    try:
+        return upgrade_schema(engine, command="decisionflow db upgrade")
+    except (DatabaseStateError, DBAPIError) as exc:
+        database_error(exc)
+    finally:
+        engine.dispose()

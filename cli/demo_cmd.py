@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from cli import app
-from cli.common import NowOption, fail, parse_now
+from cli.common import NowOption, database_error, fail, open_database, parse_now
 from cli.decision_cmd import pad, stage_label, step_line, weekday_zh
 
 if TYPE_CHECKING:
@@ -22,48 +22,91 @@ NEXT_STEPS_SHOWN = 3
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file behind a SQLite URL (None for in-memory or another database)."""
-    if not url.startswith("sqlite:///") or url in ("sqlite:///:memory:",):
-        return None
-    return Path(url[len("sqlite:///") :])
+FRESH_HELP = "rebuild a previous demo from scratch. Refuses any database that is not a demo (see --force)"
+FORCE_HELP = (
+    "with --fresh: replace a database that is NOT a demo, DESTROYING its decisions, audit log and "
+    "settings. Never implied: without it such a database is refused and left unchanged"
+)
 
 
 @app.command("demo")
 def demo(
     database: Annotated[
-        str, typer.Option("--database", help="database URL for the demo")
+        str, typer.Option("--database", help="database URL for the demo (a new SQLite file is created)")
     ] = DEFAULT_DEMO_DATABASE,
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="start from an empty database (deletes the SQLite file)")
-    ] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help=FRESH_HELP)] = False,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     now: NowOption = None,
 ) -> None:
-    """Build a demonstration district with a dozen decisions at different stages."""
-    from sqlmodel import Session, SQLModel, select
+    """Build a demonstration district with a dozen decisions at different stages.
 
-    from cli.common import open_engine
+    The demo writes only to a new or empty database, which it marks `demo`, or shows a
+    previous demo again; any other database is refused unless --fresh --force replaces it."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlmodel import Session, select
+
+    from cli.common import open_database
     from flows.demo import ORGAN, build_demo, demo_status
     from flows.errors import ProcedureError
     from flows.service import ServiceContext
     from flows.service.audit import verify_all
     from flows.timeline import DECISION_STATUS_ZH, STAGE_STATUS_ZH
     from models import Jurisdiction
-    from models.db import create_all
+    from models.db import (
+        DATA_DIR_ENV,
+        DatabaseStateError,
+        create_schema,
+        data_dir_for,
+        database_kind,
+        holds_data,
+        schema_state,
+        sqlite_file,
+        upgrade_schema,
+    )
 
+    if force and not fresh:
+        fail("INPUT", "--force", "只能与 --fresh 一起使用", "only goes with --fresh")
+    engine = open_database(database, create=True)
     path = sqlite_file(database)
-    if fresh and path is not None:
-        for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-    engine = open_engine(database)
+    data_dir = data_dir_for(database)
+    if data_dir is None:
+        fail(
+            "INPUT",
+            DATA_DIR_ENV,
+            "此数据库的证据文件夹未配置：请设置 DECISIONFLOW_DATA_DIR",
+            "no data folder for this database's evidence files: set DECISIONFLOW_DATA_DIR",
+        )
+    try:
+        kind: str = database_kind(engine)
+        with engine.connect() as connection:
+            has_rows = holds_data(connection)
+    except DBAPIError:
+        kind, has_rows = "unreadable", True  # e.g. a file that is not a database
+    is_demo = kind == "demo" or not has_rows
+    if not is_demo and not (fresh and force):
+        engine.dispose()
+        fail(
+            "INPUT",
+            "--database",
+            f"此数据库不是演示数据库（{kind}），未作改动；确需用演示替换它，请加 --fresh --force（将删除其全部数据）",
+            f"this database is not a demo ({kind}) and was left unchanged; to replace it with the demo, "
+            "add --fresh --force (this destroys all its data)",
+        )
+    rebuild = fresh and has_rows
+    if rebuild:
+        engine = _replace(engine, database, path)
     if path is not None:
+        engine.dispose()
         _fast_sqlite(engine)
-    if fresh and path is None and engine.dialect.name != "sqlite":
-        import models  # noqa: F401  (registers every table)
-
-        SQLModel.metadata.drop_all(engine)
-    create_all(engine)
-    ctx = ServiceContext(engine=engine, data_dir=path.parent if path is not None else Path("var"))
+    try:
+        if rebuild or not has_rows:
+            create_schema(engine, "demo", "decisionflow demo")
+        elif schema_state(engine) == "behind":
+            upgrade_schema(engine, command="decisionflow demo")
+    except (DatabaseStateError, DBAPIError) as exc:
+        engine.dispose()
+        database_error(exc)
+    ctx = ServiceContext(engine=engine, data_dir=data_dir)
     moment = parse_now(now) or datetime.now(UTC)
     with Session(engine) as session:
         existing = session.exec(select(Jurisdiction)).first()
@@ -72,6 +115,8 @@ def demo(
             result = build_demo(ctx, moment)
         except ProcedureError as exc:
             fail(exc.rule_id, exc.field or "demo", exc.message_zh, exc.message_en)
+        except DatabaseStateError as exc:
+            database_error(exc)
         built = f"{len(result.codes)} 项决策 decisions · {result.actions} 次操作 actions"
     else:
         built = "已有数据，未重建（用 --fresh 重建）/ existing data shown; --fresh rebuilds it"
@@ -112,6 +157,25 @@ def demo(
             f"完整时间线 full timeline: decisionflow decision timeline {example} --database {database}"
         )
     raise typer.Exit(1 if breaks else 0)
+
+
+def _replace(engine: Engine, database: str, path: Path | None) -> Engine:
+    """--fresh on a previous demo, or --fresh --force: remove the old database. A SQLite file is
+    deleted with its journal; on PostgreSQL the product's tables are dropped, and nothing else."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    import models  # noqa: F401  (registers every table)
+
+    engine.dispose()
+    if path is not None:
+        for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.expanduser().unlink(missing_ok=True)
+        return open_database(database, create=True)
+    with engine.begin() as connection:
+        SQLModel.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    return engine
 
 
 def _fast_sqlite(engine: Engine) -> None:

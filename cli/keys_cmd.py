@@ -67,6 +67,13 @@ def audit_checkpoint(
         private = cp.load_private(path)
     except cp.CheckpointError as exc:
         fail("INPUT", exc.field, exc.zh, exc.en)
+    if ctx.data_dir is None:
+        fail(
+            "INPUT",
+            "DECISIONFLOW_DATA_DIR",
+            "未配置数据文件夹，检查点日志无处写入",
+            "no data folder is configured for the checkpoint log",
+        )
     with Session(ctx.engine) as session:
         row = cp.write(session, private, ctx.clock(), ctx.data_dir)
         session.commit()

@@ -24,6 +24,7 @@ from flows.scenario import sweep_until
 from flows.service import ServiceContext, run_action, setup_jurisdiction
 from flows.service.framework import load_calendar
 from flows.timeline import DecisionOverview, decision_overview
+from models.db import DatabaseStateError, database_kind
 
 ORGAN = "示范区人民政府"  # fictional, so that no real government's records are implied
 TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -528,7 +529,14 @@ class DemoResult:
 
 def build_demo(ctx: ServiceContext, now: datetime) -> DemoResult:
     """Create the demonstration district on `ctx`'s database and play its history up to
-    `now` (which must be timezone-aware)."""
+    `now` (which must be timezone-aware). It plays a back-dated history, so it runs only on a
+    database marked `demo` (models.db.create_schema), never on a real one."""
+    kind = database_kind(ctx.engine)
+    if kind != "demo":
+        raise DatabaseStateError(
+            f"演示只写入标记为演示的数据库（此数据库为 {kind}），未作改动",
+            f"the demo writes only to a database marked demo (this one is {kind}); nothing was changed",
+        )
     today = local_date(now, TIMEZONE)
     with Session(ctx.engine) as session:
         calendar = load_calendar(session)

@@ -31,7 +31,7 @@ from models import (
     StageInstance,
     User,
 )
-from models.db import create_all, make_engine
+from models.db import create_schema, make_engine
 
 
 class _Loader(hygiene.UniqueKeyLoader):
@@ -180,12 +180,22 @@ def parse_at(text: str, tz: ZoneInfo, where: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def run_file(path: Path, database_url: str = "sqlite://", engine: Engine | None = None) -> ScenarioReport:
+def run_file(
+    path: Path,
+    database_url: str = "sqlite://",
+    engine: Engine | None = None,
+    data_dir: Path | None = None,
+) -> ScenarioReport:
+    """Play one file on a new or empty database, which gets the schema from the migrations and
+    the mark `scenario`; a database that holds any row raises DatabaseStateError, unchanged.
+    Evidence goes to `data_dir`, or to a temporary folder (an in-memory run)."""
     scenario = load(path)
     engine = engine or make_engine(database_url)
-    create_all(engine)
-    with tempfile.TemporaryDirectory(prefix="decisionflow-scenario-") as data_dir:
-        return play(scenario, ServiceContext(engine=engine, data_dir=Path(data_dir)), str(path))
+    create_schema(engine, "scenario", "decisionflow scenario run")
+    if data_dir is not None:
+        return play(scenario, ServiceContext(engine=engine, data_dir=data_dir), str(path))
+    with tempfile.TemporaryDirectory(prefix="decisionflow-scenario-") as scratch:
+        return play(scenario, ServiceContext(engine=engine, data_dir=Path(scratch)), str(path))
 
 
 def play(scenario: Scenario, ctx: ServiceContext, where: str = "scenario") -> ScenarioReport:

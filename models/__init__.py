@@ -27,6 +27,7 @@ from models.meeting import (
     PartyStep,
     Publication,
 )
+from models.meta import DatabaseMark
 from models.notification import (
     Delivery,
     DeliveryAttempt,
@@ -69,6 +70,7 @@ __all__ = [
     "CommentPeriod",
     "CommentPeriodStatus",
     "CongressStep",
+    "DatabaseMark",
     "DayUnit",
     "Deadline",
     "DeadlineStatus",

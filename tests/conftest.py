@@ -16,8 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from flows.service import ServiceContext
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from tests import guard_tally
+from tests.schema import create_all
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POSTGRES_URL = os.environ.get("DECISIONFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

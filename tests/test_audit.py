@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from flows.service import ServiceContext
 from flows.service.audit import GENESIS, ChainBreak, event_hash, verify_all, verify_events
 from models import AuditEvent, Decision, Jurisdiction
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from tests import conftest as suite
 from tests.helpers import act, decided, district, drafted, legality_lawful, participation_done, refused
+from tests.schema import create_all
 
 
 # ---------------------------------------------------------------- helpers
@@ -285,9 +286,13 @@ def test_breaks_in_two_chains_are_each_reported(ctx: ServiceContext) -> None:
 
 
 # ---------------------------------------------------------------- the CLI
-def test_cli_audit_verify_exit_codes(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_cli_audit_verify_exit_codes(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a SQLite file, or on a fresh PostgreSQL schema when the suite runs there."""
     from cli import app
+
+    monkeypatch.setenv("DECISIONFLOW_DATA_DIR", str(tmp_path / "data"))  # verify reads the evidence too
 
     if normalise_url(suite.test_database_url()).startswith("postgresql"):
         pg_url, schema = request.getfixturevalue("fresh_postgres_schema")

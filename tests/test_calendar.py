@@ -19,9 +19,10 @@ from flows.errors import ProcedureError
 from flows.service import ServiceContext, audit, calendar_admin
 from flows.service.calendar_admin import load_calendar_file, read_notice
 from models import AuditEvent, CalendarDay, CalendarYear, Deadline, Decision, OutboxEvent
-from models.db import create_all, make_engine
+from models.db import make_engine
 from models.enums import DayUnit, DeadlineStatus
 from tests.helpers import act, at, district, drafted, participation_done
+from tests.schema import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_YAML = ROOT / "calendars" / "2027.yaml"

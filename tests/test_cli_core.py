@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from cli import app
 from flows import procedure as proc
 from flows.service import ServiceContext
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from tests import conftest as suite
 from tests.helpers import district
+from tests.schema import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
 THIN_PATH = ROOT / "scenarios" / "01_thin_path.yaml"
@@ -190,7 +191,10 @@ def test_scenario_run_passes_the_thin_path() -> None:
     assert "FAILED" not in result.output
 
 
-def test_scenario_run_passes_the_thin_path_on_postgres(fresh_postgres_schema: tuple[str, str]) -> None:
+def test_scenario_run_passes_the_thin_path_on_postgres(
+    fresh_postgres_schema: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECISIONFLOW_DATA_DIR", str(tmp_path / "data"))  # PostgreSQL: no default folder
     result = run("scenario", "run", str(THIN_PATH), "--database", schema_url(*fresh_postgres_schema))
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output

@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 from cli import app
 from flows.service import ServiceContext, setup_jurisdiction
 from models import Deadline, Delivery, DeliveryStatus, Notification, User
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from tests import conftest as suite
 from tests.helpers import UNITS, USERS, act, at, drafted, participation_done
+from tests.schema import create_all
 from tests.smtp_server import serve_smtp
 
 LI_EMAIL = "li@example.org"

@@ -36,9 +36,10 @@ from models import (
     StageInstance,
     StoredDocument,
 )
-from models.db import create_all, make_engine
+from models.db import make_engine
 from models.enums import DeadlineStatus
 from tests.helpers import act, at, district, drafted
+from tests.schema import create_all
 
 ROUNDS = 20
 

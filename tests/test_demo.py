@@ -15,7 +15,7 @@ from flows.demo import build_demo, demo_status
 from flows.service import ServiceContext
 from flows.service.audit import verify_all
 from models import AuditEvent, CommentPeriod, Decision, DecisionStatus, StageInstance, StageStatus
-from models.db import make_engine
+from models.db import make_engine, mark_database
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -28,6 +28,7 @@ def stage_status(session: Session, decision: Decision, stage: str) -> StageStatu
 
 
 def test_the_demo_builds_a_dozen_decisions_at_different_stages(ctx: ServiceContext) -> None:
+    mark_database(ctx.engine, "demo", "tests")  # the demo writes only to a database marked demo
     result = build_demo(ctx, NOW)
     with Session(ctx.engine) as session:
         decisions = {d.code: d for d in session.exec(select(Decision))}
@@ -86,9 +87,13 @@ def test_the_demo_command_prints_every_decision_and_the_decision_commands_work(t
     runner = CliRunner()
     # just after the 2026 Spring Festival (02-15..02-23): planning must step over it
     now = "2026-02-24T10:00"
-    (tmp_path / "demo.db").write_bytes(b"not a database")  # --fresh must delete it
-    shown = runner.invoke(app, ["demo", "--database", url, "--fresh", "--now", now])
+    (tmp_path / "demo.db").write_bytes(b"not a database")  # not a demo: --fresh alone refuses it
+    refused = runner.invoke(app, ["demo", "--database", url, "--fresh", "--now", now])
+    assert refused.exit_code == 2 and "--force" in refused.output, refused.output
+    assert (tmp_path / "demo.db").read_bytes() == b"not a database"
+    shown = runner.invoke(app, ["demo", "--database", url, "--fresh", "--force", "--now", now])
     assert shown.exit_code == 0, shown.output
+    assert (tmp_path / "demo-data" / "documents").is_dir()  # evidence beside the database file
     engine = make_engine(url)
     with Session(engine) as session:
         decisions = list(session.exec(select(Decision)))

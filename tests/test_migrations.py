@@ -6,6 +6,7 @@ from __future__ import annotations
 from argparse import Namespace
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -16,7 +17,6 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 import models  # noqa: F401  (registers every table)
-from alembic import command
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent

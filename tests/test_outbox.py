@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
-from models.db import create_all, make_engine, session_scope
+from models.db import make_engine, session_scope
 from models.decision import Decision
 from models.enums import DeliveryStatus
 from models.notification import Delivery, DeliveryAttempt, Notification
@@ -29,6 +29,7 @@ from notifications.email import EmailChannel, message_id
 from notifications.errors import DeliveryError
 from notifications.outbox import DispatchReport, OutboxError, dispatch, retry_delivery
 from tests.helpers import district, registered
+from tests.schema import create_all
 from tests.smtp_server import SmtpTestServer, serve_smtp
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -12,8 +12,9 @@ from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
 from models import CommentPeriod, Notification
-from models.db import create_all, make_engine
+from models.db import make_engine
 from tests.helpers import act, at, district, drafted
+from tests.schema import create_all
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,9 @@ from flows.scheduler import build_scheduler, run_sweep
 from flows.service import ServiceContext
 from flows.service.sweep import SweepReport
 from models import CommentPeriod, Notification, SweepRun, User
-from models.db import create_all, make_engine
+from models.db import make_engine
 from tests.helpers import act, at, district, drafted
+from tests.schema import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0  # generous: a cold interpreter imports the whole stack

@@ -35,11 +35,12 @@ from models import (
     OutboxEvent,
     SweepRun,
 )
-from models.db import create_all, make_engine, normalise_url
+from models.db import make_engine, normalise_url
 from notifications import reminders
 from notifications.sweep_failures import RETRY
 from tests import conftest as suite
 from tests.helpers import act, at, district, drafted
+from tests.schema import create_all
 
 DECISIONS = ("D1", "D2", "D3")
 CLOSES = at("2026-04-03T00:00")  # 24:00 on 04-02, the windows' last day

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import AuditEvent
+from flows.service.documents import DocumentStore
+from models import AuditEvent, StoredDocument
 
 GENESIS = "0" * 64
 
@@ -126,6 +127,26 @@ def verify_all(session: Session) -> tuple[int, int, list[ChainBreak]]:
         if found:
             breaks.append(found)
     return len(chains), total, breaks
+
+
+@dataclass(frozen=True)
+class BlobProblem:
+    sha256: str
+    reason: str
+
+
+def verify_documents(session: Session, store: DocumentStore) -> tuple[int, list[BlobProblem]]:
+    """(blobs checked, problems): every stored document's file in the data folder is read
+    back and compared with its row's SHA-256 and size; a missing or altered file is named."""
+    rows = session.exec(select(StoredDocument).order_by(col(StoredDocument.sha256))).all()
+    if rows and store.data_dir is None:
+        return len(rows), [BlobProblem("*", "no data folder is configured (DECISIONFLOW_DATA_DIR)")]
+    problems: list[BlobProblem] = []
+    for row in rows:
+        reason = store.problem(row.sha256, row.size)
+        if reason is not None:
+            problems.append(BlobProblem(row.sha256, reason))
+    return len(rows), problems
 
 
 def head_hash(session: Session, chain: str) -> str:

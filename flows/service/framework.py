@@ -148,10 +148,12 @@ def utcnow() -> datetime:
 
 @dataclass
 class ServiceContext:
-    """What every action needs from outside: the database, the data folder and a clock."""
+    """What every action needs from outside: the database, the data folder and a clock.
+    `data_dir` is the one folder for evidence files (models.db.data_dir_for); None refuses
+    evidence until it is configured, never a folder relative to the current directory."""
 
     engine: Engine
-    data_dir: Path = Path("var")
+    data_dir: Path | None = None
     clock: Callable[[], datetime] = utcnow
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     # the Ed25519 key that signs audit checkpoints, held outside the database (None: no

@@ -207,8 +207,8 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
 def sign_checkpoint_if_due(ctx: ServiceContext, now: datetime) -> int | None:
     """At most hourly, the sweep signs every chain's head into a checkpoint, so a record
     rewritten later shows against it (`audit verify --checkpoints`)."""
-    if ctx.checkpoint_key is None:
-        return None
+    if ctx.checkpoint_key is None or ctx.data_dir is None:
+        return None  # no key, or no data folder for the checkpoint log: nothing to sign into
     key = checkpoint.load_private(ctx.checkpoint_key)
     with session_scope(ctx.engine) as session:
         if not checkpoint.due(session, now):

@@ -1,22 +1,23 @@
 """Alembic environment. The target is every SQLModel table (`import models`).
 
-Where the database comes from, first match wins:
+The product (`decisionflow db upgrade`, the demo, scenario runs: models.db) hands over an open
+connection in `config.attributes["connection"]`; the migrations then run inside its transaction.
+Otherwise (the alembic command line, with alembic.ini) the database comes from, first match wins:
   1. `-x url=...` on the alembic command line;
-  2. the config's `sqlalchemy.url` (set by `decisionflow db upgrade --database URL`);
+  2. the config's `sqlalchemy.url`;
   3. DECISIONFLOW_DATABASE_URL / DATABASE_URL, else SQLite under ./var (models.db).
-A PostgreSQL schema can be pinned with `-x schema=NAME` or `config.attributes["schema"]`;
-a caller may also hand over an open connection in `config.attributes["connection"]`.
+A PostgreSQL schema can be pinned with `-x schema=NAME` or `config.attributes["schema"]`.
 """
 
 from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from alembic import context
 from models.db import default_database_url, make_engine, normalise_url
 
 config = context.config
