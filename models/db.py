@@ -177,8 +177,6 @@ def write_mark(connection: Connection, kind: MarkKind, command: str, now: dateti
     import models  # noqa: F401
 
     mark = SQLModel.metadata.tables[MARK_TABLE]
-    # TODO(migration): the lead's migration creates this table; until then it is made here.
-    mark.create(connection, checkfirst=True)
     connection.execute(delete(mark))
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     connection.execute(

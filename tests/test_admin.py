@@ -3,6 +3,7 @@ bureaus keep), then audited administration of units, accounts and settings."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -144,7 +145,13 @@ def test_settings_change_holds_the_statutory_floors(ctx: ServiceContext) -> None
 
 # ---------------------------------------------------------------- the CLI
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'district.db'}"
+    """A new SQLite database, made as an operator makes one: `db upgrade` (init never creates
+    a file: a mistyped path is an error)."""
+    url = f"sqlite:///{tmp_path / 'district.db'}"
+    if not (tmp_path / "district.db").exists():
+        made = runner.invoke(app, ["db", "upgrade", "--database", url])
+        assert made.exit_code == 0, made.output
+    return url
 
 
 def test_init_reads_yaml_and_the_csv_files_bureaus_keep(tmp_path: Path) -> None:
@@ -235,22 +242,26 @@ def readme_setup_commands() -> list[str]:
 
 
 def test_the_readme_sets_up_a_district_on_postgresql_in_three_commands_then_registers(
-    fresh_postgres_schema: tuple[str, str],
+    fresh_postgres_schema: tuple[str, str], tmp_path: Path
 ) -> None:
     """Runs exactly the README's lines, on a new PostgreSQL database made for the test."""
     commands = readme_setup_commands()
     assert len(commands) == 4 and commands[-1].split()[1] == "act"
     name = f"readme_{uuid.uuid4().hex[:10]}"
+    data_dir = tmp_path / "data"
     admin = make_engine(POSTGRES_URL)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         bin_dir = Path(sys.executable).parent
+        environment = {**os.environ, "DECISIONFLOW_DATA_DIR": str(data_dir)}
         outputs = []
         for line in commands:
             args = shlex.split(line.replace("5432/district", f"5432/{name}"))
             args[0] = str(bin_dir / "decisionflow")
-            done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+            done = subprocess.run(
+                args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=environment
+            )
             assert done.returncode == 0, (line, done.stdout, done.stderr)
             outputs.append(done.stdout)
         assert "administrators admin" in outputs[1]
