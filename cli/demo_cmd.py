@@ -67,6 +67,9 @@ def demo(
     with Session(engine) as session:
         existing = session.exec(select(Jurisdiction)).first()
     if existing is None:
+        from flows.service.clock import mark_database
+
+        mark_database(engine, "demo")  # simulated clock: the demo replays months of history
         try:
             result = build_demo(ctx, moment)
         except ProcedureError as exc:

@@ -29,6 +29,7 @@ from models import (
     StageInstance,
     User,
 )
+from flows.service.clock import mark_database
 from models.db import create_all, make_engine
 
 
@@ -170,6 +171,7 @@ def run_file(path: Path, database_url: str = "sqlite://", engine: Engine | None 
     scenario = load(path)
     engine = engine or make_engine(database_url)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the file's steps carry their own times
     with tempfile.TemporaryDirectory(prefix="decisionflow-scenario-") as data_dir:
         return play(scenario, ServiceContext(engine=engine, data_dir=Path(data_dir)), str(path))
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from flows.service import ServiceContext
+from flows.service.clock import mark_database
 from models.db import create_all, make_engine, normalise_url
 from tests import guard_tally
 
@@ -73,6 +74,7 @@ def _engine_for(url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
     else:
         engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario")  # the tests replay time, as scenario files do
     yield engine
     engine.dispose()
 
@@ -91,6 +93,7 @@ def pg_engine(fresh_postgres_schema: tuple[str, str]) -> Iterator[Engine]:
     url, schema = fresh_postgres_schema
     engine = make_engine(url, schema=schema)
     create_all(engine)
+    mark_database(engine, "scenario")
     yield engine
     engine.dispose()
 

@@ -18,6 +18,7 @@ from flows.calendar import WorkingCalendar
 from flows.errors import ProcedureError
 from flows.service import ServiceContext, audit, calendar_admin
 from flows.service.calendar_admin import load_calendar_file, read_notice
+from flows.service.clock import mark_database
 from models import AuditEvent, CalendarDay, CalendarYear, Deadline, Decision, OutboxEvent
 from models.db import create_all, make_engine
 from models.enums import DayUnit, DeadlineStatus
@@ -435,6 +436,7 @@ def cli_database(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     district(ServiceContext(engine=engine, data_dir=tmp_path / "data"))
     engine.dispose()
     yield url

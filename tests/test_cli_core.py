@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cli import app
 from flows import procedure as proc
 from flows.service import ServiceContext
+from flows.service.clock import mark_database
 from models.db import create_all, make_engine, normalise_url
 from tests import conftest as suite
 from tests.helpers import district
@@ -41,6 +42,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     district(ServiceContext(engine=engine, data_dir=tmp_path / "data"))
     engine.dispose()
     return url

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from flows.service import ServiceContext, setup_jurisdiction
+from flows.service.clock import mark_database
 from models import Deadline, Delivery, DeliveryStatus, Notification, User
 from models.db import create_all, make_engine, normalise_url
 from tests import conftest as suite
@@ -53,6 +54,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     users = [{**u, "email": LI_EMAIL} if u["id"] == "li" else u for u in USERS]
     setup_jurisdiction(

@@ -25,6 +25,7 @@ from flows.errors import ProcedureError
 from flows.scenario import sweep_until
 from flows.service import ActionResult, ServiceContext, fire_due_deadlines, run_action
 from flows.service.audit import verify_all
+from flows.service.clock import mark_database
 from flows.service.framework import lock_decision, the_jurisdiction
 from models import (
     AuditEvent,
@@ -53,6 +54,7 @@ def race_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     # a scratch file: skip the fsync per commit (locking, which is under test, is unchanged)
     event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA synchronous=OFF"))
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     try:
         yield ServiceContext(engine=engine, data_dir=tmp_path / "data")
     finally:
@@ -435,6 +437,7 @@ def test_the_sweep_waits_for_an_action_in_flight_on_the_same_decision(
     engine = make_engine(url, schema=schema)
     watcher = make_engine(url, schema=schema)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     moment = at("2026-06-30T09:00")
     outcome: list[Any] = []
@@ -516,6 +519,7 @@ def test_an_action_waits_for_a_calendar_load_in_flight_and_counts_on_the_new_cal
     engine = make_engine(url, schema=schema)
     watcher = make_engine(url, schema=schema)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     outcome: list[Any] = []
     try:

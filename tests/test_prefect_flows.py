@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
+from flows.service.clock import mark_database
 from models import CommentPeriod, Notification
 from models.db import create_all, make_engine
 from tests.helpers import act, at, district, drafted
@@ -34,6 +35,7 @@ def test_sweep_flow_closes_a_comment_period(prefect_server: None, tmp_path: Path
     url = f"sqlite:///{tmp_path / 'flow.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     district(ctx)
     drafted(ctx)

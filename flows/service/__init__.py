@@ -19,7 +19,9 @@ from flows.service.framework import (
     Actor,
     ServiceContext,
     run_action,
+    run_system_action,
 )
+from flows.service.clock import Backdate
 from flows.service.setup import setup_jurisdiction
 from flows.service.sweep import fire_due_deadlines
 
@@ -27,8 +29,10 @@ __all__ = [
     "REGISTRY",
     "ActionResult",
     "Actor",
+    "Backdate",
     "ServiceContext",
     "fire_due_deadlines",
     "run_action",
+    "run_system_action",
     "setup_jurisdiction",
 ]

@@ -135,7 +135,7 @@ def setup_jurisdiction(
                     field=f"users.{user.id}.roles",
                     kind="invalid",
                 )
-    moment = (now or ctx.clock()).astimezone(UTC)
+    moment = ctx.write_time(now)
     with session_scope(ctx.engine) as session:
         row = session.exec(select(Jurisdiction).where(Jurisdiction.organ == j_spec.organ)).first()
         if row is None:
@@ -196,7 +196,7 @@ def setup_jurisdiction(
             chain=f"jurisdiction:{row.id}",
             action="setup_jurisdiction",
             actor=actor,
-            actor_roles="admin",
+            actor_roles="system" if actor == proc.SYSTEM_ACTOR else "admin",
             occurred_at=moment,
             payload={
                 "jurisdiction": j_spec.model_dump(),
@@ -204,6 +204,7 @@ def setup_jurisdiction(
                 "users": [u.model_dump() for u in user_specs],
             },
             decision_id=None,
+            os_account=ctx.os_account,
         )
         return row.id
 

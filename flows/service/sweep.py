@@ -128,8 +128,10 @@ def reminder_env(ctx: ServiceContext, session: Session) -> ReminderEnv:
 
 
 def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepReport:
-    """Everything that is due at `now`: transitions, reminders and deliveries."""
-    now = now.astimezone(UTC)
+    """Everything that is due at `now`: transitions, reminders and deliveries. On a
+    production database `now` must be now (`ServiceContext.write_time`): a sweep in the
+    future would fire deadlines early, one in the past would date its events back."""
+    now = ctx.write_time(now)
     fired = fire_due_deadlines(ctx, now)
     reminded = create_due_reminders(ctx.engine, now, lambda session: reminder_env(ctx, session))
     sent = retried = failed = 0
@@ -173,8 +175,8 @@ def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
     """Fire every open deadline due at `now`, one transaction per deadline. Locks are taken
     in the same order as actions take them (decision, then deadline), so a sweep waits for
     an action in flight instead of racing it; SKIP LOCKED lets concurrent sweeps share the
-    work without firing one deadline twice."""
-    now = now.astimezone(UTC)
+    work without firing one deadline twice. The clock rules apply as in `sweep`."""
+    now = ctx.write_time(now)
     fired = transitions = 0
     while True:
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -226,6 +228,7 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
             documents=ctx.documents,
             action="deadline_due",
             decision=decision,
+            os_account=ctx.os_account,
         )
         handler = TRANSITIONS.get(deadline.kind)
         changed = handler(tx, deadline) if handler and decision else False
@@ -238,8 +241,8 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
                 session,
                 chain=f"decision:{decision.id}",
                 action="deadline_due",
-                actor=proc.SYSTEM_ACTOR,
-                actor_roles="system",
+                actor=SYSTEM.code,
+                actor_roles=SYSTEM.roles_text,
                 occurred_at=now,
                 payload={
                     "deadline": deadline.kind,
@@ -249,5 +252,6 @@ def _fire_next(ctx: ServiceContext, now: datetime) -> tuple[int, int] | None:
                     **tx.notes,
                 },
                 decision_id=decision.id,
+                os_account=ctx.os_account,
             )
         return (1, int(changed))
