@@ -14,7 +14,37 @@ DatabaseOption = Annotated[
 ]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai)"),
+    typer.Option(
+        "--now",
+        help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai); a simulated"
+        " time is accepted only on a database made by `scenario run` or `demo`",
+    ),
+]
+ReadNowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now", help="the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)"
+    ),
+]
+BackdateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backdate",
+        metavar="TIME",
+        help="an administrator's audited back-dating: when the action really happened, ISO 8601;"
+        " needs --reason, never earlier than the decision's last recorded event",
+    ),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="why the action is recorded late")]
+BackdatedByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backdated-by", metavar="ADMIN", help="the administrator answering for it (default: --actor)"
+    ),
+]
+ReaderOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="who reads (user id): needed for a confidential decision"),
 ]
 
 
@@ -24,13 +54,13 @@ def fail(rule_id: str, field: str, zh: str, en: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def parse_now(text: str | None) -> datetime | None:
+def parse_now(text: str | None, option: str = "--now") -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        fail("INPUT", "--now", f"{text!r} 不是 ISO 8601 时间", f"{text!r} is not an ISO 8601 time")
+        fail("INPUT", option, f"{text!r} 不是 ISO 8601 时间", f"{text!r} is not an ISO 8601 time")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
     return moment.astimezone(UTC)

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from flows.errors import ProcedureError
 from flows.service import ServiceContext, run_action, setup_jurisdiction
 from flows.service.audit import verify_all
+from flows.service.clock import mark_database
 from flows.service.sweep import next_due, sweep
 from models import (
     CommentPeriod,
@@ -29,7 +30,6 @@ from models import (
     StageInstance,
     User,
 )
-from flows.service.clock import mark_database
 from models.db import create_all, make_engine
 
 

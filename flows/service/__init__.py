@@ -13,6 +13,7 @@ from flows.service import (  # noqa: F401  (each module registers its actions)
     review,
     time_limits,
 )
+from flows.service.clock import Backdate
 from flows.service.framework import (
     REGISTRY,
     ActionResult,
@@ -21,7 +22,6 @@ from flows.service.framework import (
     run_action,
     run_system_action,
 )
-from flows.service.clock import Backdate
 from flows.service.setup import setup_jurisdiction
 from flows.service.sweep import fire_due_deadlines
 

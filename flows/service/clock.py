@@ -50,7 +50,9 @@ def mark_database(engine: Engine, kind: DatabaseKind) -> None:
     assert kind in KINDS, kind
     with engine.begin() as conn:
         conn.execute(
-            text(f"CREATE TABLE IF NOT EXISTS {MARK_TABLE} (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)")
+            text(
+                f"CREATE TABLE IF NOT EXISTS {MARK_TABLE} (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)"
+            )
         )
         conn.execute(text(f"DELETE FROM {MARK_TABLE} WHERE key = 'kind'"))
         conn.execute(text(f"INSERT INTO {MARK_TABLE} (key, value) VALUES ('kind', :v)"), {"v": kind})

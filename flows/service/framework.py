@@ -693,7 +693,9 @@ def check_role(name: str, rule: proc.ActionRule, actor: Actor, decision: Decisio
         )
 
 
-def require_role(actor: Actor, roles: frozenset[str], what_zh: str, what_en: str, field_name: str = "actor") -> None:
+def require_role(
+    actor: Actor, roles: frozenset[str], what_zh: str, what_en: str, field_name: str = "actor"
+) -> None:
     """An operation outside the procedure's actions (calendar load, outbox retry, a
     back-dating) needs one of `roles`."""
     if not (roles & actor.roles):
