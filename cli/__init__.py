@@ -11,8 +11,11 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import (
+    BackdatedByOption,
+    BackdateOption,
     DatabaseOption,
     NowOption,
+    ReasonOption,
     context,
     database_error,
     fail,
@@ -163,11 +166,16 @@ def act(
         list[str] | None, typer.Option("--set", help="one payload field, key=value (repeatable)")
     ] = None,
     now: NowOption = None,
+    backdate: BackdateOption = None,
+    reason: ReasonOption = None,
+    backdated_by: BackdatedByOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Perform one action through the service layer."""
+    """Perform one action through the service layer. `--actor` names an active user or
+    `public`; on a production database the action is dated now, or, by an administrator,
+    back-dated with `--backdate TIME --reason TEXT` (audited)."""
     from flows.errors import ProcedureError
-    from flows.service import run_action
+    from flows.service import Backdate, run_action
 
     payload: dict[str, Any] = {}
     if with_json:
@@ -186,8 +194,25 @@ def act(
         payload[key] = set_value(value)
     ctx = context(database)
     moment = parse_now(now)
+    late: Backdate | None = None
+    if backdate is None and (reason is not None or backdated_by is not None):
+        fail(
+            "INPUT",
+            "--backdate",
+            "--reason / --backdated-by 须与 --backdate 同用",
+            "--reason needs --backdate",
+        )
+    if backdate is not None:
+        if now is not None:
+            fail("INPUT", "--backdate", "--now 与 --backdate 只能给一个", "give either --now or --backdate")
+        if not (reason or "").strip():
+            fail("INPUT", "--reason", "补记须说明理由", "a back-dating needs --reason")
+        at = parse_now(backdate, "--backdate")
+        assert at is not None
+        late = Backdate(at=at, reason=reason or "", by=backdated_by or actor)
+    ctx = context(database)
     try:
-        result = run_action(ctx, action_name, actor, payload, now=moment)
+        result = run_action(ctx, action_name, actor, payload, now=moment, backdate=late)
     except ProcedureError as exc:
         typer.echo(f"refused {exc}", err=True)
         raise typer.Exit(2) from None

@@ -23,16 +23,23 @@ MAX_DAYS = 3660  # about ten years: anything longer is a typing mistake
 @calendar_app.command("load")
 def calendar_load(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="the year's notice, .yaml or .csv")],
-    actor: Annotated[str, typer.Option("--actor", help="who loads it (recorded in the audit log)")] = "admin",
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="the administrator who loads it (user id; audited)")
+    ] = None,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Load a year's holidays and make-up working days; recompute the deadlines they move."""
+    """Load a year's holidays and make-up working days; recompute the deadlines they move.
+    Needs an administrator (`--actor`)."""
     from flows.errors import ProcedureError
     from flows.service.calendar_admin import load_calendar_file
 
     if not file.is_file():
         fail("INPUT", "FILE", f"文件不存在：{file}", f"no such file: {file}")
+    if actor is None:
+        fail(
+            "AUTH", "--actor", "载入放假通知须指明管理员", "loading a holiday notice needs --actor (an admin)"
+        )
     moment = parse_now(now)
     ctx = context(database)
     try:

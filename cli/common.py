@@ -18,7 +18,37 @@ DatabaseOption = Annotated[
 ]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai)"),
+    typer.Option(
+        "--now",
+        help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai); a simulated"
+        " time is accepted only on a database made by `scenario run` or `demo`",
+    ),
+]
+ReadNowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now", help="the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)"
+    ),
+]
+BackdateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backdate",
+        metavar="TIME",
+        help="an administrator's audited back-dating: when the action really happened, ISO 8601;"
+        " needs --reason, never earlier than the decision's last recorded event",
+    ),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="why the action is recorded late")]
+BackdatedByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backdated-by", metavar="ADMIN", help="the administrator answering for it (default: --actor)"
+    ),
+]
+ReaderOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="who reads (user id): needed for a confidential decision"),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import DatabaseOption, ReaderOption, ReadNowOption, context, fail, parse_now
 
 if TYPE_CHECKING:
     from flows.timeline import LoadedDecision, ProjectedStep
@@ -54,24 +54,59 @@ def stage_label(stage_id: str) -> str:
     return f"{stage.zh} {stage.en}" if stage else stage_id
 
 
-def load_or_fail(session: object, ref: str) -> LoadedDecision:
-    """The decision's facts, or exit 2 with NOT_FOUND naming REF."""
+def load_or_fail(session: object, ref: str, actor: str | None = None) -> LoadedDecision:
+    """The decision's facts, or exit 2 with NOT_FOUND naming REF; a confidential decision
+    only for a reader with a role on it (`--actor`), else exit 2 with AUTH."""
     from sqlmodel import Session
 
     from flows.errors import ProcedureError
-    from flows.timeline import load_facts
+    from flows.service.access import check_read, load_reader
+    from flows.timeline import find_decision, load_facts
 
     assert isinstance(session, Session)
     try:
-        return load_facts(session, ref)
+        _, decision = find_decision(session, ref)
     except ProcedureError as exc:
         if exc.kind != "not_found":
             raise
         fail("NOT_FOUND", "REF", f"决策 {ref} 不存在", f"no decision {ref}")
+    try:
+        check_read(load_reader(session, actor), decision)
+    except ProcedureError as exc:
+        fail(exc.rule_id, "--actor", exc.message_zh, exc.message_en)
+    return load_facts(session, ref)
+
+
+def readable_codes(session: object, actor: str | None) -> tuple[set[str], int]:
+    """The codes of the decisions `actor` may read, and how many others are left out."""
+    from sqlmodel import Session, select
+
+    from flows.errors import ProcedureError
+    from flows.service.access import load_reader, may_read
+    from models import Decision
+
+    assert isinstance(session, Session)
+    try:
+        reader = load_reader(session, actor)
+    except ProcedureError as exc:
+        fail(exc.rule_id, "--actor", exc.message_zh, exc.message_en)
+    decisions = list(session.exec(select(Decision)))
+    readable = {d.code for d in decisions if may_read(reader, d)}
+    return readable, len(decisions) - len(readable)
+
+
+def hidden_note(hidden: int) -> None:
+    if hidden:
+        typer.echo(
+            f"另有 {hidden} 项依法不予公开的决策未显示（--actor 指明有职责的人员）/ "
+            f"{hidden} confidential decision(s) not shown (--actor: a user with a role on them)"
+        )
 
 
 @decision_app.command("timeline")
-def decision_timeline(ref: RefArgument, database: DatabaseOption = None, now: NowOption = None) -> None:
+def decision_timeline(
+    ref: RefArgument, database: DatabaseOption = None, now: ReadNowOption = None, actor: ReaderOption = None
+) -> None:
     """The projected date of every remaining statutory step, with its article."""
     from sqlmodel import Session
 
@@ -81,7 +116,7 @@ def decision_timeline(ref: RefArgument, database: DatabaseOption = None, now: No
     ctx = context(database)
     moment = parse_now(now) or datetime.now(UTC)
     with Session(ctx.engine) as session:
-        loaded = load_or_fail(session, ref)
+        loaded = load_or_fail(session, ref, actor)
     facts = loaded.facts
     today = local_date(moment, loaded.timezone)
     steps = loaded.project(today)
@@ -104,17 +139,20 @@ def decision_timeline(ref: RefArgument, database: DatabaseOption = None, now: No
 
 
 @decision_app.command("list")
-def decision_list(database: DatabaseOption = None) -> None:
-    """Every decision: code, status, current stage and title."""
+def decision_list(database: DatabaseOption = None, actor: ReaderOption = None) -> None:
+    """Every decision: code, status, current stage and title (confidential ones only for a
+    reader with a role on them)."""
     from sqlmodel import Session
 
     from flows.timeline import DECISION_STATUS_ZH, decision_overview
 
     ctx = context(database)
     with Session(ctx.engine) as session:
-        rows = decision_overview(session, datetime.now(UTC))
+        readable, hidden = readable_codes(session, actor)
+        rows = [row for row in decision_overview(session, datetime.now(UTC)) if row.code in readable]
     if not rows:
         typer.echo("尚无决策 / no decisions")
+        hidden_note(hidden)
         return
     typer.echo(f"{pad('编号 code', 14)} {pad('状态 status', 28)} {pad('当前阶段 stage', 34)} 事项 title")
     for row in rows:
@@ -123,10 +161,11 @@ def decision_list(database: DatabaseOption = None) -> None:
             f"{pad(row.code, 14)} {pad(f'{DECISION_STATUS_ZH[row.status]} {row.status.value}', 28)} "
             f"{pad(current, 34)} {row.title}"
         )
+    hidden_note(hidden)
 
 
 @decision_app.command("show")
-def decision_show(ref: RefArgument, database: DatabaseOption = None) -> None:
+def decision_show(ref: RefArgument, database: DatabaseOption = None, actor: ReaderOption = None) -> None:
     """One decision: its stages with statuses and evidence, and its deadlines."""
     from sqlalchemy import func
     from sqlmodel import Session, col, select
@@ -136,7 +175,7 @@ def decision_show(ref: RefArgument, database: DatabaseOption = None) -> None:
 
     ctx = context(database)
     with Session(ctx.engine) as session:
-        loaded = load_or_fail(session, ref)
+        loaded = load_or_fail(session, ref, actor)
         _, decision = find_decision(session, ref)
         evidence = dict(
             session.exec(

@@ -110,7 +110,7 @@ def demo(
     moment = parse_now(now) or datetime.now(UTC)
     with Session(engine) as session:
         existing = session.exec(select(Jurisdiction)).first()
-    if existing is None:
+    if existing is None:  # the database is marked demo (simulated clock) at creation
         try:
             result = build_demo(ctx, moment)
         except ProcedureError as exc:

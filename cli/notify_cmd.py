@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from cli import app
-from cli.common import MAX_ID, DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import (
+    MAX_ID,
+    DatabaseOption,
+    NowOption,
+    ReaderOption,
+    ReadNowOption,
+    context,
+    fail,
+    parse_now,
+)
 
 if TYPE_CHECKING:
     from flows.errors import ProcedureError
@@ -150,11 +159,13 @@ def deadlines_list(
     unit: Annotated[
         str | None, typer.Option("--unit", help="only decisions this unit leads or undertakes")
     ] = None,
-    now: NowOption = None,
+    actor: ReaderOption = None,
+    now: ReadNowOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Open deadlines with a traffic light: red overdue, amber due within 3 working days, green.
-    With --failed: the deadlines whose firing or reminders failed, and when the sweep retries them."""
+    With --failed: the deadlines whose firing or reminders failed, and when the sweep retries them.
+    A confidential decision's deadlines are listed only for a reader with a role on it (--actor)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -169,9 +180,9 @@ def deadlines_list(
     moment = moment_or_now(now)
     ctx = notify_context(database)
     try:
-        rows = deadlines(ctx, moment, overdue_only=overdue, unit_code=unit)
+        rows = deadlines(ctx, moment, overdue_only=overdue, unit_code=unit, actor=actor)
     except ProcedureError as exc:
-        refused(exc, "--unit")
+        refused(exc, "--actor" if exc.field == "actor" else "--unit")
     finally:
         ctx.engine.dispose()
     if not rows:
@@ -255,20 +266,33 @@ def inbox_list(
         ),
     ] = None,
     read_all: Annotated[bool, typer.Option("--read-all", help="mark every unread notification read")] = False,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="who marks them read: the inbox's owner (audited)")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="show at most this many")] = 50,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """A user's in-app notifications, newest first; --read / --read-all mark them read."""
+    """A user's in-app notifications, newest first; --read / --read-all mark them read
+    (only the owner, named by --actor)."""
     from flows.errors import ProcedureError
     from flows.service.notifications import inbox, mark_read
 
     if read and read_all:
         fail("INPUT", "--read", "--read 与 --read-all 只能选一个", "give either --read or --read-all")
+    if (read or read_all) and actor is None:
+        fail(
+            "AUTH",
+            "--actor",
+            "标记已读须指明本人（--actor）",
+            "marking read needs --actor (the inbox's owner)",
+        )
     ctx = notify_context(database)
     try:
         if read or read_all:
-            marked = mark_read(ctx, user, None if read_all else list(read or []), moment_or_now(now))
+            assert actor is not None
+            ids = None if read_all else list(read or [])
+            marked = mark_read(ctx, user, ids, parse_now(now), actor=actor)
             typer.echo(f"已标记已读 / marked read: {marked}")
         items = inbox(ctx, user, unread_only=unread, limit=limit)
     except ProcedureError as exc:
@@ -327,16 +351,19 @@ def outbox_list(
 @outbox_app.command("retry")
 def outbox_retry(
     delivery_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="the delivery's id")],
+    actor: Annotated[str | None, typer.Option("--actor", help="the administrator (audited)")] = None,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Make a failed delivery pending again; the next sweep sends it."""
+    """Make a failed delivery pending again; the next sweep sends it. Needs an administrator."""
     from flows.errors import ProcedureError
     from flows.service.notifications import retry_delivery
 
+    if actor is None:
+        fail("AUTH", "--actor", "重发投递须指明管理员（--actor）", "a retry needs --actor (an admin)")
     ctx = notify_context(database)
     try:
-        row = retry_delivery(ctx, delivery_id, moment_or_now(now))
+        row = retry_delivery(ctx, delivery_id, parse_now(now), actor=actor)
     except ProcedureError as exc:
         refused(exc, "ID")
     finally:

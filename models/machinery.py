@@ -73,6 +73,13 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     actor: str = Field(max_length=64)
     actor_roles: str = Field(default="", max_length=200)
+    # sha256 of actor_roles as recorded: an edited role list no longer matches it (issue 8)
+    roles_hash: str = Field(default="", max_length=64)
+    # the operating-system account (or, later, the web session's account) that ran the command
+    os_account: str = Field(default="", max_length=64)
+    # an administrator's explicit back-dating on a production database: who and why
+    backdated_by: str = Field(default="", max_length=64)
+    backdate_reason: str = Field(default="", max_length=2000)
     occurred_at: datetime
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=json_dict())
     prev_hash: str = Field(max_length=64)

@@ -40,7 +40,7 @@ from typing import Literal
 
 from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models.db import session_scope
 from models.decision import Decision
@@ -252,25 +252,30 @@ def retry_delivery(engine: Engine, delivery_id: int, now: datetime) -> Delivery:
     """An operator's retry: a failed (or pending) delivery is due again at `now`. Its
     attempts are kept, so after exhausted attempts this grants one more try. A sent
     delivery is never sent again; one being sent (unexpired lease) is left to its dispatcher."""
-    now = _utc(now)
     with session_scope(engine) as session:
-        row = session.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
-        if row is None:
-            raise OutboxError("delivery_id", f"没有编号为 {delivery_id} 的投递", f"no delivery {delivery_id}")
-        if row.status == DeliveryStatus.sent:
-            raise OutboxError(
-                "delivery_id",
-                f"投递 {delivery_id} 已于 {row.sent_at} 发出，不再重发",
-                f"delivery {delivery_id} was sent at {row.sent_at}; it is not sent twice",
-            )
-        if row.status == DeliveryStatus.sending and row.lease_until is not None and row.lease_until >= now:
-            raise OutboxError(
-                "delivery_id",
-                f"投递 {delivery_id} 正在发送（占用至 {row.lease_until}）",
-                f"delivery {delivery_id} is being sent (claimed until {row.lease_until})",
-            )
-        row.status = DeliveryStatus.pending
-        row.next_attempt_at = now
-        row.lease_until = None
-        session.add(row)
-        return row
+        return retry_in(session, delivery_id, now)
+
+
+def retry_in(session: Session, delivery_id: int, now: datetime) -> Delivery:
+    """`retry_delivery` inside the caller's transaction (the service audits it there)."""
+    now = _utc(now)
+    row = session.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+    if row is None:
+        raise OutboxError("delivery_id", f"没有编号为 {delivery_id} 的投递", f"no delivery {delivery_id}")
+    if row.status == DeliveryStatus.sent:
+        raise OutboxError(
+            "delivery_id",
+            f"投递 {delivery_id} 已于 {row.sent_at} 发出，不再重发",
+            f"delivery {delivery_id} was sent at {row.sent_at}; it is not sent twice",
+        )
+    if row.status == DeliveryStatus.sending and row.lease_until is not None and row.lease_until >= now:
+        raise OutboxError(
+            "delivery_id",
+            f"投递 {delivery_id} 正在发送（占用至 {row.lease_until}）",
+            f"delivery {delivery_id} is being sent (claimed until {row.lease_until})",
+        )
+    row.status = DeliveryStatus.pending
+    row.next_attempt_at = now
+    row.lease_until = None
+    session.add(row)
+    return row

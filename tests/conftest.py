@@ -73,7 +73,7 @@ def _engine_for(url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
         engine = make_engine(url)
     else:
         engine = make_engine(url)
-    create_all(engine)
+    create_all(engine, kind="scenario")  # the tests replay time, as scenario files do
     yield engine
     engine.dispose()
 
@@ -91,7 +91,7 @@ def pg_engine(fresh_postgres_schema: tuple[str, str]) -> Iterator[Engine]:
     """Always PostgreSQL (for the concurrency tests), whatever the suite's database."""
     url, schema = fresh_postgres_schema
     engine = make_engine(url, schema=schema)
-    create_all(engine)
+    create_all(engine, kind="scenario")
     yield engine
     engine.dispose()
 

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from flows.service import ServiceContext
-from flows.service.audit import GENESIS, ChainBreak, event_hash, verify_all, verify_events
+from flows.service.audit import GENESIS, ChainBreak, event_hash, event_identity, verify_all, verify_events
 from models import AuditEvent, Decision, Jurisdiction
-from models.db import make_engine, normalise_url
+from models.db import make_engine, mark_database, normalise_url
 from tests import conftest as suite
 from tests.helpers import act, decided, district, drafted, legality_lawful, participation_done, refused
 from tests.schema import create_all
@@ -160,15 +160,18 @@ def test_the_hash_covers_every_recorded_field(ctx: ServiceContext) -> None:
     drafted(ctx)
     event = events_of(ctx.engine, chain_of(ctx.engine, "D1"))[1]
     fields = (event.chain, event.seq, event.action, event.actor, event.occurred_at, dict(event.payload))
-    assert event_hash(*fields, event.prev_hash) == event.hash
+    who = event_identity(event)
+    assert event_hash(*fields, event.prev_hash, who) == event.hash
     changed = [
-        event_hash(event.chain + "x", *fields[1:], event.prev_hash),
-        event_hash(event.chain, event.seq + 1, *fields[2:], event.prev_hash),
-        event_hash(*fields[:2], "other_action", *fields[3:], event.prev_hash),
-        event_hash(*fields[:3], "mallory", *fields[4:], event.prev_hash),
-        event_hash(*fields[:4], event.occurred_at.replace(microsecond=1), fields[5], event.prev_hash),
-        event_hash(*fields[:5], {**fields[5], "extra": 1}, event.prev_hash),
-        event_hash(*fields, GENESIS),
+        event_hash(event.chain + "x", *fields[1:], event.prev_hash, who),
+        event_hash(event.chain, event.seq + 1, *fields[2:], event.prev_hash, who),
+        event_hash(*fields[:2], "other_action", *fields[3:], event.prev_hash, who),
+        event_hash(*fields[:3], "mallory", *fields[4:], event.prev_hash, who),
+        event_hash(*fields[:4], event.occurred_at.replace(microsecond=1), fields[5], event.prev_hash, who),
+        event_hash(*fields[:5], {**fields[5], "extra": 1}, event.prev_hash, who),
+        event_hash(*fields, GENESIS, who),
+        # issue 8: the roles, their hash, the OS account and any back-dating are covered too
+        *(event_hash(*fields, event.prev_hash, {**who, key: who[key] + "x"}) for key in who),
     ]
     assert event.hash not in changed
     assert len(set(changed)) == len(changed)
@@ -215,6 +218,7 @@ def test_rehashing_an_edited_event_breaks_the_link_to_the_next(ctx: ServiceConte
         event.occurred_at,
         dict(event.payload),
         event.prev_hash,
+        event_identity(event),
     )
     raw(
         ctx.engine,
@@ -301,6 +305,7 @@ def test_cli_audit_verify_exit_codes(
         url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     district(ctx)
     thin_path(ctx)

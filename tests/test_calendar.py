@@ -19,7 +19,7 @@ from flows.errors import ProcedureError
 from flows.service import ServiceContext, audit, calendar_admin
 from flows.service.calendar_admin import load_calendar_file, read_notice
 from models import AuditEvent, CalendarDay, CalendarYear, Deadline, Decision, OutboxEvent
-from models.db import make_engine
+from models.db import make_engine, mark_database
 from models.enums import DayUnit, DeadlineStatus
 from tests.helpers import act, at, district, drafted, participation_done
 from tests.schema import create_all
@@ -263,7 +263,7 @@ def test_a_bad_notice_file_is_refused_naming_the_field_and_changes_nothing(
 def test_a_missing_file_is_refused(ctx: ServiceContext, tmp_path: Path) -> None:
     district(ctx)
     with pytest.raises(ProcedureError) as caught:
-        load_calendar_file(ctx, tmp_path / "2027.yaml", now=at("2026-12-02T09:00"))
+        load_calendar_file(ctx, tmp_path / "2027.yaml", actor="liu", now=at("2026-12-02T09:00"))
     assert caught.value.field == "file"
 
 
@@ -426,7 +426,7 @@ def test_a_load_failing_midway_rolls_everything_back(
 
 def test_loading_needs_a_jurisdiction(ctx: ServiceContext) -> None:
     with pytest.raises(ProcedureError) as caught:
-        load_calendar_file(ctx, SAMPLE_YAML, now=at("2026-12-29T10:00"))
+        load_calendar_file(ctx, SAMPLE_YAML, actor="liu", now=at("2026-12-29T10:00"))
     assert caught.value.rule_id == "NOT_FOUND"
 
 
@@ -436,6 +436,7 @@ def cli_database(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     district(ServiceContext(engine=engine, data_dir=tmp_path / "data"))
     engine.dispose()
     yield url
@@ -474,13 +475,13 @@ def test_cli_show_a_chinesecalendar_year(cli_database: str) -> None:
 def test_cli_bad_input_exits_2_naming_the_field(cli_database: str, tmp_path: Path) -> None:
     bad = tmp_path / "2027.yaml"
     bad.write_text("year: 2027\nholidays:\n  - {name: 春节, days: [2027-02-05], workdays: [2027-02-22]}\n")
-    refused = run("load", str(bad), "--database", cli_database)
+    refused = run("load", str(bad), "--actor", "liu", "--database", cli_database)
     assert refused.exit_code == 2
     assert "error INPUT [holidays[0].workdays[0]]" in refused.output
     assert "provisional" in run("show", "2027", "--database", cli_database).output  # nothing loaded
 
     for args, field in [
-        (("load", str(tmp_path / "missing.yaml")), "FILE"),
+        (("load", str(tmp_path / "missing.yaml"), "--actor", "liu"), "FILE"),
         (("add-days", "2026-02-30", "3"), "DATE"),
         (("add-days", "2026-02-01", "three"), "N"),
         (("add-days", "2026-02-01", "99999"), "N"),

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
 from flows.service import checkpoint as cp
-from flows.service.audit import event_hash, verify_all
+from flows.service.audit import event_hash, event_identity, roles_digest, verify_all
 from models import AuditEvent
 from tests.helpers import act, at, district, drafted
 
@@ -61,8 +61,16 @@ def recompute_from(session: Session, events: list[AuditEvent], start: int) -> No
     prev = events[start - 1].prev_hash
     for event in events[start - 1 :]:
         event.prev_hash = prev
+        event.roles_hash = roles_digest(event.actor_roles)
         event.hash = event_hash(
-            event.chain, event.seq, event.action, event.actor, event.occurred_at, dict(event.payload), prev
+            event.chain,
+            event.seq,
+            event.action,
+            event.actor,
+            event.occurred_at,
+            dict(event.payload),
+            prev,
+            event_identity(event),
         )
         prev = event.hash
         session.add(event)
@@ -82,6 +90,22 @@ def test_a_recomputed_chain_is_caught(ctx: ServiceContext, key: Path) -> None:
         events[1].payload = {**events[1].payload, "input": {"decision": "D1", "forged": True}}
         recompute_from(session, events, 2)
         assert verify_all(session)[2] == []  # the chain alone looks fine
+    problems = verify(ctx, exported, key)
+    assert any("rewritten and recomputed" in p for p in problems), problems
+
+
+def test_changed_actor_roles_are_caught_by_the_chain_or_else_by_the_checkpoint(
+    ctx: ServiceContext, key: Path
+) -> None:
+    exported = checkpointed(ctx, key)
+    with Session(ctx.engine) as session:
+        events = chain_of(session, "D1")
+        events[0].actor_roles = "admin,department_staff"  # the registrar made to look like an admin
+        session.add(events[0])
+        session.commit()
+        assert [b.reason for b in verify_all(session)[2]] == ["actor_roles does not match its hash"]
+        recompute_from(session, chain_of(session, "D1"), 1)  # the attacker rehashes everything
+        assert verify_all(session)[2] == []
     problems = verify(ctx, exported, key)
     assert any("rewritten and recomputed" in p for p in problems), problems
 

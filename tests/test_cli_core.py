@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli import app
 from flows import procedure as proc
 from flows.service import ServiceContext
-from models.db import make_engine, normalise_url
+from models.db import make_engine, mark_database, normalise_url
 from tests import conftest as suite
 from tests.helpers import district
 from tests.schema import create_all
@@ -42,6 +42,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     district(ServiceContext(engine=engine, data_dir=tmp_path / "data"))
     engine.dispose()
     return url

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from cli import app
 from flows.service import ServiceContext, setup_jurisdiction
 from models import Deadline, Delivery, DeliveryStatus, Notification, User
-from models.db import make_engine, normalise_url
+from models.db import make_engine, mark_database, normalise_url
 from tests import conftest as suite
 from tests.helpers import UNITS, USERS, act, at, drafted, participation_done
 from tests.schema import create_all
@@ -54,6 +54,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     users = [{**u, "email": LI_EMAIL} if u["id"] == "li" else u for u in USERS]
     setup_jurisdiction(
@@ -197,19 +198,21 @@ def test_inbox_lists_marks_read_and_refuses_another_users_notification(db: Db) -
     assert "D1" in listing.output and "/decisions/D1" in listing.output
 
     # another user's notification is refused by id, and nothing is marked
-    refused = db.cli("inbox", "li", "--read", str(li_unread[0]), "--read", str(wang_unread[0]))
+    refused = db.cli(
+        "inbox", "li", "--actor", "li", "--read", str(li_unread[0]), "--read", str(wang_unread[0])
+    )
     assert refused.exit_code == 2, refused.output
     assert "[id]" in refused.output and f"{wang_unread[0]}" in refused.output
     assert unread_of(db, "li") == li_unread and unread_of(db, "wang") == wang_unread
-    missing = db.cli("inbox", "li", "--read", "999999")
+    missing = db.cli("inbox", "li", "--actor", "li", "--read", "999999")
     assert missing.exit_code == 2 and "[id]" in missing.output
 
-    one = db.cli("inbox", "li", "--read", str(li_unread[0]), "--now", "2026-04-30T11:00")
+    one = db.cli("inbox", "li", "--actor", "li", "--read", str(li_unread[0]), "--now", "2026-04-30T11:00")
     assert one.exit_code == 0, one.output
     assert "marked read: 1" in one.output
     assert sorted(unread_of(db, "li")) == sorted(li_unread[1:])
 
-    everything = db.cli("inbox", "li", "--read-all", "--now", "2026-04-30T11:05")
+    everything = db.cli("inbox", "li", "--actor", "li", "--read-all", "--now", "2026-04-30T11:05")
     assert everything.exit_code == 0 and "marked read: 2" in everything.output
     unread = db.cli("inbox", "li", "--unread")
     assert unread.exit_code == 0 and inbox_ids(unread.output) == [] and "（无 / none）" in unread.output
@@ -299,7 +302,7 @@ def test_outbox_shows_a_failed_delivery_and_retry_delivers_it(
         assert row.last_error in error_line
     assert db.cli("outbox").output.count("#") == 1
 
-    retried = db.cli("outbox", "retry", str(delivery_id), "--now", "2026-03-30T10:00")
+    retried = db.cli("outbox", "retry", str(delivery_id), "--actor", "liu", "--now", "2026-03-30T10:00")
     assert retried.exit_code == 0, retried.output
     assert "待发 pending" in retried.output
     assert db.cli("outbox", "--failed").output.strip() == "（无 / none）"
@@ -315,9 +318,9 @@ def test_outbox_shows_a_failed_delivery_and_retry_delivers_it(
     assert "已发 sent" in listing.output and "last error" not in listing.output
 
     # a sent delivery is never sent again; an unknown one is named
-    again = db.cli("outbox", "retry", str(delivery_id))
+    again = db.cli("outbox", "retry", str(delivery_id), "--actor", "liu")
     assert again.exit_code == 2 and "[delivery_id]" in again.output, again.output
-    unknown = db.cli("outbox", "retry", "999999")
+    unknown = db.cli("outbox", "retry", "999999", "--actor", "liu")
     assert unknown.exit_code == 2 and "[delivery_id]" in unknown.output, unknown.output
 
 

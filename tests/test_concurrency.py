@@ -36,7 +36,7 @@ from models import (
     StageInstance,
     StoredDocument,
 )
-from models.db import make_engine
+from models.db import make_engine, mark_database
 from models.enums import DeadlineStatus
 from tests.helpers import act, at, district, drafted
 from tests.schema import create_all
@@ -54,6 +54,7 @@ def race_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     # a scratch file: skip the fsync per commit (locking, which is under test, is unchanged)
     event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA synchronous=OFF"))
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     try:
         yield ServiceContext(engine=engine, data_dir=tmp_path / "data")
     finally:
@@ -436,6 +437,7 @@ def test_the_sweep_waits_for_an_action_in_flight_on_the_same_decision(
     engine = make_engine(url, schema=schema)
     watcher = make_engine(url, schema=schema)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     moment = at("2026-06-30T09:00")
     outcome: list[Any] = []
@@ -517,6 +519,7 @@ def test_an_action_waits_for_a_calendar_load_in_flight_and_counts_on_the_new_cal
     engine = make_engine(url, schema=schema)
     watcher = make_engine(url, schema=schema)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     outcome: list[Any] = []
     try:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
-from models.db import make_engine, session_scope
+from models.db import make_engine, mark_database, session_scope
 from models.decision import Decision
 from models.enums import DeliveryStatus
 from models.notification import Delivery, DeliveryAttempt, Notification
@@ -405,6 +405,7 @@ def race_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engi
     engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
     event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA synchronous=OFF"))
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     try:
         yield engine
     finally:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from flows.service import ServiceContext
 from models import CommentPeriod, Notification
-from models.db import make_engine
+from models.db import make_engine, mark_database
 from tests.helpers import act, at, district, drafted
 from tests.schema import create_all
 
@@ -35,6 +35,7 @@ def test_sweep_flow_closes_a_comment_period(prefect_server: None, tmp_path: Path
     url = f"sqlite:///{tmp_path / 'flow.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     district(ctx)
     drafted(ctx)

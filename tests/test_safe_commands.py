@@ -28,6 +28,7 @@ from models.db import (
     database_kind,
     head_revision,
     make_engine,
+    mark_database,
     migrations_config,
     read_mark,
 )
@@ -62,10 +63,11 @@ def dump(engine: Engine) -> dict[str, list[str]]:
 def live_database(url: str, data_dir: Path) -> ServiceContext:
     """A real district with a registered, drafted decision (its evidence in `data_dir`)."""
     engine = make_engine(url)
-    create_all(engine)
+    create_all(engine, kind="scenario")  # built on the tests' clock, then made live
     ctx = ServiceContext(engine=engine, data_dir=data_dir)
     district(ctx)
     drafted(ctx)
+    mark_database(engine, "production", "tests")
     return ctx
 
 
@@ -266,9 +268,9 @@ def test_db_upgrade_works_from_any_directory(tmp_path: Path, monkeypatch: pytest
 def test_db_upgrade_adopts_a_database_made_by_create_all_and_keeps_its_data(live_sqlite: str) -> None:
     """Databases made before the migrations (create_all, no alembic_version) are brought to head."""
     engine = make_engine(live_sqlite)
-    with engine.begin() as connection:  # as main's create_all left them: no stamp, no mark
+    with engine.begin() as connection:  # as a create_all leaves them: no stamp, no mark
         connection.execute(text("DROP TABLE alembic_version"))
-        connection.execute(text("DROP TABLE databasemark"))
+        connection.execute(text("DELETE FROM databasemark"))
     before = dump(engine)
     result = run("db", "upgrade", "--database", live_sqlite)
     assert result.exit_code == 0, result.output
@@ -276,7 +278,7 @@ def test_db_upgrade_adopts_a_database_made_by_create_all_and_keeps_its_data(live
         assert current_revision(connection) == head_revision()
     after = dump(engine)
     after.pop("alembic_version")
-    assert after.pop("databasemark", []) == []  # no mark: it was not made by a command that marks
+    assert after["databasemark"] == []  # no mark: it was not made by a command that marks
     assert after == before
     assert database_kind(engine) == "production"
 
@@ -322,6 +324,7 @@ def test_the_data_folder_is_beside_the_sqlite_file_never_the_current_directory(
     assert run("db", "upgrade", "--database", url).exit_code == 0
     ctx = context(url)  # what every CLI command (and serve) builds
     assert ctx.data_dir == tmp_path / "gov" / "district-data"
+    mark_database(ctx.engine, "scenario", "tests")  # the helpers below replay the tests' clock
     district(ctx)
     drafted(ctx)
     ctx.engine.dispose()

@@ -32,7 +32,7 @@ from flows.scheduler import build_scheduler, run_sweep
 from flows.service import ServiceContext
 from flows.service.sweep import SweepReport
 from models import CommentPeriod, Notification, SweepRun, User
-from models.db import make_engine
+from models.db import make_engine, mark_database
 from tests.helpers import act, at, district, drafted
 from tests.schema import create_all
 
@@ -125,8 +125,8 @@ def test_a_failing_sweep_is_logged_with_its_traceback_and_recorded(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = make_engine("sqlite://")  # no tables: every sweep fails
-    ctx = ServiceContext(engine=engine, data_dir=tmp_path)
     moment = at("2026-04-03T00:00")
+    ctx = ServiceContext(engine=engine, data_dir=tmp_path, clock=lambda: moment)  # an unmarked database
     caplog.set_level(logging.ERROR, logger="flows.scheduler")
     with pytest.raises(Exception, match="no such table"):
         run_sweep(ctx, lambda: moment)
@@ -239,6 +239,7 @@ def serve_database(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     engine = make_engine(url)
     create_all(engine)
+    mark_database(engine, "scenario", "tests")  # simulated clock: the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     start = date.today() - timedelta(days=70)
     district(ctx, when=f"{start}T08:00")

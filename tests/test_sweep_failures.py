@@ -68,7 +68,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
     else:
         url = f"sqlite:///{tmp_path / 'sweep.db'}"
     engine = make_engine(url)
-    create_all(engine)
+    create_all(engine, kind="scenario")  # the test replays time
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     district(ctx)
     for ref in DECISIONS:

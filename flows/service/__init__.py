@@ -14,12 +14,14 @@ from flows.service import (  # noqa: F401  (each module registers its actions)
     review,
     time_limits,
 )
+from flows.service.clock import Backdate
 from flows.service.framework import (
     REGISTRY,
     ActionResult,
     Actor,
     ServiceContext,
     run_action,
+    run_system_action,
 )
 from flows.service.setup import setup_jurisdiction
 from flows.service.sweep import fire_due_deadlines
@@ -28,8 +30,10 @@ __all__ = [
     "REGISTRY",
     "ActionResult",
     "Actor",
+    "Backdate",
     "ServiceContext",
     "fire_due_deadlines",
     "run_action",
+    "run_system_action",
     "setup_jurisdiction",
 ]

@@ -17,6 +17,30 @@ from models import AuditEvent, StoredDocument
 GENESIS = "0" * 64
 
 
+def roles_digest(actor_roles: str) -> str:
+    """The hash of an event's recorded roles (`AuditEvent.roles_hash`)."""
+    return hashlib.sha256(actor_roles.encode()).hexdigest()
+
+
+def identity_fields(
+    actor_roles: str, roles_hash: str, os_account: str, backdated_by: str, backdate_reason: str
+) -> dict[str, str]:
+    """Who acted, beyond the actor's code: covered by the chained hash (issue 8)."""
+    return {
+        "roles": actor_roles,
+        "roles_hash": roles_hash,
+        "os_account": os_account,
+        "backdated_by": backdated_by,
+        "backdate_reason": backdate_reason,
+    }
+
+
+def event_identity(event: AuditEvent) -> dict[str, str]:
+    return identity_fields(
+        event.actor_roles, event.roles_hash, event.os_account, event.backdated_by, event.backdate_reason
+    )
+
+
 def event_hash(
     chain: str,
     seq: int,
@@ -25,17 +49,23 @@ def event_hash(
     occurred_at: datetime,
     payload: dict[str, Any],
     prev_hash: str,
+    identity: dict[str, str] | None = None,
 ) -> str:
+    """The event's hash over every recorded field; `identity` (see `identity_fields`) holds
+    the roles, their hash, the operating-system account and any back-dating."""
+    fields: dict[str, Any] = {
+        "chain": chain,
+        "seq": seq,
+        "action": action,
+        "actor": actor,
+        "at": occurred_at.isoformat(timespec="microseconds"),
+        "payload": payload,
+        "prev": prev_hash,
+    }
+    if identity is not None:
+        fields["identity"] = identity
     body = json.dumps(
-        {
-            "chain": chain,
-            "seq": seq,
-            "action": action,
-            "actor": actor,
-            "at": occurred_at.isoformat(timespec="microseconds"),
-            "payload": payload,
-            "prev": prev_hash,
-        },
+        fields,
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
@@ -54,9 +84,15 @@ def append(
     occurred_at: datetime,
     payload: dict[str, Any],
     decision_id: int | None,
+    os_account: str = "",
+    backdated_by: str = "",
+    backdate_reason: str = "",
 ) -> AuditEvent:
     """Append one event. The caller holds the row lock that owns `chain`; the unique
-    (chain, seq) key turns any race that slips past it into a retryable conflict."""
+    (chain, seq) key turns any race that slips past it into a retryable conflict.
+    `actor_roles` is the actor's roles as held at the time (comma-separated, sorted),
+    `os_account` the operating-system account that ran the command; `backdated_by` and
+    `backdate_reason` record an administrator's back-dating (issue 8)."""
     last = session.exec(
         select(AuditEvent).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq).desc()).limit(1)
     ).first()
@@ -64,6 +100,9 @@ def append(
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    os_account = os_account[:64]
+    roles_hash = roles_digest(actor_roles)
+    identity = identity_fields(actor_roles, roles_hash, os_account, backdated_by, backdate_reason)
     event = AuditEvent(
         chain=chain,
         seq=seq,
@@ -71,10 +110,14 @@ def append(
         action=action,
         actor=actor,
         actor_roles=actor_roles,
+        roles_hash=roles_hash,
+        os_account=os_account,
+        backdated_by=backdated_by,
+        backdate_reason=backdate_reason,
         occurred_at=occurred_at,
         payload=payload,
         prev_hash=prev,
-        hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev),
+        hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev, identity),
     )
     session.add(event)
     session.flush()
@@ -98,6 +141,11 @@ def verify_events(events: list[AuditEvent]) -> ChainBreak | None:
             return ChainBreak(event.chain, event.seq, event.id, f"sequence gap: expected {expected_seq}")
         if event.prev_hash != prev:
             return ChainBreak(event.chain, event.seq, event.id, "prev_hash does not match the previous event")
+        # an event written before identities were recorded (migration 0007 left its
+        # roles_hash empty) was hashed without them; a later edit of it still breaks the hash
+        legacy = event.roles_hash == "" and not (event.os_account or event.backdated_by)
+        if not legacy and event.roles_hash != roles_digest(event.actor_roles):
+            return ChainBreak(event.chain, event.seq, event.id, "actor_roles does not match its hash")
         recomputed = event_hash(
             event.chain,
             event.seq,
@@ -106,6 +154,7 @@ def verify_events(events: list[AuditEvent]) -> ChainBreak | None:
             event.occurred_at,
             dict(event.payload),
             event.prev_hash,
+            None if legacy else event_identity(event),
         )
         if recomputed != event.hash:
             return ChainBreak(event.chain, event.seq, event.id, "content does not match its hash")
@@ -147,6 +196,16 @@ def verify_documents(session: Session, store: DocumentStore) -> tuple[int, list[
         if reason is not None:
             problems.append(BlobProblem(row.sha256, reason))
     return len(rows), problems
+
+
+def last_occurred_at(session: Session, chain: str) -> datetime | None:
+    """When the chain's newest event happened (None for a new chain)."""
+    return session.exec(
+        select(AuditEvent.occurred_at)
+        .where(AuditEvent.chain == chain)
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
+    ).first()
 
 
 def head_hash(session: Session, chain: str) -> str:

@@ -37,14 +37,16 @@ from flows.errors import invalid
 from flows.service import audit
 from flows.service.framework import (
     MAX_ATTEMPTS,
+    Actor,
     ServiceContext,
     _is_conflict,
     due_instant,
+    load_actor,
     load_calendar,
     plan_reminders,
+    require_role,
     resolved_settings,
     the_jurisdiction,
-    utc,
 )
 from models import CalendarDay, CalendarYear, Deadline, Decision, OutboxEvent
 from models.db import session_scope
@@ -467,19 +469,26 @@ class LoadResult:
     audit_seq: int  # of the calendar_loaded event on the jurisdiction chain
 
 
+# Who may load a year's notice: the administrator. The calendar decides every statutory
+# deadline, so the load is audited on the set-up chain and on each decision it moves.
+CALENDAR_ROLES = frozenset({"admin"})
+
+
 def load_calendar_file(
-    ctx: ServiceContext, path: Path | str, actor: str = "admin", now: datetime | None = None
+    ctx: ServiceContext, path: Path | str, actor: str, now: datetime | None = None
 ) -> LoadResult:
     """Validate the file, then in one transaction replace the year's overrides and
-    recompute the deadlines that depend on them (P13). Nothing changes if anything fails."""
+    recompute the deadlines that depend on them (P13). Nothing changes if anything fails.
+    `actor` is an active user holding `admin` (AUTH otherwise); `now` follows the clock
+    rules (`ServiceContext.write_time`)."""
     notice = read_notice(Path(path))
     if not actor.strip():
         raise invalid("actor", "必填", "is required")
-    moment = utc(now or ctx.clock())
+    moment = ctx.write_time(now)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with session_scope(ctx.engine) as session:
-                return _load(session, notice, actor.strip(), moment)
+                return _load(session, notice, actor.strip(), moment, ctx.os_account)
         except (IntegrityError, OperationalError) as exc:
             if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
                 raise
@@ -487,9 +496,14 @@ def load_calendar_file(
     raise AssertionError("unreachable")
 
 
-def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) -> LoadResult:
+def _load(
+    session: Session, notice: HolidayNotice, actor_code: str, now: datetime, os_account: str
+) -> LoadResult:
     # alone: no action or sweep computes dates on the calendar while it changes
     jurisdiction = the_jurisdiction(session, lock="calendar_write")
+    loader: Actor = load_actor(session, jurisdiction, actor_code)
+    require_role(loader, CALENDAR_ROLES, "载入放假通知", "loading a holiday notice")
+    actor = loader.code
     tz = ZoneInfo(jurisdiction.timezone)
     settings = resolved_settings(jurisdiction)
     first, last = date(notice.year, 1, 1), date(notice.year, 12, 31)
@@ -581,13 +595,14 @@ def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) ->
             chain=f"decision:{decision_id}",
             action="calendar_recomputed",
             actor=actor,
-            actor_roles="admin",
+            actor_roles=loader.roles_text,
             occurred_at=now,
             payload={
                 **common,
                 "deadlines": [r.as_dict() for d, r in changed if d.decision_id == decision_id],
             },
             decision_id=decision_id,
+            os_account=os_account,
         )
     warnings = notice.warnings + tuple(package_warnings)
     loaded = audit.append(
@@ -595,7 +610,7 @@ def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) ->
         chain=f"jurisdiction:{jurisdiction.id}",
         action="calendar_loaded",
         actor=actor,
-        actor_roles="admin",
+        actor_roles=loader.roles_text,
         occurred_at=now,
         payload={
             **common,
@@ -606,6 +621,7 @@ def _load(session: Session, notice: HolidayNotice, actor: str, now: datetime) ->
             "warnings": list(warnings),
         },
         decision_id=None,
+        os_account=os_account,
     )
     for deadline, record in changed:
         # the load's audit seq makes the key unique even when a year is loaded again

@@ -376,10 +376,11 @@ def start_adjustment(tx: Tx, p: StartAdjustment) -> Mapping[str, Any]:
         chain=f"decision:{original.id}",
         action="start_adjustment",
         actor=tx.actor.code,
-        actor_roles=",".join(sorted(tx.actor.roles)),
+        actor_roles=tx.actor.roles_text,
         occurred_at=tx.now,
         payload={"input": p.model_dump(mode="json"), "result": {"adjustment": adjustment.code}},
         decision_id=original.id,
+        os_account=tx.os_account,
     )
     return {"decision": adjustment.code, "adjusts": original.code}
 

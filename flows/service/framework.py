@@ -7,6 +7,7 @@ writes state.
 
 from __future__ import annotations
 
+import getpass
 import json
 import time as _time
 import uuid
@@ -29,6 +30,14 @@ from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
 from flows.errors import ProcedureError, invalid, not_found, refusal
 from flows.rules import Violation
 from flows.service import audit
+from flows.service.clock import (
+    Backdate,
+    DatabaseKind,
+    check_backdate,
+    database_kind,
+    not_before_chain,
+    write_time,
+)
 from flows.service.documents import DocumentStore
 from models import (
     CalendarDay,
@@ -135,7 +144,14 @@ class Actor:
 
     @property
     def is_system(self) -> bool:
-        return self.code == proc.SYSTEM_ACTOR
+        """The sweep's and the flows' own actor. `load_actor` never returns it: only internal
+        callers hold it (`SYSTEM`, `run_system_action`)."""
+        return self is SYSTEM
+
+    @property
+    def roles_text(self) -> str:
+        """The roles as the audit event records them."""
+        return ",".join(sorted(self.roles))
 
 
 PUBLIC_ACTOR = Actor("public", frozenset({"public"}))
@@ -146,11 +162,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def os_account() -> str:
+    """The operating-system account running this process, recorded on every audit event."""
+    try:
+        return getpass.getuser()[:64]
+    except Exception:  # no login name, no USER variable, no passwd entry
+        return "?"
+
+
 @dataclass
 class ServiceContext:
-    """What every action needs from outside: the database, the data folder and a clock.
-    `data_dir` is the one folder for evidence files (models.db.data_dir_for); None refuses
-    evidence until it is configured, never a folder relative to the current directory."""
+    """What every action needs from outside: the database, the data folder, a clock and
+    the account that runs the command (the operating-system user; the web app will inject
+    its own). `data_dir` is the one folder for evidence files (models.db.data_dir_for); None
+    refuses evidence until it is configured, never a folder relative to the current directory.
+
+    The clock rules live here (`write_time`, backed by `flows.service.clock`): a production
+    database accepts writes dated now only; a database marked `scenario` or `demo` accepts
+    simulated time."""
 
     engine: Engine
     data_dir: Path | None = None
@@ -159,7 +188,21 @@ class ServiceContext:
     # the Ed25519 key that signs audit checkpoints, held outside the database (None: no
     # automatic checkpoints; `audit checkpoint` names its key itself)
     checkpoint_key: Path | None = None
+    os_account: str = field(default_factory=os_account)
     _renderer: Renderer | None = field(default=None, init=False, repr=False)
+    _kind: DatabaseKind | None = field(default=None, init=False, repr=False)
+
+    @property
+    def database_kind(self) -> DatabaseKind:
+        """`demo`, `scenario` or `production` (read once per context)."""
+        if self._kind is None:
+            self._kind = database_kind(self.engine)
+        return self._kind
+
+    def write_time(self, requested: datetime | None = None) -> datetime:
+        """The instant a write is dated: now, or `requested` where the database allows it
+        (refused with AUTH on a production database unless it is now)."""
+        return write_time(self.database_kind, self.clock(), requested)
 
     @property
     def renderer(self) -> Renderer:
@@ -213,6 +256,7 @@ class Tx:
     decision: Decision | None = None
     chain: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    os_account: str = ""  # recorded on the audit events the action appends
 
     # ---------------------------------------------------------------- reading
     @property
@@ -673,16 +717,28 @@ def validation_error(exc: ValidationError, prefix: str = "") -> ProcedureError:
     return invalid(where, f"取值无效（{first['msg']}）", f"invalid value ({first['msg']})")
 
 
-def load_actor(session: Session, jurisdiction: Jurisdiction, code: str) -> Actor:
+def load_actor(session: Session, jurisdiction: Jurisdiction, code: str, field_name: str = "actor") -> Actor:
+    """The actor an adapter names: an existing, active user, or the public. `system` is
+    reserved for the sweep and the flows and is refused here (they hold `SYSTEM`)."""
     if code == "public":
         return PUBLIC_ACTOR
-    if code == proc.SYSTEM_ACTOR:
-        return SYSTEM
+    if code.strip().lower() == proc.SYSTEM_ACTOR:
+        raise refusal(
+            "AUTH",
+            "system 仅供系统内部（期限巡检、流程）使用，不能由命令或场景指定",
+            "system is reserved for the sweep and the flows; no command or scenario can name it",
+            field=field_name,
+            kind="forbidden",
+        )
     user = session.exec(
         select(User).where(User.jurisdiction_id == jurisdiction.id, User.code == code)
     ).first()
-    if user is None or not user.active:
-        raise not_found("actor", code)
+    if user is None:
+        raise not_found(field_name, code)
+    if not user.active:
+        raise refusal(
+            "AUTH", f"用户 {code} 已停用", f"user {code} is not active", field=field_name, kind="forbidden"
+        )
     roles = frozenset(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all())
     unit = session.get(Unit, user.unit_id)
     return Actor(code, roles, user.id, user.unit_id, unit.code if unit else None)
@@ -755,6 +811,21 @@ def check_role(name: str, rule: proc.ActionRule, actor: Actor, decision: Decisio
         )
 
 
+def require_role(
+    actor: Actor, roles: frozenset[str], what_zh: str, what_en: str, field_name: str = "actor"
+) -> None:
+    """An operation outside the procedure's actions (calendar load, outbox retry, a
+    back-dating) needs one of `roles`."""
+    if not (roles & actor.roles):
+        raise refusal(
+            "AUTH",
+            f"{what_zh}需要角色 {'/'.join(sorted(roles))}（{actor.code}）",
+            f"{what_en} needs role {'/'.join(sorted(roles))} ({actor.code})",
+            field=field_name,
+            kind="forbidden",
+        )
+
+
 MAX_ATTEMPTS = 4
 
 
@@ -764,15 +835,45 @@ def run_action(
     actor_code: str,
     data: Mapping[str, Any],
     now: datetime | None = None,
+    *,
+    backdate: Backdate | None = None,
 ) -> ActionResult:
     """Validate, authorise, check the guards and apply one action in one transaction.
     A conflicting concurrent writer makes the transaction retry from the start; a
-    refusal rolls everything back."""
+    refusal rolls everything back.
+
+    `actor_code` names an active user or `public`; `system` is refused (internal callers
+    use `run_system_action`). `now` is honoured only where the clock rules allow it
+    (`ServiceContext.write_time`); `backdate` is an administrator's audited back-dating."""
+    return _run(ctx, name, actor_code, data, now, backdate)
+
+
+def run_system_action(
+    ctx: ServiceContext, name: str, data: Mapping[str, Any], now: datetime | None = None
+) -> ActionResult:
+    """An action taken by the system itself (the sweep, the Prefect flows): the only way to
+    act as `SYSTEM`, which no adapter can reach by naming it."""
+    return _run(ctx, name, SYSTEM, data, now, None)
+
+
+def _run(
+    ctx: ServiceContext,
+    name: str,
+    who: str | Actor,
+    data: Mapping[str, Any],
+    now: datetime | None,
+    backdate: Backdate | None,
+) -> ActionResult:
     spec, payload = validate_payload(name, data)
-    moment = (now or ctx.clock()).astimezone(UTC)
+    if backdate is not None:
+        if now is not None:
+            raise invalid("backdate", "--now 与 --backdate 只能给一个", "give either now or backdate")
+        moment = check_backdate(backdate, ctx.clock())
+    else:
+        moment = ctx.write_time(now)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _apply(ctx, spec, payload, actor_code, moment)
+            return _apply(ctx, spec, payload, who, moment, backdate)
         except (IntegrityError, OperationalError) as exc:
             if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
                 raise
@@ -798,13 +899,21 @@ def _is_conflict(exc: Exception) -> bool:
 
 
 def _apply(
-    ctx: ServiceContext, spec: ActionSpec[Any], payload: Payload, actor_code: str, now: datetime
+    ctx: ServiceContext,
+    spec: ActionSpec[Any],
+    payload: Payload,
+    who: str | Actor,
+    now: datetime,
+    backdate: Backdate | None,
 ) -> ActionResult:
     with session_scope(ctx.engine) as session:
         # a calendar load and this action cannot race: the deadlines it computes use the
         # calendar as it stands when it commits
         jurisdiction = the_jurisdiction(session, lock="calendar_read")
-        actor = load_actor(session, jurisdiction, actor_code)
+        actor = who if isinstance(who, Actor) else load_actor(session, jurisdiction, who)
+        if backdate is not None:
+            admin = load_actor(session, jurisdiction, backdate.by, "backdated_by")
+            require_role(admin, frozenset({"admin"}), "补记（倒填时间）", "back-dating", "backdated_by")
         decision = None
         decision_code = getattr(payload, "decision", None)
         if isinstance(decision_code, str):
@@ -821,6 +930,7 @@ def _apply(
             documents=ctx.documents,
             action=spec.name,
             decision=decision,
+            os_account=ctx.os_account,
         )
         if decision is not None:
             tx.check_preconditions(payload)
@@ -831,15 +941,20 @@ def _apply(
         )
         if tx.decision is None and tx.chain is None:
             the_jurisdiction(session, lock=True)  # serialise appends to the set-up chain
+        if backdate is not None:
+            not_before_chain(now, audit.last_occurred_at(session, chain), chain)
         event = audit.append(
             session,
             chain=chain,
             action=spec.name,
             actor=actor.code,
-            actor_roles=",".join(sorted(actor.roles)),
+            actor_roles=actor.roles_text,
             occurred_at=now,
             payload={"input": payload.model_dump(mode="json"), "result": result, **tx.notes},
             decision_id=tx.decision.id if tx.decision else None,
+            os_account=ctx.os_account,
+            backdated_by=backdate.by if backdate else "",
+            backdate_reason=backdate.reason.strip() if backdate else "",
         )
         return ActionResult(spec.name, result, event.seq, chain)
 

@@ -18,7 +18,15 @@ from sqlmodel import Session, col, select
 from flows import procedure as proc
 from flows.calendar import WorkingCalendar
 from flows.errors import ProcedureError, not_found, refusal
-from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction, utc
+from flows.service import audit
+from flows.service.framework import (
+    ServiceContext,
+    load_actor,
+    load_calendar,
+    require_role,
+    the_jurisdiction,
+    utc,
+)
 from flows.service.sweep import TRANSITIONS
 from models import Deadline, Decision, Delivery, Notification, Unit, User
 from models.db import session_scope
@@ -87,13 +95,33 @@ def inbox(
         ]
 
 
-def mark_read(ctx: ServiceContext, user_code: str, ids: Sequence[int] | None, now: datetime) -> int:
+def mark_read(
+    ctx: ServiceContext,
+    user_code: str,
+    ids: Sequence[int] | None,
+    now: datetime | None = None,
+    *,
+    actor: str,
+) -> int:
     """Mark the user's notifications `ids` read (None: all unread) at `now`, in one
-    transaction; returns how many were unread. An id that is not the user's is refused and
-    nothing is written."""
-    now = utc(now, "now")
+    transaction audited on the inbox's chain; returns how many were unread. Only the inbox's
+    owner marks it (`actor` must be `user_code`, AUTH otherwise). An id that is not the
+    user's is refused and nothing is written."""
+    now = ctx.write_time(now)
     with session_scope(ctx.engine) as session:
+        jurisdiction = the_jurisdiction(session)
+        reader = load_actor(session, jurisdiction, actor)
         user = _user(session, user_code)
+        if reader.user_id != user.id:
+            raise refusal(
+                "AUTH",
+                f"只有 {user_code} 本人可以标记其通知为已读（{actor}）",
+                f"only {user_code} marks their own notifications read (not {actor})",
+                field="actor",
+                kind="forbidden",
+            )
+        # the user row owns the inbox's audit chain: one writer at a time
+        session.exec(select(User).where(User.id == user.id).with_for_update()).one()
         if ids is None:
             rows = list(
                 session.exec(
@@ -126,6 +154,18 @@ def mark_read(ctx: ServiceContext, user_code: str, ids: Sequence[int] | None, no
         for note in rows:
             note.read_at = now
             session.add(note)
+        session.flush()
+        audit.append(
+            session,
+            chain=f"inbox:{user.id}",
+            action="mark_read",
+            actor=reader.code,
+            actor_roles=reader.roles_text,
+            occurred_at=now,
+            payload={"ids": "all" if ids is None else sorted(set(ids)), "marked": [n.id for n in rows]},
+            decision_id=None,
+            os_account=ctx.os_account,
+        )
         return len(rows)
 
 
@@ -204,14 +244,22 @@ def _concerns(unit: Unit | None, decision: Decision | None) -> bool:
 
 
 def deadlines(
-    ctx: ServiceContext, now: datetime, *, overdue_only: bool = False, unit_code: str | None = None
+    ctx: ServiceContext,
+    now: datetime,
+    *,
+    overdue_only: bool = False,
+    unit_code: str | None = None,
+    actor: str | None = None,
 ) -> list[DeadlineRow]:
     """Open deadlines, and fired ones (overdue, still owed), soonest first. A passed deadline
-    that cannot be overdue (see `can_be_overdue`) is not listed."""
+    that cannot be overdue (see `can_be_overdue`) is not listed, nor a confidential
+    decision's unless `actor` has a role on it (`flows.service.access`)."""
+    from flows.service.access import load_reader, may_read
     from flows.service.sweep import deadline_info
 
     now = utc(now, "now")
     with Session(ctx.engine) as session:
+        reader = load_reader(session, actor)
         jurisdiction = the_jurisdiction(session)
         tz = ZoneInfo(jurisdiction.timezone)
         calendar = load_calendar(session)
@@ -230,6 +278,8 @@ def deadlines(
             if not _concerns(unit, decision):
                 continue
             if deadline.due_at <= now and not can_be_overdue(deadline.kind):
+                continue
+            if decision is not None and not may_read(reader, decision):
                 continue
             info = deadline_info(deadline)
             left = working_days_left(calendar, today, deadline.due_date)
@@ -362,22 +412,40 @@ def outbox(ctx: ServiceContext, *, failed_only: bool = False, limit: int = 100) 
         return [_outbox_row(delivery, subject) for delivery, subject in rows]
 
 
-def retry_delivery(ctx: ServiceContext, delivery_id: int, now: datetime) -> OutboxRow:
-    """An operator's retry: the delivery is pending again, due at `now`. A sent delivery,
-    one being sent, or an unknown id is refused (field delivery_id)."""
-    from notifications.outbox import OutboxError
-    from notifications.outbox import retry_delivery as retry_in_outbox
+OUTBOX_ROLES = frozenset({"admin"})
 
-    now = utc(now, "now")
-    with Session(ctx.engine) as session:
+
+def retry_delivery(
+    ctx: ServiceContext, delivery_id: int, now: datetime | None = None, *, actor: str
+) -> OutboxRow:
+    """An operator's retry: the delivery is pending again, due at `now`, in one transaction
+    audited on the jurisdiction's chain. Needs an administrator (`actor`, AUTH otherwise). A
+    sent delivery, one being sent, or an unknown id is refused (field delivery_id)."""
+    from notifications.outbox import OutboxError, retry_in
+
+    now = ctx.write_time(now)
+    with session_scope(ctx.engine) as session:
+        jurisdiction = the_jurisdiction(session, lock=True)  # owns the jurisdiction's audit chain
+        operator = load_actor(session, jurisdiction, actor)
+        require_role(operator, OUTBOX_ROLES, "重发投递", "retrying a delivery")
         if session.get(Delivery, delivery_id) is None:
             raise not_found("delivery_id", delivery_id)
-    try:
-        retry_in_outbox(ctx.engine, delivery_id, now)
-    except OutboxError as exc:
-        raise ProcedureError("STATE", "—", exc.zh, exc.en, field=exc.field, kind="refused") from None
-    with Session(ctx.engine) as session:
-        delivery = session.get(Delivery, delivery_id)
-        note = session.get(Notification, delivery.notification_id) if delivery else None
-        assert delivery is not None and note is not None
+        try:
+            delivery = retry_in(session, delivery_id, now)
+        except OutboxError as exc:
+            raise ProcedureError("STATE", "—", exc.zh, exc.en, field=exc.field, kind="refused") from None
+        note = session.get(Notification, delivery.notification_id)
+        assert note is not None
+        session.flush()
+        audit.append(
+            session,
+            chain=f"jurisdiction:{jurisdiction.id}",
+            action="retry_delivery",
+            actor=operator.code,
+            actor_roles=operator.roles_text,
+            occurred_at=now,
+            payload={"delivery": delivery_id, "channel": delivery.channel, "target": delivery.target},
+            decision_id=None,
+            os_account=ctx.os_account,
+        )
         return _outbox_row(delivery, note.subject)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
@@ -209,7 +209,7 @@ def setup_jurisdiction(
     user_specs = [strict_input(UserSpec, u, f"users.{i}") for i, u in enumerate(users)]
     settings = validate_settings(j_spec.settings)
     check_roles(user_specs)
-    moment = (now or ctx.clock()).astimezone(UTC)
+    moment = ctx.write_time(now)
     with session_scope(ctx.engine) as session:
         if new_only and session.exec(select(Jurisdiction.id)).first() is not None:
             raise refusal(
@@ -235,7 +235,7 @@ def setup_jurisdiction(
             chain=f"jurisdiction:{row.id}",
             action="setup_jurisdiction",
             actor=actor,
-            actor_roles="admin",
+            actor_roles="system" if actor == proc.SYSTEM_ACTOR else "admin",
             occurred_at=moment,
             payload={
                 "jurisdiction": j_spec.model_dump(),
@@ -243,6 +243,7 @@ def setup_jurisdiction(
                 "users": [u.model_dump() for u in user_specs],
             },
             decision_id=None,
+            os_account=ctx.os_account,
         )
         return row.id
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -160,8 +160,10 @@ def reminder_env(ctx: ServiceContext, session: Session) -> ReminderEnv:
 
 
 def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepReport:
-    """Everything that is due at `now`: transitions, reminders and deliveries."""
-    now = now.astimezone(UTC)
+    """Everything that is due at `now`: transitions, reminders and deliveries. On a
+    production database `now` must be now (`ServiceContext.write_time`): a sweep in the
+    future would fire deadlines early, one in the past would date its events back."""
+    now = ctx.write_time(now)
     fired = fire_due_deadlines(ctx, now)
     reminded = create_due_reminders(ctx.engine, now, lambda session: reminder_env(ctx, session))
     sent = retried = failed = 0
@@ -225,8 +227,9 @@ def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
     A deadline whose firing fails (anything raised in its transaction, or a conflict that
     outlasts the retries) is rolled back, the failure is recorded on the row in its own
     transaction (notifications.sweep_failures), and the sweep goes on with the next row:
-    the due query skips a row until its `retry_at`, so it is tried at most once per sweep."""
-    now = now.astimezone(UTC)
+    the due query skips a row until its `retry_at`, so it is tried at most once per sweep.
+    The clock rules apply as in `sweep`."""
+    now = ctx.write_time(now)
     fired = transitions = 0
     failures: list[DeadlineFailure] = []
     while True:
@@ -300,6 +303,7 @@ def _fire_one(ctx: ServiceContext, candidate: tuple[int, int | None], now: datet
             documents=ctx.documents,
             action="deadline_due",
             decision=decision,
+            os_account=ctx.os_account,
         )
         handler = TRANSITIONS.get(deadline.kind)
         changed = handler(tx, deadline) if handler and decision else False
@@ -313,8 +317,8 @@ def _fire_one(ctx: ServiceContext, candidate: tuple[int, int | None], now: datet
                 session,
                 chain=f"decision:{decision.id}",
                 action="deadline_due",
-                actor=proc.SYSTEM_ACTOR,
-                actor_roles="system",
+                actor=SYSTEM.code,
+                actor_roles=SYSTEM.roles_text,
                 occurred_at=now,
                 payload={
                     "deadline": deadline.kind,
@@ -325,5 +329,6 @@ def _fire_one(ctx: ServiceContext, candidate: tuple[int, int | None], now: datet
                     **tx.notes,
                 },
                 decision_id=decision.id,
+                os_account=ctx.os_account,
             )
         return (1, int(changed))
