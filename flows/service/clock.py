@@ -35,10 +35,8 @@ def database_kind(engine: Engine) -> DatabaseKind:
     empty database, an unknown value) counts as `production`."""
     from models.db import database_kind as marked_kind
 
-    kind = marked_kind(engine)
-    if kind == "demo" or kind == "scenario":
-        return kind
-    return "production"
+    simulated: dict[str, DatabaseKind] = {"demo": "demo", "scenario": "scenario"}
+    return simulated.get(marked_kind(engine), "production")
 
 
 @dataclass(frozen=True)
