@@ -123,17 +123,45 @@ def scenario_run(
 
 
 @audit_app.command("verify")
-def audit_verify(database: DatabaseOption = None) -> None:
+def audit_verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option("--checkpoints", help="an exported checkpoint file: also check the record against it"),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="the public key you trust (default: the one in the file)"),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
     """Recompute every hash chain and name the first broken event of each; read back every
-    evidence file in the data folder and name those missing or altered (SHA-256 and size)."""
+    evidence file in the data folder and name those missing or altered (SHA-256 and size);
+    with --checkpoints, check the record against signed checkpoints, which catch a chain
+    recomputed after an edit, a deleted tail or chain, and a forged checkpoint."""
     from sqlmodel import Session
 
+    from flows.service import checkpoint as cp
     from flows.service.audit import verify_all, verify_documents
 
+    signed: cp.Exported | None = None
+    if checkpoints is not None:
+        try:
+            trusted = (
+                cp.load_public(public_key.read_bytes(), "--public-key") if public_key is not None else None
+            )
+            signed = cp.read_export(_read_small(checkpoints, "--checkpoints"), trusted)
+        except (OSError, cp.CheckpointError) as exc:
+            field, zh, en = (
+                (exc.field, exc.zh, exc.en)
+                if isinstance(exc, cp.CheckpointError)
+                else ("--public-key", "无法读取", "cannot be read")
+            )
+            fail("INPUT", field, zh, en)
     ctx = context(database)
     with Session(ctx.engine) as session:
         chains, events, breaks = verify_all(session)
         blobs, problems = verify_documents(session, ctx.documents)
+        checked, findings = cp.verify(session, *signed) if signed else (0, [])
     ctx.engine.dispose()
     for found in breaks:
         typer.echo(
@@ -141,9 +169,21 @@ def audit_verify(database: DatabaseOption = None) -> None:
         )
     for problem in problems:
         typer.echo(f"BLOB {problem.sha256}: {problem.reason}")
+    for finding in findings:
+        typer.echo(f"CHECKPOINT {finding.line()}")
     typer.echo(f"{chains} chains, {events} events checked, {len(breaks)} broken")
     typer.echo(f"{blobs} evidence files checked, {len(problems)} missing or altered")
-    raise typer.Exit(1 if breaks or problems else 0)
+    if signed:
+        typer.echo(f"{checked} checkpoints checked, {len(findings)} findings")
+    raise typer.Exit(1 if breaks or problems or findings else 0)
+
+
+def _read_small(path: Path, option: str, limit: int = 64 << 20) -> str:
+    if not path.is_file():
+        fail("INPUT", option, f"文件不存在：{path}", f"no such file: {path}")
+    if path.stat().st_size > limit:
+        fail("INPUT", option, "文件过大", "the file is too large")
+    return path.read_text(encoding="utf-8")
 
 
 @db_app.command("upgrade")

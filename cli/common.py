@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -215,6 +216,7 @@ def context(database: str | None, data_dir: Path | None = None):  # type: ignore
     from sqlalchemy.exc import DBAPIError
 
     from flows.service import ServiceContext
+    from flows.service.checkpoint import KEY_ENV
     from models.db import DatabaseStateError, data_dir_for, engine_url, schema_state, upgrade_schema
 
     engine = open_database(database)
@@ -233,7 +235,12 @@ def context(database: str | None, data_dir: Path | None = None):  # type: ignore
             "数据库结构不是当前版本：请先运行 decisionflow db upgrade",
             "the database schema is not at the current version: run decisionflow db upgrade first",
         )
-    return ServiceContext(engine=engine, data_dir=data_dir or data_dir_for(engine_url(engine)))
+    key = os.environ.get(KEY_ENV)  # the sweep signs hourly checkpoints with it (held outside the database)
+    return ServiceContext(
+        engine=engine,
+        data_dir=data_dir or data_dir_for(engine_url(engine)),
+        checkpoint_key=Path(key) if key else None,
+    )
 
 
 def command_line() -> str:

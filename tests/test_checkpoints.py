@@ -204,3 +204,40 @@ def test_the_sweep_signs_a_checkpoint_at_most_hourly(ctx: ServiceContext, key: P
     assert sweep(ctx, at("2026-03-03T12:00"), deliver=False).checkpoint is None  # no key configured
     lines = (ctx.data_dir / cp.LOG_NAME).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
+
+
+def test_the_cli_signs_exports_and_verifies_against_checkpoints(tmp_path: Path, key: Path) -> None:
+    """`audit checkpoint --export`, then an attacker cuts a chain's tail, then `audit verify
+    --checkpoints` names it (exit 1), although the chains alone still verify."""
+    from typer.testing import CliRunner
+
+    from cli import app
+    from models.db import make_engine
+    from tests.schema import create_all
+
+    url = f"sqlite:///{tmp_path / 'district.db'}"
+    engine = make_engine(url)
+    create_all(engine, kind="scenario")
+    from models.db import data_dir_for
+
+    ctx = ServiceContext(engine=engine, data_dir=data_dir_for(url))
+    district(ctx)
+    drafted(ctx, "D1")
+    runner = CliRunner()
+    exported = tmp_path / "checkpoints.jsonl"
+    signed = runner.invoke(
+        app, ["audit", "checkpoint", "--key-file", str(key), "--export", str(exported), "--database", url]
+    )
+    assert signed.exit_code == 0, signed.output
+    clean = runner.invoke(app, ["audit", "verify", "--checkpoints", str(exported), "--database", url])
+    assert clean.exit_code == 0, clean.output
+    with Session(engine) as session:
+        session.delete(chain_of(session, "D1")[-1])
+        session.commit()
+    public = cp.public_path(key)
+    tampered = runner.invoke(
+        app,
+        ["audit", "verify", "--checkpoints", str(exported), "--public-key", str(public), "--database", url],
+    )
+    assert tampered.exit_code == 1 and "tail was deleted" in tampered.output, tampered.output
+    engine.dispose()

@@ -198,7 +198,10 @@ class Signed:
     signature: str
 
 
-def read_export(text: str, public: Ed25519PublicKey | None = None) -> tuple[Ed25519PublicKey, list[Signed]]:
+Exported = tuple[Ed25519PublicKey, list[Signed]]
+
+
+def read_export(text: str, public: Ed25519PublicKey | None = None) -> Exported:
     """Parse an exported file. Its public key is used unless one is given (a verifier should
     give the key it trusts, published separately)."""
     lines = [line for line in text.splitlines() if line.strip()]
