@@ -136,11 +136,13 @@ def audit_verify(
 ) -> None:
     """Recompute every hash chain and name the first broken event of each; read back every
     evidence file in the data folder and name those missing or altered (SHA-256 and size);
+    compare every state row with the digest its latest audit event recorded;
     with --checkpoints, check the record against signed checkpoints, which catch a chain
     recomputed after an edit, a deleted tail or chain, and a forged checkpoint."""
     from sqlmodel import Session
 
     from flows.service import checkpoint as cp
+    from flows.service import row_digests
     from flows.service.audit import verify_all, verify_documents
 
     signed: cp.Exported | None = None
@@ -161,6 +163,7 @@ def audit_verify(
     with Session(ctx.engine) as session:
         chains, events, breaks = verify_all(session)
         blobs, problems = verify_documents(session, ctx.documents)
+        rows, row_problems = row_digests.verify(session)
         checked, findings = cp.verify(session, *signed) if signed else (0, [])
     ctx.engine.dispose()
     for found in breaks:
@@ -169,13 +172,18 @@ def audit_verify(
         )
     for problem in problems:
         typer.echo(f"BLOB {problem.sha256}: {problem.reason}")
+    for row in row_problems:
+        typer.echo(row.line())
     for finding in findings:
         typer.echo(f"CHECKPOINT {finding.line()}")
     typer.echo(f"{chains} chains, {events} events checked, {len(breaks)} broken")
     typer.echo(f"{blobs} evidence files checked, {len(problems)} missing or altered")
+    typer.echo(
+        f"{rows} state rows checked against their audit digests, {len(row_problems)} changed behind the service"
+    )
     if signed:
         typer.echo(f"{checked} checkpoints checked, {len(findings)} findings")
-    raise typer.Exit(1 if breaks or problems or findings else 0)
+    raise typer.Exit(1 if breaks or problems or row_problems or findings else 0)
 
 
 def _read_small(path: Path, option: str, limit: int = 64 << 20) -> str:

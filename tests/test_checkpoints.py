@@ -241,3 +241,50 @@ def test_the_cli_signs_exports_and_verifies_against_checkpoints(tmp_path: Path, 
     )
     assert tampered.exit_code == 1 and "tail was deleted" in tampered.output, tampered.output
     engine.dispose()
+
+
+# ---------------------------------------------------------------- state rows edited behind the service
+def test_a_state_row_edited_behind_the_service_is_caught(ctx: ServiceContext) -> None:
+    """Each audit event carries a digest of the rows it changed; `audit verify` compares the
+    current rows with the latest digest. The chains themselves are untouched by such an edit."""
+    from sqlalchemy import text
+
+    from flows.service import row_digests
+
+    district(ctx)
+    drafted(ctx, "D1")
+    with Session(ctx.engine) as session:
+        assert row_digests.verify(session)[1] == []
+    with ctx.engine.begin() as conn:  # the attacker publishes the draft in the database
+        conn.execute(text("UPDATE decision SET status = 'published' WHERE code = 'D1'"))
+    with Session(ctx.engine) as session:
+        assert verify_all(session)[2] == []
+        problems = [p.line() for p in row_digests.verify(session)[1]]
+    assert len(problems) == 1 and problems[0].startswith("ROW decision:") and "edited behind" in problems[0]
+
+
+def test_a_state_row_deleted_behind_the_service_is_caught(ctx: ServiceContext) -> None:
+    from sqlalchemy import text
+
+    from flows.service import row_digests
+
+    district(ctx)
+    drafted(ctx, "D1")
+    with ctx.engine.begin() as conn:  # the draft's record disappears
+        conn.execute(text("DELETE FROM draftversion"))
+    with Session(ctx.engine) as session:
+        problems = [p.line() for p in row_digests.verify(session)[1]]
+    assert any(p.startswith("ROW draftversion:") and "deleted behind" in p for p in problems), problems
+
+
+def test_rows_changed_by_the_service_keep_matching(ctx: ServiceContext) -> None:
+    """A later action that changes the same row records its new digest: no false alarm."""
+    from flows.service import row_digests
+
+    district(ctx)
+    drafted(ctx, "D1")
+    act(ctx, "revise_draft", "li", "2026-03-04T09:00", decision="D1", draft="第二稿", reason="完善")
+    act(ctx, "withdraw_decision", "li", "2026-03-05T09:00", decision="D1", reason="不再推进")
+    with Session(ctx.engine) as session:
+        checked, problems = row_digests.verify(session)
+    assert checked > 10 and problems == []

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from flows.service import row_digests
 from flows.service.documents import DocumentStore
 from models import AuditEvent, StoredDocument
 
@@ -99,7 +100,12 @@ def append(
     occurred_at = occurred_at.astimezone(UTC)  # hashed as it will read back from the database
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
-    payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    # the digests of the state rows this transaction changed, so a later edit behind the
+    # service shows (row_digests.verify); covered by the chained hash with the payload
+    rows = row_digests.take(session)
+    payload = json.loads(
+        json.dumps({**payload, "rows": rows} if rows else payload, ensure_ascii=False, default=str)
+    )
     os_account = os_account[:64]
     roles_hash = roles_digest(actor_roles)
     identity = identity_fields(actor_roles, roles_hash, os_account, backdated_by, backdate_reason)

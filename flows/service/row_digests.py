@@ -1,0 +1,178 @@
+"""Digests of the state rows each audit event changed, so that a row edited behind the service
+shows: `audit verify` compares every row with the digest its latest event recorded.
+
+The session collects the objects it inserts, updates or deletes (`track`, a flush hook on every
+session); `audit.append` puts a digest of each into the event's payload under `"rows"`, where
+the chained hash covers it. Rows that change without an audit event by design are left out:
+append-only logs and delivery bookkeeping (`UNTRACKED`), and the reminder cursor and failure
+bookkeeping of a deadline (`VOLATILE`), which the sweep moves on every reminder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, SQLModel, col, select
+
+CHANGED = "decisionflow_changed_rows"
+DELETED = "deleted"
+
+UNTRACKED = frozenset(
+    {
+        "auditevent",
+        "auditcheckpoint",
+        "outboxevent",
+        "notification",
+        "delivery",
+        "deliveryattempt",
+        "sweeprun",
+        "databasemark",
+        "alembic_version",
+    }
+)
+VOLATILE: Mapping[str, frozenset[str]] = {
+    "deadline": frozenset(
+        {"next_remind_at", "reminded_until", "failures", "failed_step", "last_error", "failed_at", "retry_at"}
+    ),
+}
+
+
+# ------------------------------------------------------------------ collecting
+@event.listens_for(OrmSession, "before_flush")
+def _collect(session: OrmSession, _context: Any, _instances: Any) -> None:
+    changed: dict[int, tuple[Any, bool]] = session.info.setdefault(CHANGED, {})
+    for obj in session.new:
+        changed[id(obj)] = (obj, False)
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            changed[id(obj)] = (obj, False)
+    for obj in session.deleted:
+        changed[id(obj)] = (obj, True)
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(session: OrmSession) -> None:
+    session.info.pop(CHANGED, None)
+
+
+def take(session: Session) -> dict[str, str]:
+    """The digests of every tracked row this transaction changed, keyed `table:pk`, and
+    forget them (the next event of the same transaction records only what follows)."""
+    session.flush()
+    changed: dict[int, tuple[Any, bool]] = session.info.pop(CHANGED, {})
+    digests: dict[str, str] = {}
+    for obj, deleted in changed.values():
+        table = getattr(obj, "__tablename__", None)
+        if not isinstance(obj, SQLModel) or table is None or table in UNTRACKED:
+            continue
+        key = f"{table}:{primary_key(obj)}"
+        digests[key] = DELETED if deleted else digest(table, values(obj))
+    return dict(sorted(digests.items()))
+
+
+# ------------------------------------------------------------------ digests
+def primary_key(obj: Any) -> str:
+    identity = inspect(obj).identity
+    if identity is None:  # deleted before it was flushed, or never flushed
+        identity = tuple(getattr(obj, c.key) for c in inspect(type(obj)).primary_key)
+    return ",".join(str(part) for part in identity)
+
+
+def values(obj: Any) -> dict[str, Any]:
+    mapper = inspect(type(obj))
+    return {attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs}
+
+
+def digest(table: str, row: Mapping[str, Any]) -> str:
+    volatile = VOLATILE.get(table, frozenset())
+    body = {key: _plain(value) for key, value in row.items() if key not in volatile}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """One spelling per value, whether it comes from the session or back from either database."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+# ------------------------------------------------------------------ verifying
+@dataclass(frozen=True)
+class RowProblem:
+    row: str  # table:pk
+    event: str  # chain#seq of the latest event that recorded it
+    reason: str
+
+    def line(self) -> str:
+        return f"ROW {self.row} (last recorded by {self.event}): {self.reason}"
+
+
+def latest_digests(events: Iterable[tuple[str, int, Mapping[str, Any]]]) -> dict[str, tuple[str, str]]:
+    """For every row any event recorded, the digest of its latest event: events in the order
+    they were written (by id), as (chain, seq, payload)."""
+    latest: dict[str, tuple[str, str]] = {}
+    for chain, seq, payload in events:
+        for key, value in (payload.get("rows") or {}).items():
+            latest[key] = (str(value), f"{chain}#{seq}")
+    return latest
+
+
+def verify(session: Session) -> tuple[int, list[RowProblem]]:
+    """(rows checked, problems): every row an audit event recorded against the digest of its
+    latest event. A row edited or deleted without an audit event is named. (Rows no event
+    recorded, such as those written before digests were kept, are not judged.)"""
+    from models import AuditEvent
+
+    rows = session.exec(
+        select(AuditEvent.chain, AuditEvent.seq, AuditEvent.payload).order_by(col(AuditEvent.id))
+    ).all()
+    latest = latest_digests((chain, seq, payload or {}) for chain, seq, payload in rows)
+    problems: list[RowProblem] = []
+    seen: set[str] = set()
+    for table in tracked_tables():
+        model = table_models()[table]
+        for obj in session.exec(select(model)):
+            key = f"{table}:{primary_key(obj)}"
+            seen.add(key)
+            recorded = latest.get(key)
+            if recorded is not None and recorded[0] != digest(table, values(obj)):
+                problems.append(RowProblem(key, recorded[1], "edited behind the service"))
+    for key, (value, where) in latest.items():
+        if key not in seen and value != DELETED and key.split(":", 1)[0] in table_models():
+            problems.append(RowProblem(key, where, "deleted behind the service"))
+    return len(seen), problems
+
+
+def table_models() -> dict[str, type[SQLModel]]:
+    import models  # noqa: F401  (registers every table)
+
+    found: dict[str, type[SQLModel]] = {}
+    for mapper in SQLModel._sa_registry.mappers:
+        cls = mapper.class_
+        table = getattr(cls, "__tablename__", None)
+        if isinstance(table, str) and table not in UNTRACKED:
+            found[table] = cls
+    return found
+
+
+def tracked_tables() -> list[str]:
+    return sorted(table_models())
