@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from flows.demo import build_demo, demo_status
-from flows.service import ServiceContext
+from flows.service import ServiceContext, row_digests
 from flows.service.audit import verify_all
 from models import AuditEvent, CommentPeriod, Decision, DecisionStatus, StageInstance, StageStatus
 from models.db import make_engine, mark_database
@@ -70,6 +70,7 @@ def test_the_demo_builds_a_dozen_decisions_at_different_stages(ctx: ServiceConte
         assert last is not None and last.occurred_at <= NOW
         chains, events, breaks = verify_all(session)
         assert breaks == []
+        assert row_digests.verify(session)[1] == []  # every row matches its audit digest
         assert chains == len(decisions) + 1  # one per decision, one for the set-up
         assert events >= result.actions
 
