@@ -8,15 +8,17 @@ folder: `DECISIONFLOW_DATA_DIR`, else beside the SQLite file. Nothing here conne
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from sqlalchemy import delete, event, insert, inspect, literal, select, table
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -360,6 +362,42 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 4
+# PostgreSQL SQLSTATEs of a lost race: unique_violation (two writers inserted the same key: an
+# audit seq, an auto-numbered code, one shared evidence blob), serialization_failure and
+# deadlock_detected. The retry re-reads, then succeeds or is refused.
+RETRYABLE_SQLSTATES = frozenset({"23505", "40001", "40P01"})
+
+
+def is_conflict(exc: Exception) -> bool:
+    original = getattr(exc, "orig", exc)
+    if getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    text = str(original).lower()
+    return any(
+        marker in text
+        for marker in ("auditevent", "deadlock", "could not serialize", "database is locked", "serialization")
+    )
+
+
+def transact(engine: Engine, work: Callable[[Session], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+    """The one unit of work of every writer: `work` runs in one transaction, which commits
+    when it returns and rolls back when it raises; a transaction that lost a race to another
+    writer (a conflicting key, a serialization failure, a deadlock) runs again from the
+    start, re-reading what it needs. The caller appends its audit event and its outbox rows
+    inside `work`, so they commit or vanish with the state they describe."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or not is_conflict(exc):
+                raise
+            time.sleep(0.01 * attempt)  # back off before retrying a lost race
+    raise AssertionError("unreachable")
 
 
 @lru_cache(maxsize=8)

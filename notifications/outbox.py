@@ -42,7 +42,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.db import session_scope
+from models.db import transact
 from models.decision import Decision
 from models.enums import DeliveryStatus
 from models.notification import Delivery, DeliveryAttempt, Notification
@@ -144,7 +144,8 @@ def dispatch(
 
 def _claim(engine: Engine, now: datetime, retry: RetrySettings, size: int) -> list[_Claim]:
     lease_until = now + timedelta(seconds=retry.lease_seconds)
-    with session_scope(engine) as session:
+
+    def work(session: Session) -> list[_Claim]:
         due = or_(
             and_(col(Delivery.status) == DeliveryStatus.pending, col(Delivery.next_attempt_at) <= now),
             and_(
@@ -185,6 +186,8 @@ def _claim(engine: Engine, now: datetime, retry: RetrySettings, size: int) -> li
             )
         return claims
 
+    return transact(engine, work)
+
 
 def _send(claim: _Claim, channels: Mapping[str, Channel]) -> _Outcome:
     channel = channels.get(claim.channel)
@@ -210,7 +213,7 @@ def _send(claim: _Claim, channels: Mapping[str, Channel]) -> _Outcome:
 
 
 def _record(engine: Engine, claim: _Claim, outcome: _Outcome, now: datetime, retry: RetrySettings) -> Verdict:
-    with session_scope(engine) as session:
+    def work(session: Session) -> Verdict:
         row = session.exec(select(Delivery).where(Delivery.id == claim.delivery_id).with_for_update()).one()
         row.attempts += 1
         session.add(
@@ -247,13 +250,18 @@ def _record(engine: Engine, claim: _Claim, outcome: _Outcome, now: datetime, ret
         session.add(row)
         return verdict
 
+    return transact(engine, work)
+
 
 def retry_delivery(engine: Engine, delivery_id: int, now: datetime) -> Delivery:
     """An operator's retry: a failed (or pending) delivery is due again at `now`. Its
     attempts are kept, so after exhausted attempts this grants one more try. A sent
     delivery is never sent again; one being sent (unexpired lease) is left to its dispatcher."""
-    with session_scope(engine) as session:
+
+    def work(session: Session) -> Delivery:
         return retry_in(session, delivery_id, now)
+
+    return transact(engine, work)
 
 
 def retry_in(session: Session, delivery_id: int, now: datetime) -> Delivery:

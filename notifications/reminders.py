@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from models import (
     User,
     UserRole,
 )
-from models.db import session_scope
+from models.db import transact
 from notifications.config import NotificationSettings
 from notifications.policy import (
     UNIT_HEAD,
@@ -243,19 +244,26 @@ def create_due_reminders(
     directory: Directory | None = None
     env: ReminderEnv | None = None  # plain values: a rollback leaves them usable
     batch_size = 100  # until the settings are read
+    ids: list[int] = []
+    batch = ReminderReport()
+
+    def one_batch(session: Session) -> bool:
+        nonlocal env, directory, batch_size, ids, batch
+        ids, batch = [], ReminderReport()
+        rows = list(session.exec(_due(now).limit(batch_size).with_for_update(skip_locked=True)))
+        if not rows:
+            return False
+        env = env or make_env(session)
+        batch_size = env.settings.batch_size
+        directory = directory or Directory(session)
+        ids = [row.id or 0 for row in rows]
+        _remind_batch(session, rows, now, env, directory, batch)
+        return True
+
     while True:
-        ids: list[int] = []
         try:
-            with session_scope(engine) as session:
-                rows = list(session.exec(_due(now).limit(batch_size).with_for_update(skip_locked=True)))
-                if not rows:
-                    return report
-                env = env or make_env(session)
-                batch_size = env.settings.batch_size
-                directory = directory or Directory(session)
-                ids = [row.id or 0 for row in rows]
-                batch = ReminderReport()
-                _remind_batch(session, rows, now, env, directory, batch)
+            if not transact(engine, one_batch):
+                return report
         except Exception:
             if not ids or env is None or directory is None:
                 raise  # not the batch's rows: the query or the environment failed
@@ -285,16 +293,20 @@ def _remind_one_by_one(
     report = ReminderReport()
     for deadline_id in ids:
         one = ReminderReport()
-        try:
-            with session_scope(engine) as session:
-                row = session.exec(
-                    _due(now).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
-                ).first()
-                if row is None:
-                    continue
+
+        def remind_one(session: Session, deadline_id: int = deadline_id, one: ReminderReport = one) -> None:
+            row = session.exec(
+                _due(now).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
+            ).first()
+            if row is not None:
                 _remind_batch(session, [row], now, env, directory, one)
+
+        try:
+            transact(engine, remind_one)
         except Exception as exc:
-            failure = record_failure(engine, deadline_id, now, "remind", exc)
+            failure = transact(
+                engine, partial(record_failure, deadline_id=deadline_id, now=now, step="remind", exc=exc)
+            )
             one = ReminderReport(failures=[failure] if failure else [])
         report.merge(one)
     return report

@@ -18,12 +18,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_
-from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models import Deadline, DeadlineStatus
-from models.db import session_scope
 
 Step = Literal["fire", "remind"]
 
@@ -100,20 +98,19 @@ def clear_failure(deadline: Deadline) -> int:
 
 
 def record_failure(
-    engine: Engine, deadline_id: int, now: datetime, step: Step, exc: BaseException
+    session: Session, deadline_id: int, now: datetime, step: Step, exc: BaseException
 ) -> DeadlineFailure | None:
     """Record a failure in its own small transaction, after the failed one rolled back.
     Nothing is recorded when the row is gone, when there is no longer anything to do for the
     step (an action met the deadline meanwhile), or when a concurrent sweep has just
     recorded the same failure (its retry is still ahead): a failure counts once per attempt."""
-    with session_scope(engine) as session:
-        deadline = session.exec(select(Deadline).where(Deadline.id == deadline_id).with_for_update()).first()
-        if deadline is None or (deadline.retry_at is not None and deadline.retry_at > now):
-            return None
-        if step == "fire" and deadline.status != DeadlineStatus.open:
-            return None
-        if step == "remind" and deadline.next_remind_at is None:
-            return None
-        failure = note_failure(deadline, now, step, exc)
-        session.add(deadline)
-        return failure
+    deadline = session.exec(select(Deadline).where(Deadline.id == deadline_id).with_for_update()).first()
+    if deadline is None or (deadline.retry_at is not None and deadline.retry_at > now):
+        return None
+    if step == "fire" and deadline.status != DeadlineStatus.open:
+        return None
+    if step == "remind" and deadline.next_remind_at is None:
+        return None
+    failure = note_failure(deadline, now, step, exc)
+    session.add(deadline)
+    return failure

@@ -16,7 +16,6 @@ import csv
 import hashlib
 import io
 import re
-import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,6 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import yaml
 from sqlalchemy import ColumnElement
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, or_, select
 
 from flows import hygiene
@@ -36,10 +34,8 @@ from flows.calendar import WEEKDAYS_ZH, end_of_day
 from flows.errors import invalid
 from flows.service import audit
 from flows.service.framework import (
-    MAX_ATTEMPTS,
     Actor,
     ServiceContext,
-    _is_conflict,
     due_instant,
     load_actor,
     load_calendar,
@@ -49,7 +45,7 @@ from flows.service.framework import (
     the_jurisdiction,
 )
 from models import CalendarDay, CalendarYear, Deadline, Decision, OutboxEvent
-from models.db import session_scope
+from models.db import transact
 from models.enums import DeadlineStatus
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -485,15 +481,7 @@ def load_calendar_file(
     if not actor.strip():
         raise invalid("actor", "必填", "is required")
     moment = ctx.write_time(now)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with session_scope(ctx.engine) as session:
-                return _load(session, notice, actor.strip(), moment, ctx.os_account)
-        except (IntegrityError, OperationalError) as exc:
-            if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
-                raise
-            _time.sleep(0.01 * attempt)  # back off before retrying a lost race
-    raise AssertionError("unreachable")
+    return transact(ctx.engine, lambda session: _load(session, notice, actor.strip(), moment, ctx.os_account))
 
 
 def _load(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import time as _time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
 from flows import hygiene
@@ -55,7 +53,7 @@ from models import (
     User,
     UserRole,
 )
-from models.db import session_scope
+from models.db import transact
 from models.enums import DayUnit, DeadlineStatus
 from notifications import policy as reminder_policy
 from notifications import reminders
@@ -826,9 +824,6 @@ def require_role(
         )
 
 
-MAX_ATTEMPTS = 4
-
-
 def run_action(
     ctx: ServiceContext,
     name: str,
@@ -871,34 +866,11 @@ def _run(
         moment = check_backdate(backdate, ctx.clock())
     else:
         moment = ctx.write_time(now)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return _apply(ctx, spec, payload, who, moment, backdate)
-        except (IntegrityError, OperationalError) as exc:
-            if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
-                raise
-            _time.sleep(0.01 * attempt)  # back off before retrying a lost race
-    raise AssertionError("unreachable")
-
-
-# PostgreSQL SQLSTATEs of a lost race: unique_violation (two writers inserted the same
-# key: an audit seq, an auto-numbered decision code, one shared evidence blob),
-# serialization_failure and deadlock_detected. The retry re-reads, then succeeds or is refused.
-RETRYABLE_SQLSTATES = frozenset({"23505", "40001", "40P01"})
-
-
-def _is_conflict(exc: Exception) -> bool:
-    original = getattr(exc, "orig", exc)
-    if getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES:
-        return True
-    text = str(original).lower()
-    return any(
-        marker in text
-        for marker in ("auditevent", "deadlock", "could not serialize", "database is locked", "serialization")
-    )
+    return transact(ctx.engine, lambda session: _apply(session, ctx, spec, payload, who, moment, backdate))
 
 
 def _apply(
+    session: Session,
     ctx: ServiceContext,
     spec: ActionSpec[Any],
     payload: Payload,
@@ -906,57 +878,54 @@ def _apply(
     now: datetime,
     backdate: Backdate | None,
 ) -> ActionResult:
-    with session_scope(ctx.engine) as session:
-        # a calendar load and this action cannot race: the deadlines it computes use the
-        # calendar as it stands when it commits
-        jurisdiction = the_jurisdiction(session, lock="calendar_read")
-        actor = who if isinstance(who, Actor) else load_actor(session, jurisdiction, who)
-        if backdate is not None:
-            admin = load_actor(session, jurisdiction, backdate.by, "backdated_by")
-            require_role(admin, frozenset({"admin"}), "补记（倒填时间）", "back-dating", "backdated_by")
-        decision = None
-        decision_code = getattr(payload, "decision", None)
-        if isinstance(decision_code, str):
-            decision = lock_decision(session, jurisdiction, decision_code)
-        version = decision.procedure_version if decision else proc.CURRENT_VERSION
-        check_role(spec.name, proc.procedure(version).actions[spec.name], actor, decision)
-        tx = Tx(
-            session=session,
-            actor=actor,
-            now=now,
-            jurisdiction=jurisdiction,
-            settings=resolved_settings(jurisdiction, version),
-            calendar=load_calendar(session),
-            documents=ctx.documents,
-            action=spec.name,
-            decision=decision,
-            os_account=ctx.os_account,
-        )
-        if decision is not None:
-            tx.check_preconditions(payload)
-        result = dict(spec.handler(tx, payload) or {})
-        tx.touch()
-        chain = tx.chain or (
-            f"decision:{tx.decision.id}" if tx.decision else f"jurisdiction:{jurisdiction.id}"
-        )
-        if tx.decision is None and tx.chain is None:
-            the_jurisdiction(session, lock=True)  # serialise appends to the set-up chain
-        if backdate is not None:
-            not_before_chain(now, audit.last_occurred_at(session, chain), chain)
-        event = audit.append(
-            session,
-            chain=chain,
-            action=spec.name,
-            actor=actor.code,
-            actor_roles=actor.roles_text,
-            occurred_at=now,
-            payload={"input": payload.model_dump(mode="json"), "result": result, **tx.notes},
-            decision_id=tx.decision.id if tx.decision else None,
-            os_account=ctx.os_account,
-            backdated_by=backdate.by if backdate else "",
-            backdate_reason=backdate.reason.strip() if backdate else "",
-        )
-        return ActionResult(spec.name, result, event.seq, chain)
+    # a calendar load and this action cannot race: the deadlines it computes use the
+    # calendar as it stands when it commits
+    jurisdiction = the_jurisdiction(session, lock="calendar_read")
+    actor = who if isinstance(who, Actor) else load_actor(session, jurisdiction, who)
+    if backdate is not None:
+        admin = load_actor(session, jurisdiction, backdate.by, "backdated_by")
+        require_role(admin, frozenset({"admin"}), "补记（倒填时间）", "back-dating", "backdated_by")
+    decision = None
+    decision_code = getattr(payload, "decision", None)
+    if isinstance(decision_code, str):
+        decision = lock_decision(session, jurisdiction, decision_code)
+    version = decision.procedure_version if decision else proc.CURRENT_VERSION
+    check_role(spec.name, proc.procedure(version).actions[spec.name], actor, decision)
+    tx = Tx(
+        session=session,
+        actor=actor,
+        now=now,
+        jurisdiction=jurisdiction,
+        settings=resolved_settings(jurisdiction, version),
+        calendar=load_calendar(session),
+        documents=ctx.documents,
+        action=spec.name,
+        decision=decision,
+        os_account=ctx.os_account,
+    )
+    if decision is not None:
+        tx.check_preconditions(payload)
+    result = dict(spec.handler(tx, payload) or {})
+    tx.touch()
+    chain = tx.chain or (f"decision:{tx.decision.id}" if tx.decision else f"jurisdiction:{jurisdiction.id}")
+    if tx.decision is None and tx.chain is None:
+        the_jurisdiction(session, lock=True)  # serialise appends to the set-up chain
+    if backdate is not None:
+        not_before_chain(now, audit.last_occurred_at(session, chain), chain)
+    event = audit.append(
+        session,
+        chain=chain,
+        action=spec.name,
+        actor=actor.code,
+        actor_roles=actor.roles_text,
+        occurred_at=now,
+        payload={"input": payload.model_dump(mode="json"), "result": result, **tx.notes},
+        decision_id=tx.decision.id if tx.decision else None,
+        os_account=ctx.os_account,
+        backdated_by=backdate.by if backdate else "",
+        backdate_reason=backdate.reason.strip() if backdate else "",
+    )
+    return ActionResult(spec.name, result, event.seq, chain)
 
 
 def utc(moment: datetime, field_name: str = "at") -> datetime:

@@ -29,7 +29,7 @@ from flows.service.framework import (
 )
 from flows.service.sweep import TRANSITIONS
 from models import Deadline, Decision, Delivery, Notification, Unit, User
-from models.db import session_scope
+from models.db import transact
 from models.enums import DeadlineStatus, DeliveryStatus
 from notifications.policy import DEFAULT_POLICIES
 
@@ -108,7 +108,8 @@ def mark_read(
     owner marks it (`actor` must be `user_code`, AUTH otherwise). An id that is not the
     user's is refused and nothing is written."""
     now = ctx.write_time(now)
-    with session_scope(ctx.engine) as session:
+
+    def work(session: Session) -> int:
         jurisdiction = the_jurisdiction(session)
         reader = load_actor(session, jurisdiction, actor)
         user = _user(session, user_code)
@@ -167,6 +168,8 @@ def mark_read(
             os_account=ctx.os_account,
         )
         return len(rows)
+
+    return transact(ctx.engine, work)
 
 
 # ---------------------------------------------------------------------------- deadlines
@@ -424,7 +427,8 @@ def retry_delivery(
     from notifications.outbox import OutboxError, retry_in
 
     now = ctx.write_time(now)
-    with session_scope(ctx.engine) as session:
+
+    def work(session: Session) -> OutboxRow:
         jurisdiction = the_jurisdiction(session, lock=True)  # owns the jurisdiction's audit chain
         operator = load_actor(session, jurisdiction, actor)
         require_role(operator, OUTBOX_ROLES, "重发投递", "retrying a delivery")
@@ -449,3 +453,5 @@ def retry_delivery(
             os_account=ctx.os_account,
         )
         return _outbox_row(delivery, note.subject)
+
+    return transact(ctx.engine, work)

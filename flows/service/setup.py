@@ -15,7 +15,7 @@ from flows.errors import ProcedureError, refusal
 from flows.service import audit
 from flows.service.framework import Payload, ServiceContext, strict_input
 from models import Jurisdiction, RecipientPreference, Unit, UnitKind, User, UserRole
-from models.db import session_scope
+from models.db import transact
 from notifications import policy as reminder_policy
 from notifications.errors import ConfigError
 
@@ -210,7 +210,8 @@ def setup_jurisdiction(
     settings = validate_settings(j_spec.settings)
     check_roles(user_specs)
     moment = ctx.write_time(now)
-    with session_scope(ctx.engine) as session:
+
+    def work(session: Session) -> int:
         if new_only and session.exec(select(Jurisdiction.id)).first() is not None:
             raise refusal(
                 "STATE",
@@ -246,6 +247,8 @@ def setup_jurisdiction(
             os_account=ctx.os_account,
         )
         return row.id
+
+    return transact(ctx.engine, work)
 
 
 __all__ = ["ProcedureError", "setup_jurisdiction", "validate_settings"]

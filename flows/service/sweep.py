@@ -13,26 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from flows import procedure as proc
 from flows.service import audit, checkpoint
 from flows.service.framework import (
-    MAX_ATTEMPTS,
     SYSTEM,
     ServiceContext,
     Tx,
-    _is_conflict,
     load_calendar,
     resolved_settings,
     the_jurisdiction,
 )
 from models import CommentPeriod, CommentPeriodStatus, Deadline, Decision, SweepRun
-from models.db import session_scope
+from models.db import transact
 from models.enums import DeadlineStatus
 from notifications.outbox import dispatch
 from notifications.reminders import DeadlineInfo, Labels, ReminderEnv, create_due_reminders
@@ -189,8 +187,9 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
         checkpoint=sign_checkpoint_if_due(ctx, now),
     )
     if report.did_anything:
-        with session_scope(ctx.engine) as session:
-            session.add(
+        transact(
+            ctx.engine,
+            lambda session: session.add(
                 SweepRun(
                     now=now,
                     fired=report.fired,
@@ -202,20 +201,25 @@ def sweep(ctx: ServiceContext, now: datetime, *, deliver: bool = True) -> SweepR
                     deadline_failures=len(report.deadline_failures),
                     error=report.error_text()[:2000],
                 )
-            )
+            ),
+        )
     return report
 
 
 def sign_checkpoint_if_due(ctx: ServiceContext, now: datetime) -> int | None:
     """At most hourly, the sweep signs every chain's head into a checkpoint, so a record
     rewritten later shows against it (`audit verify --checkpoints`)."""
-    if ctx.checkpoint_key is None or ctx.data_dir is None:
+    log_dir = ctx.data_dir
+    if ctx.checkpoint_key is None or log_dir is None:
         return None  # no key, or no data folder for the checkpoint log: nothing to sign into
     key = checkpoint.load_private(ctx.checkpoint_key)
-    with session_scope(ctx.engine) as session:
+
+    def work(session: Session) -> int | None:
         if not checkpoint.due(session, now):
             return None
-        return checkpoint.write(session, key, now, ctx.data_dir).seq
+        return checkpoint.write(session, key, now, log_dir).seq
+
+    return transact(ctx.engine, work)
 
 
 def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
@@ -233,13 +237,15 @@ def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
     fired = transitions = 0
     failures: list[DeadlineFailure] = []
     while True:
-        candidate = _retrying(_next_candidate, ctx, now)
+        candidate = transact(ctx.engine, lambda session: _next_candidate(session, now))
         if candidate is None:
             return SweepResult(fired, transitions, tuple(failures))
         try:
-            outcome = _retrying(_fire_one, ctx, candidate, now)
+            outcome = transact(ctx.engine, partial(_fire_one, ctx=ctx, candidate=candidate, now=now))
         except Exception as exc:
-            failure = _retrying(record_failure, ctx.engine, candidate[0], now, "fire", exc)
+            failure = transact(
+                ctx.engine, partial(record_failure, deadline_id=candidate[0], now=now, step="fire", exc=exc)
+            )
             if failure is not None:
                 failures.append(failure)
             continue
@@ -247,88 +253,76 @@ def fire_due_deadlines(ctx: ServiceContext, now: datetime) -> SweepResult:
         transitions += outcome[1]
 
 
-def _retrying(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`work` (a transaction), again after a lost race (a serialization failure or a
-    deadlock), at most MAX_ATTEMPTS times."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return work(*args, **kwargs)
-        except (IntegrityError, OperationalError) as exc:
-            if attempt == MAX_ATTEMPTS or not _is_conflict(exc):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _next_candidate(ctx: ServiceContext, now: datetime) -> tuple[int, int | None] | None:
+def _next_candidate(session: Session, now: datetime) -> tuple[int, int | None] | None:
     """The next due deadline that is not waiting for a retry: (its id, its decision's id)."""
-    with session_scope(ctx.engine) as session:
-        candidate = session.exec(
-            select(Deadline)
-            .where(Deadline.status == DeadlineStatus.open, Deadline.due_at <= now, retry_due(now))
-            .order_by(col(Deadline.due_at), col(Deadline.id))
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        return None if candidate is None else (candidate.id or 0, candidate.decision_id)
+    candidate = session.exec(
+        select(Deadline)
+        .where(Deadline.status == DeadlineStatus.open, Deadline.due_at <= now, retry_due(now))
+        .order_by(col(Deadline.due_at), col(Deadline.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if candidate is None else (candidate.id or 0, candidate.decision_id)
 
 
-def _fire_one(ctx: ServiceContext, candidate: tuple[int, int | None], now: datetime) -> tuple[int, int]:
+def _fire_one(
+    session: Session, ctx: ServiceContext, candidate: tuple[int, int | None], now: datetime
+) -> tuple[int, int]:
     """Fire one due deadline in its own transaction: (fired, transitions)."""
     deadline_id, decision_id = candidate
-    with session_scope(ctx.engine) as session:
-        # the same lock order as an action: the jurisdiction (calendar) first, then the decision
-        jurisdiction = the_jurisdiction(session, lock="calendar_read")
-        decision = (
-            session.exec(select(Decision).where(Decision.id == decision_id).with_for_update()).first()
-            if decision_id
-            else None
-        )
-        deadline = session.exec(
-            select(Deadline).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
-        ).first()
-        if (
-            deadline is None
-            or deadline.status != DeadlineStatus.open
-            or deadline.due_at > now
-            or (deadline.retry_at is not None and deadline.retry_at > now)
-        ):
-            return (0, 0)  # another sweep or an action dealt with it meanwhile
-        tx = Tx(
-            session=session,
-            actor=SYSTEM,
-            now=now,
-            jurisdiction=jurisdiction,
-            settings=resolved_settings(jurisdiction),
-            calendar=load_calendar(session),
-            documents=ctx.documents,
+    # the same lock order as an action: the jurisdiction (calendar) first, then the decision
+    jurisdiction = the_jurisdiction(session, lock="calendar_read")
+    decision = (
+        session.exec(select(Decision).where(Decision.id == decision_id).with_for_update()).first()
+        if decision_id
+        else None
+    )
+    deadline = session.exec(
+        select(Deadline).where(Deadline.id == deadline_id).with_for_update(skip_locked=True)
+    ).first()
+    if (
+        deadline is None
+        or deadline.status != DeadlineStatus.open
+        or deadline.due_at > now
+        or (deadline.retry_at is not None and deadline.retry_at > now)
+    ):
+        return (0, 0)  # another sweep or an action dealt with it meanwhile
+    tx = Tx(
+        session=session,
+        actor=SYSTEM,
+        now=now,
+        jurisdiction=jurisdiction,
+        settings=resolved_settings(jurisdiction),
+        calendar=load_calendar(session),
+        documents=ctx.documents,
+        action="deadline_due",
+        decision=decision,
+        os_account=ctx.os_account,
+    )
+    handler = TRANSITIONS.get(deadline.kind)
+    changed = handler(tx, deadline) if handler and decision else False
+    if deadline.status == DeadlineStatus.open:
+        deadline.status = DeadlineStatus.fired
+    deadline.fired_at = now
+    earlier_failures = clear_failure(deadline)
+    session.add(deadline)
+    if decision is not None:
+        audit.append(
+            session,
+            chain=f"decision:{decision.id}",
             action="deadline_due",
-            decision=decision,
+            actor=SYSTEM.code,
+            actor_roles=SYSTEM.roles_text,
+            occurred_at=now,
+            payload={
+                "deadline": deadline.kind,
+                "due": deadline.due_date.isoformat(),
+                "article": deadline.article,
+                "transition": changed,
+                **({"failed_attempts": earlier_failures} if earlier_failures else {}),
+                **tx.notes,
+            },
+            decision_id=decision.id,
             os_account=ctx.os_account,
         )
-        handler = TRANSITIONS.get(deadline.kind)
-        changed = handler(tx, deadline) if handler and decision else False
-        if deadline.status == DeadlineStatus.open:
-            deadline.status = DeadlineStatus.fired
-        deadline.fired_at = now
-        earlier_failures = clear_failure(deadline)
-        session.add(deadline)
-        if decision is not None:
-            audit.append(
-                session,
-                chain=f"decision:{decision.id}",
-                action="deadline_due",
-                actor=SYSTEM.code,
-                actor_roles=SYSTEM.roles_text,
-                occurred_at=now,
-                payload={
-                    "deadline": deadline.kind,
-                    "due": deadline.due_date.isoformat(),
-                    "article": deadline.article,
-                    "transition": changed,
-                    **({"failed_attempts": earlier_failures} if earlier_failures else {}),
-                    **tx.notes,
-                },
-                decision_id=decision.id,
-                os_account=ctx.os_account,
-            )
-        return (1, int(changed))
+    return (1, int(changed))
