@@ -95,11 +95,14 @@ def append(
     `os_account` the operating-system account that ran the command; `backdated_by` and
     `backdate_reason` record an administrator's back-dating (issue 8)."""
     last = session.exec(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(col(AuditEvent.seq).desc()).limit(1)
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
     ).first()
     occurred_at = occurred_at.astimezone(UTC)  # hashed as it will read back from the database
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else GENESIS
+    seq = (last[0] + 1) if last else 1
+    prev = last[1] if last else GENESIS
     # the digests of the state rows this transaction changed, so a later edit behind the
     # service shows (row_digests.verify); covered by the chained hash with the payload
     rows = row_digests.take(session)

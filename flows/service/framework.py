@@ -248,13 +248,21 @@ class Tx:
     now: datetime
     jurisdiction: Jurisdiction
     settings: dict[str, Any]
-    calendar: WorkingCalendar
     documents: DocumentStore
     action: str
     decision: Decision | None = None
     chain: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
     os_account: str = ""  # recorded on the audit events the action appends
+    _calendar: WorkingCalendar | None = field(default=None, repr=False)
+    _units: dict[str, Unit] = field(default_factory=dict, repr=False)
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar, read on first use (most actions count no days)."""
+        if self._calendar is None:
+            self._calendar = load_calendar(self.session)
+        return self._calendar
 
     # ---------------------------------------------------------------- reading
     @property
@@ -295,9 +303,12 @@ class Tx:
         stage_id = getattr(payload, "stage", None) if rule.stage == proc.PAYLOAD_STAGE else rule.stage
         stage = self.procedure.stage_by_id.get(stage_id) if isinstance(stage_id, str) else None
         decision = self.require_decision()
+        # the stages' statuses are read only when the rule looks at them
+        looks_at_stages = rule.enters or rule.done or rule.started or rule.stage_status
+        statuses = self.stage_statuses() if looks_at_stages else {}
         self.check(
             rules.action_preconditions(
-                rule, stage, self.flags, decision.status, self.stage_statuses(), self.required_stages
+                rule, stage, self.flags, decision.status, statuses, self.required_stages
             )
         )
 
@@ -353,11 +364,15 @@ class Tx:
             raise refusal(violation.rule_id, violation.zh, violation.en, field=violation.field)
 
     def unit(self, code: str, field_name: str = "unit") -> Unit:
-        unit = self.session.exec(
-            select(Unit).where(Unit.jurisdiction_id == self.jurisdiction.id, Unit.code == code)
-        ).first()
+        unit = (
+            self._units.get(code)
+            or self.session.exec(
+                select(Unit).where(Unit.jurisdiction_id == self.jurisdiction.id, Unit.code == code)
+            ).first()
+        )
         if unit is None:
             raise not_found(field_name, code)
+        self._units[code] = unit
         return unit
 
     def unit_by_id(self, unit_id: int) -> Unit:
@@ -455,7 +470,12 @@ class Tx:
         return self.move_stage(stage_id, StageStatus.completed, note)
 
     def stage_statuses(self) -> dict[str, StageStatus]:
-        return {stage_id: row.status for stage_id, row in self.stages().items()}
+        """Each stage's status, read as plain columns (no stage objects are loaded)."""
+        decision = self.require_decision()
+        rows = self.session.exec(
+            select(StageInstance.stage, StageInstance.status).where(StageInstance.decision_id == decision.id)
+        )
+        return {stage_id: StageStatus(status) for stage_id, status in rows}
 
     # ---------------------------------------------------------------- writing
     def add_evidence(
@@ -728,18 +748,20 @@ def load_actor(session: Session, jurisdiction: Jurisdiction, code: str, field_na
             field=field_name,
             kind="forbidden",
         )
-    user = session.exec(
-        select(User).where(User.jurisdiction_id == jurisdiction.id, User.code == code)
+    found = session.exec(
+        select(User, Unit.code)
+        .join(Unit, col(Unit.id) == User.unit_id)
+        .where(User.jurisdiction_id == jurisdiction.id, User.code == code)
     ).first()
-    if user is None:
+    if found is None:
         raise not_found(field_name, code)
+    user, unit_code = found
     if not user.active:
         raise refusal(
             "AUTH", f"用户 {code} 已停用", f"user {code} is not active", field=field_name, kind="forbidden"
         )
     roles = frozenset(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all())
-    unit = session.get(Unit, user.unit_id)
-    return Actor(code, roles, user.id, user.unit_id, unit.code if unit else None)
+    return Actor(code, roles, user.id, user.unit_id, unit_code)
 
 
 JurisdictionLock = Literal["none", "calendar_read", "serial", "calendar_write"]
@@ -897,7 +919,6 @@ def _apply(
         now=now,
         jurisdiction=jurisdiction,
         settings=resolved_settings(jurisdiction, version),
-        calendar=load_calendar(session),
         documents=ctx.documents,
         action=spec.name,
         decision=decision,

@@ -293,7 +293,6 @@ def _fire_one(
         now=now,
         jurisdiction=jurisdiction,
         settings=resolved_settings(jurisdiction),
-        calendar=load_calendar(session),
         documents=ctx.documents,
         action="deadline_due",
         decision=decision,
