@@ -135,9 +135,11 @@ def dispatch(
         claims = _claim(engine, now, retry, size)
         if not claims:
             break
-        for claim in claims:
-            outcome = _send(claim, channels)
-            counts[_record(engine, claim, outcome, now, retry)] += 1
+        # send the batch, then record every outcome in one transaction: the bookkeeping is
+        # batched, and a crash before the record only means a resend once the lease expires
+        outcomes = [(claim, _send(claim, channels)) for claim in claims]
+        for verdict in _record(engine, outcomes, now, retry):
+            counts[verdict] += 1
         handled += len(claims)
     return DispatchReport(sent=counts["sent"], retried=counts["retried"], failed=counts["failed"])
 
@@ -212,45 +214,62 @@ def _send(claim: _Claim, channels: Mapping[str, Channel]) -> _Outcome:
     return _Outcome(ok=True)
 
 
-def _record(engine: Engine, claim: _Claim, outcome: _Outcome, now: datetime, retry: RetrySettings) -> Verdict:
-    def work(session: Session) -> Verdict:
-        row = session.exec(select(Delivery).where(Delivery.id == claim.delivery_id).with_for_update()).one()
-        row.attempts += 1
-        session.add(
-            DeliveryAttempt(
-                delivery_id=claim.delivery_id, number=row.attempts, at=now, ok=outcome.ok, error=outcome.error
-            )
-        )
-        ours = row.status == DeliveryStatus.sending and row.lease_until == claim.lease_until
-        verdict: Verdict
-        if outcome.ok and row.status == DeliveryStatus.sent:
-            log.warning("delivery %s was sent twice (its lease ran out while it was being sent)", row.id)
-            verdict = "superseded"
-        elif outcome.ok:  # delivered: true whoever holds the claim now
-            row.status = DeliveryStatus.sent
-            row.sent_at = now
-            row.last_error = ""
-            row.lease_until = None
-            verdict = "sent"
-        elif not ours:
-            # another dispatcher took the row over after our lease ran out; its result counts
-            log.warning("delivery %s: attempt failed after losing the claim: %s", row.id, outcome.error)
-            verdict = "superseded"
-        elif outcome.permanent or row.attempts >= retry.max_attempts:
-            row.status = DeliveryStatus.failed
-            row.last_error = outcome.error
-            row.lease_until = None
-            verdict = "failed"
-        else:
-            row.status = DeliveryStatus.pending
-            row.last_error = outcome.error
-            row.lease_until = None
-            row.next_attempt_at = now + timedelta(seconds=retry.backoff(row.attempts))
-            verdict = "retried"
-        session.add(row)
-        return verdict
+def _record(
+    engine: Engine, outcomes: Sequence[tuple[_Claim, _Outcome]], now: datetime, retry: RetrySettings
+) -> list[Verdict]:
+    """The outcomes of one batch of sends, in one transaction (the rows read in one query)."""
+
+    def work(session: Session) -> list[Verdict]:
+        ids = sorted(claim.delivery_id for claim, _ in outcomes)
+        rows = {
+            row.id: row
+            for row in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)).with_for_update())
+        }
+        return [
+            _record_one(session, rows[claim.delivery_id], claim, outcome, now, retry)
+            for claim, outcome in outcomes
+        ]
 
     return transact(engine, work)
+
+
+def _record_one(
+    session: Session, row: Delivery, claim: _Claim, outcome: _Outcome, now: datetime, retry: RetrySettings
+) -> Verdict:
+    row.attempts += 1
+    session.add(
+        DeliveryAttempt(
+            delivery_id=claim.delivery_id, number=row.attempts, at=now, ok=outcome.ok, error=outcome.error
+        )
+    )
+    ours = row.status == DeliveryStatus.sending and row.lease_until == claim.lease_until
+    verdict: Verdict
+    if outcome.ok and row.status == DeliveryStatus.sent:
+        log.warning("delivery %s was sent twice (its lease ran out while it was being sent)", row.id)
+        verdict = "superseded"
+    elif outcome.ok:  # delivered: true whoever holds the claim now
+        row.status = DeliveryStatus.sent
+        row.sent_at = now
+        row.last_error = ""
+        row.lease_until = None
+        verdict = "sent"
+    elif not ours:
+        # another dispatcher took the row over after our lease ran out; its result counts
+        log.warning("delivery %s: attempt failed after losing the claim: %s", row.id, outcome.error)
+        verdict = "superseded"
+    elif outcome.permanent or row.attempts >= retry.max_attempts:
+        row.status = DeliveryStatus.failed
+        row.last_error = outcome.error
+        row.lease_until = None
+        verdict = "failed"
+    else:
+        row.status = DeliveryStatus.pending
+        row.last_error = outcome.error
+        row.lease_until = None
+        row.next_attempt_at = now + timedelta(seconds=retry.backoff(row.attempts))
+        verdict = "retried"
+    session.add(row)
+    return verdict
 
 
 def retry_delivery(engine: Engine, delivery_id: int, now: datetime) -> Delivery:
