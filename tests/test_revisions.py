@@ -553,7 +553,7 @@ def test_numbers_are_replaced_whole() -> None:
 def meeting_check(ctx: ServiceContext) -> str | None:
     """`draft_unchanged_since_submission` on the latest submission, in a read-only Tx."""
     from flows.service.discussion import draft_unchanged_since_submission
-    from flows.service.framework import SYSTEM, Tx, load_calendar, resolved_settings, the_jurisdiction
+    from flows.service.framework import SYSTEM, Tx, resolved_settings, the_jurisdiction
 
     with Session(ctx.engine) as session:
         jurisdiction = the_jurisdiction(session)
@@ -564,7 +564,6 @@ def meeting_check(ctx: ServiceContext) -> str | None:
             now=at("2026-04-13T12:00"),
             jurisdiction=jurisdiction,
             settings=resolved_settings(jurisdiction),
-            calendar=load_calendar(session),
             documents=ctx.documents,
             action="record_meeting",
             decision=decision,
