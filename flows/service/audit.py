@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from flows.service import row_digests
 from flows.service.documents import DocumentStore
-from models import AuditEvent, StoredDocument
+from models import AuditEvent, Decision, StoredDocument
 
 GENESIS = "0" * 64
 
@@ -88,18 +88,27 @@ def append(
     os_account: str = "",
     backdated_by: str = "",
     backdate_reason: str = "",
+    new_chain: bool = False,
 ) -> AuditEvent:
     """Append one event. The caller holds the row lock that owns `chain`; the unique
     (chain, seq) key turns any race that slips past it into a retryable conflict.
     `actor_roles` is the actor's roles as held at the time (comma-separated, sorted),
     `os_account` the operating-system account that ran the command; `backdated_by` and
     `backdate_reason` record an administrator's back-dating (issue 8)."""
-    last = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.chain == chain)
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(1)
-    ).first()
+    # a chain this transaction starts (a decision just registered) has no head to read; the
+    # unique (chain, seq) key still guards the claim
+    owner = _chain_decision(session, chain)
+    if new_chain:
+        last: tuple[int, str] | None = None
+    elif owner is not None and owner.audit_seq:
+        last = (owner.audit_seq, owner.audit_head)
+    else:
+        last = session.exec(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.chain == chain)
+            .order_by(col(AuditEvent.seq).desc())
+            .limit(1)
+        ).first()
     occurred_at = occurred_at.astimezone(UTC)  # hashed as it will read back from the database
     seq = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
@@ -129,8 +138,17 @@ def append(
         hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev, identity),
     )
     session.add(event)
+    if owner is not None:
+        owner.audit_seq, owner.audit_head = seq, event.hash
+        session.add(owner)
     session.flush()
     return event
+
+
+def _chain_decision(session: Session, chain: str) -> Decision | None:
+    """The decision that owns a `decision:<id>` chain (from the session when it is loaded)."""
+    kind, _, key = chain.partition(":")
+    return session.get(Decision, int(key)) if kind == "decision" and key.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -748,19 +748,20 @@ def load_actor(session: Session, jurisdiction: Jurisdiction, code: str, field_na
             field=field_name,
             kind="forbidden",
         )
-    found = session.exec(
-        select(User, Unit.code)
+    rows = session.exec(
+        select(User, Unit.code, UserRole.role)
         .join(Unit, col(Unit.id) == User.unit_id)
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
         .where(User.jurisdiction_id == jurisdiction.id, User.code == code)
-    ).first()
-    if found is None:
+    ).all()
+    if not rows:
         raise not_found(field_name, code)
-    user, unit_code = found
+    user, unit_code, _ = rows[0]
     if not user.active:
         raise refusal(
             "AUTH", f"用户 {code} 已停用", f"user {code} is not active", field=field_name, kind="forbidden"
         )
-    roles = frozenset(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all())
+    roles = frozenset(role for _, _, role in rows if role is not None)
     return Actor(code, roles, user.id, user.unit_id, unit_code)
 
 
@@ -945,6 +946,7 @@ def _apply(
         os_account=ctx.os_account,
         backdated_by=backdate.by if backdate else "",
         backdate_reason=backdate.reason.strip() if backdate else "",
+        new_chain=decision is None and tx.decision is not None and tx.chain is None,
     )
     return ActionResult(spec.name, result, event.seq, chain)
 

@@ -120,14 +120,18 @@ def create_decision(
     tx.session.add(decision)
     tx.session.flush()
     tx.decision = decision
-    for stage_id, status in rules.initial_stage_statuses(
+    statuses = rules.initial_stage_statuses(
         tx.procedure.stages, frozenset(flags), frozenset(catalogue_procedures)
-    ).items():
-        tx.session.add(
-            StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
-        )
+    )
+    # initiation is under way from registration (Art. 10): made active as it is created
+    assert (statuses["initiation"], StageStatus.active) in proc.STAGE_TRANSITIONS
+    tx.notes.setdefault("stages", {})["initiation"] = f"{statuses['initiation'].value}->active"
+    statuses["initiation"] = StageStatus.active
+    tx.session.add_all(
+        StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
+        for stage_id, status in statuses.items()
+    )
     tx.session.flush()
-    tx.move_stage("initiation", StageStatus.active)
     if p.proposal:
         tx.add_evidence("initiation", "proposal", p.proposal)
     if entry is None:

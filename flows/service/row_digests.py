@@ -1,11 +1,12 @@
 """Digests of the state rows each audit event changed, so that a row edited behind the service
 shows: `audit verify` compares every row with the digest its latest event recorded.
 
-The session collects the objects it inserts, updates or deletes (`track`, a flush hook on every
+The session collects the objects it inserts, updates or deletes (`_collect`, a flush hook on every
 session); `audit.append` puts a digest of each into the event's payload under `"rows"`, where
 the chained hash covers it. Rows that change without an audit event by design are left out:
-append-only logs and delivery bookkeeping (`UNTRACKED`), and the reminder cursor and failure
-bookkeeping of a deadline (`VOLATILE`), which the sweep moves on every reminder."""
+append-only logs and delivery bookkeeping (`UNTRACKED`), the reminder cursor and failure
+bookkeeping of a deadline, which the sweep moves on every reminder, and the chain head kept on a
+decision, which the chain itself vouches for (`VOLATILE`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ UNTRACKED = frozenset(
     }
 )
 VOLATILE: Mapping[str, frozenset[str]] = {
+    "decision": frozenset({"audit_seq", "audit_head"}),  # derived from the chain itself
     "deadline": frozenset(
         {"next_remind_at", "reminded_until", "failures", "failed_step", "last_error", "failed_at", "retry_at"}
     ),
