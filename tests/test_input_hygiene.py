@@ -454,3 +454,30 @@ def test_cli_out_of_range_ids_are_exit_2(database: str, args: tuple[str, ...]) -
 def test_cli_calendar_add_days_outside_2000_to_2100_is_exit_2(database: str) -> None:  # noqa: F811
     result = run("calendar", "add-days", "1999-12-31", "5", "--database", database)
     assert_exit_2(result, "[DATE]")
+
+
+def test_a_comment_code_taken_out_of_turn_is_skipped(ctx: ServiceContext) -> None:
+    """The next code is C<count + 1> when free; a code already taken out of turn (a row
+    written by an earlier version, say) is skipped, never a conflict."""
+    from datetime import UTC, datetime
+
+    district(ctx)
+    drafted(ctx)
+    comment_window(ctx, "2026-03-03", "2026-04-02")
+    first = act(ctx, "submit_public_comment", "public", "2026-03-04T09:00", decision="D1", text="意见一")
+    assert first.data["comment"] == "C1"
+    with Session(ctx.engine) as session:
+        decision = session.exec(select(Decision).where(Decision.code == "D1")).one()
+        period_id = session.exec(select(PublicComment.period_id)).first()
+        session.add(
+            PublicComment(
+                decision_id=decision.id or 0,
+                period_id=period_id or 0,
+                code="C3",
+                text="旧数据",
+                submitted_at=datetime(2026, 3, 4, 2, tzinfo=UTC),
+            )
+        )
+        session.commit()
+    second = act(ctx, "submit_public_comment", "public", "2026-03-04T10:00", decision="D1", text="意见二")
+    assert second.data["comment"] == "C4"  # C3 (count + 1) is taken: the next free one
