@@ -255,7 +255,9 @@ def create_due_reminders(
             return False
         env = env or make_env(session)
         batch_size = env.settings.batch_size
-        directory = directory or Directory(session)
+        # read in this attempt's session: an attempt that lost a race rolled back, and with
+        # it the users and units an earlier attempt read
+        directory = Directory(session)
         ids = [row.id or 0 for row in rows]
         _remind_batch(session, rows, now, env, directory, batch)
         return True
