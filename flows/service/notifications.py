@@ -284,7 +284,7 @@ def deadlines(
                 continue
             if decision is not None and not may_read(reader, decision):
                 continue
-            info = deadline_info(deadline)
+            info = deadline_info(deadline, decision.procedure_version if decision else proc.CURRENT_VERSION)
             left = working_days_left(calendar, today, deadline.due_date)
             result.append(
                 DeadlineRow(
