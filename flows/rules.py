@@ -1245,15 +1245,3 @@ def suspension_in_force(suspended: bool) -> Violation | None:
             "the decision is not suspended; it can only be terminated after the head suspended it",
         )
     return None
-
-
-def execution_not_terminated(terminated: bool) -> Violation | None:
-    """R20, Art. 37: a terminated decision is no longer carried out."""
-    if terminated:
-        return Violation(
-            "R20",
-            "decision",
-            "决策已终止执行，仅可归档",
-            "the decision has been terminated; it can only be archived",
-        )
-    return None

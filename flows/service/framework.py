@@ -389,11 +389,6 @@ class Tx:
         ).one()
         return row
 
-    def stages(self) -> dict[str, StageInstance]:
-        decision = self.require_decision()
-        rows = self.session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
-        return {row.stage: row for row in rows}
-
     def latest(self, model: type[M], order: Any = None) -> M | None:
         """The decision's newest row of `model` (by `order`, else by id)."""
         decision = self.require_decision()
