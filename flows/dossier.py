@@ -639,20 +639,27 @@ class _Verifier:
                     f"与清单所记不符（清单：{audit.get('length')} 个事件）",
                     f"does not match the manifest ({audit.get('length')} events recorded there)",
                 )
-        self.evidence(records)
+        self.evidence(manifest, records)
         return records
 
-    def evidence(self, records: Sequence[ChainRecord]) -> None:
+    def evidence(self, manifest: Mapping[str, Any] | None, records: Sequence[ChainRecord]) -> None:
         """Each evidence document is the one the chain recorded when it was filed (the event's
-        `evidence` note carries its SHA-256), and each one the chain recorded is here."""
+        `evidence` note carries its SHA-256), and each one the chain recorded is here. A file
+        already named as missing or altered against the manifest is not named again."""
         recorded: dict[str, tuple[int, str]] = {}
         for record in records:
             for note in record.payload.get("evidence") or []:
                 if isinstance(note, Mapping) and isinstance(note.get("sha256"), str):
                     recorded.setdefault(note["sha256"], (record.seq, str(note.get("kind", ""))))
-        present: set[str] = set()
+        flagged = {finding.subject for finding in self.findings}
+        listed = {
+            entry["path"]: entry["sha256"]
+            for entry in (manifest["files"] if manifest else [])
+            if entry["path"].startswith(f"{layout.DOCUMENTS}/")
+        }
+        present = {sha for path, sha in listed.items() if path in flagged}
         for name, digest in sorted(self.digests.items()):
-            if not name.startswith(f"{layout.DOCUMENTS}/"):
+            if not name.startswith(f"{layout.DOCUMENTS}/") or name in flagged:
                 continue
             present.add(digest)
             if digest not in recorded:
