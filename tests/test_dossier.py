@@ -33,7 +33,17 @@ from flows.service.audit import event_hash, roles_digest
 from models import AuditEvent, EvidenceDocument
 from models.db import DATA_DIR_ENV, make_engine, normalise_url
 from tests import conftest as suite
-from tests.helpers import act, at, decided, district, drafted, legality_lawful, registered
+from tests.helpers import (
+    act,
+    at,
+    comment_window,
+    decided,
+    district,
+    drafted,
+    legality_lawful,
+    published,
+    registered,
+)
 from tests.schema import create_all
 
 BUILT_AT = "2026-04-23T10:00"
@@ -56,16 +66,7 @@ def archived(ctx: ServiceContext, key: Path) -> None:
         reason="完善",
         legal_bases=["国务院令第713号"],
     )
-    act(
-        ctx,
-        "open_comment_period",
-        "li",
-        "2026-03-03T09:00",
-        decision="D1",
-        start_date="2026-03-03",
-        end_date="2026-04-02",
-        channels=["website"],
-    )
+    comment_window(ctx, "2026-03-03", "2026-04-02")
     act(
         ctx,
         "submit_public_comment",
@@ -92,26 +93,7 @@ def archived(ctx: ServiceContext, key: Path) -> None:
     act(ctx, "approve_stage", "wang", "2026-04-03T10:00", decision="D1", stage="public_participation")
     legality_lawful(ctx)
     decided(ctx)
-    act(ctx, "record_party_report", "chen", "2026-04-20T09:00", decision="D1", on_date="2026-04-20")
-    act(
-        ctx,
-        "record_party_reply",
-        "chen",
-        "2026-04-21T09:00",
-        decision="D1",
-        on_date="2026-04-21",
-        result="agreed",
-    )
-    act(
-        ctx,
-        "publish_decision",
-        "zhou",
-        "2026-04-22T09:00",
-        decision="D1",
-        channels=["gazette", "website", "newspaper"],
-        published_on="2026-04-22",
-        text="决定全文",
-    )
+    published(ctx)
     with Session(ctx.engine) as session:
         cp.write(session, cp.load_private(key), at("2026-04-22T12:00"), ctx.data_dir or Path())
         session.commit()
