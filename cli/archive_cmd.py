@@ -107,9 +107,9 @@ def archive_verify(
     for finding in result.findings:
         typer.echo(finding.line())
     typer.echo(
-        f"决策 {result.decision or '?'}：清单列出 {result.files} 个文件，重算 {result.events} 个审计事件"
+        f"决策 {result.decision or '?'}：清单列出 {result.files} 个文件，审计链含 {result.events} 个事件"
         f" / decision {result.decision or '?'}: {result.files} files listed, {result.events} audit events"
-        " recomputed"
+        " in the chain"
     )
     if result.checkpoint is not None:
         source = (

@@ -502,7 +502,7 @@ def verify_dossier(path: Path, public: Ed25519PublicKey | None = None) -> Verifi
         with zipfile.ZipFile(path) as archive:
             return _Verifier(archive, public).run()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise UnusableDossier(f"不是可读的 ZIP 文件：{exc}", f"not a readable ZIP file: {exc}") from None
+        raise UnusableDossier("不是可读的 ZIP 文件", f"not a readable ZIP file ({exc})") from None
 
 
 @dataclass
@@ -550,7 +550,7 @@ class _Verifier:
                     for chunk in iter(lambda: handle.read(1 << 20), b""):
                         digest.update(chunk)
                         size += len(chunk)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
                 self.note(info.filename, "已损坏，无法读取", "is damaged and cannot be read")
                 continue
             self.digests[info.filename] = digest.hexdigest()
