@@ -10,6 +10,7 @@ import hashlib
 import io
 import itertools
 import json
+import struct
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -273,6 +274,18 @@ def test_one_altered_byte_names_the_file(offline: Path) -> None:
         files[target] = bytes(content)
 
     assert subjects(rewrite(offline, flip)) == [target]
+
+    # the same byte flipped inside the ZIP itself: the entry no longer inflates or fails its CRC
+    raw = bytearray(offline.read_bytes())
+    with zipfile.ZipFile(offline) as archive:
+        info = archive.getinfo(target)
+    start = info.header_offset  # the local header: 30 bytes, the name, then its extra field
+    name_length, extra_length = struct.unpack("<HH", raw[start + 26 : start + 30])
+    raw[start + 30 + name_length + extra_length + info.compress_size // 2] ^= 0x01
+    damaged = offline.with_name("damaged.zip")
+    damaged.write_bytes(bytes(raw))
+    result = verify_dossier(damaged)
+    assert [f.subject for f in result.findings] == [target], [f.line() for f in result.findings]
 
 
 def test_an_altered_audit_event_is_named_by_its_seq(offline: Path) -> None:
