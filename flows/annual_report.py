@@ -782,8 +782,10 @@ def _appendix(facts: ReportFacts) -> CheckpointAppendix:
 def gather_facts(
     session: Session, jurisdiction: Jurisdiction, year: int, now: datetime, public_key: str | None = None
 ) -> ReportFacts:
-    """Read the rows the figures need, one query per table; nothing is written. Rows of later
-    years are left out where a date says so; the pure computation applies the exact period."""
+    """Read the rows the figures need, one query per table; nothing is written. Rows dated
+    after the period are left out here; the pure computation applies the exact period. Stage
+    transitions come from the audit events' notes (only the `stages` part of each payload is
+    read), in the order each chain records them."""
     tz = ZoneInfo(jurisdiction.timezone)
     period = report_period(year, now, tz)
     cut = period.end_at
@@ -827,8 +829,8 @@ def gather_facts(
             continue
         if action in EVENT_ACTIONS:
             actions.append(ActionEvent(decision_id, action, at))
-        for stage_id, move in (stages or {}).items() if isinstance(stages, dict) else ():
-            before, _, after = str(move).partition("->")
+        for stage_id, move in stages.items() if isinstance(stages, dict) else ():
+            before, _, after = str(move).partition("->")  # as Tx.move_stage notes it
             stage_events.append(StageEvent(decision_id, stage_id, before, after, at))
     deadlines = tuple(
         DeadlineRow(

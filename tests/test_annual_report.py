@@ -84,6 +84,47 @@ def start_and_draft(ctx: ServiceContext, ref: str, actor: str, day: str, started
     )
 
 
+def adviser(ctx: ServiceContext, ref: str, when: str) -> None:
+    """R11: the adviser's opinion the legality opinion of a round needs."""
+    act(ctx, "record_legal_adviser_opinion", "wang", when, decision=ref, adviser="张律师", opinion="意见")
+
+
+def opinion(ctx: ServiceContext, ref: str, day: str, outcome: str = "lawful", **extra: Any) -> None:
+    """The adviser at 09:00, the legal office's opinion at 10:00 of `day`."""
+    adviser(ctx, ref, f"{day}T09:00")
+    act(
+        ctx,
+        "issue_legality_opinion",
+        "wang",
+        f"{day}T10:00",
+        decision=ref,
+        outcome=outcome,
+        opinion="意见",
+        **extra,
+    )
+
+
+def meeting(
+    ctx: ServiceContext, ref: str, actor: str, submitted: str, held: str, decision: str, **extra: Any
+) -> None:
+    """Submitted for discussion at 09:00 of `submitted`; the executive meeting of `held`, every
+    member agreeing, the head deciding `decision`."""
+    act(ctx, "submit_for_discussion", actor, f"{submitted}T09:00", decision=ref, meeting_date=held)
+    act(
+        ctx,
+        "record_meeting",
+        "zhou",
+        f"{held}T11:00",
+        decision=ref,
+        meeting_type="executive",
+        held_on=held,
+        members_present=MEETING_MEMBERS,
+        opinions=[{"member": m, "position": "agree"} for m in MEETING_MEMBERS],
+        head_decision=decision,
+        **extra,
+    )
+
+
 def catalogue(ctx: ServiceContext) -> None:
     entries = (
         ("li", "E1", "旧城改造房屋征收补偿标准", "housing"),
@@ -172,37 +213,8 @@ def decided_and_published_late(ctx: ServiceContext) -> None:
     start_and_draft(ctx, "D2", "li", "2026-03-02", started="14:00")
     participation_done(ctx, "D2")
     legality_submitted(ctx, "D2", "2026-04-29T09:00")
-    act(
-        ctx,
-        "record_legal_adviser_opinion",
-        "wang",
-        "2026-05-06T09:00",
-        decision="D2",
-        adviser="张律师",
-        opinion="合法",
-    )
-    act(
-        ctx,
-        "issue_legality_opinion",
-        "wang",
-        "2026-05-07T10:00",
-        decision="D2",
-        outcome="lawful",
-        opinion="合法",
-    )
-    act(ctx, "submit_for_discussion", "li", "2026-05-08T09:00", decision="D2", meeting_date="2026-05-14")
-    act(
-        ctx,
-        "record_meeting",
-        "zhou",
-        "2026-05-14T11:00",
-        decision="D2",
-        meeting_type="executive",
-        held_on="2026-05-14",
-        members_present=MEETING_MEMBERS,
-        opinions=[{"member": m, "position": "agree"} for m in MEETING_MEMBERS],
-        head_decision="approve",
-    )
+    opinion(ctx, "D2", "2026-05-07")
+    meeting(ctx, "D2", "li", "2026-05-08", "2026-05-14", "approve")
     act(ctx, "record_party_report", "chen", "2026-05-15T10:00", decision="D2", on_date="2026-05-15")
     act(
         ctx,
@@ -257,15 +269,7 @@ def confidential_deferred(ctx: ServiceContext) -> None:
         decision="D3",
         procedures_statement="依法不公开征求意见",
     )
-    act(
-        ctx,
-        "record_legal_adviser_opinion",
-        "wang",
-        "2026-06-03T09:00",
-        decision="D3",
-        adviser="张律师",
-        opinion="缺依据",
-    )
+    adviser(ctx, "D3", "2026-06-03T09:00")
     act(ctx, "return_for_supplement", "wang", "2026-06-03T10:00", decision="D3", reason="请补充依据")
     act(
         ctx,
@@ -275,25 +279,7 @@ def confidential_deferred(ctx: ServiceContext) -> None:
         decision="D3",
         procedures_statement="已补充",
     )
-    act(
-        ctx,
-        "record_legal_adviser_opinion",
-        "wang",
-        "2026-06-08T09:00",
-        decision="D3",
-        adviser="张律师",
-        opinion="可",
-    )
-    act(
-        ctx,
-        "issue_legality_opinion",
-        "wang",
-        "2026-06-08T10:00",
-        decision="D3",
-        outcome="lawful_after_changes",
-        opinion="修改后合法",
-        required_changes="删除第三条",
-    )
+    opinion(ctx, "D3", "2026-06-08", "lawful_after_changes", required_changes="删除第三条")
     act(
         ctx,
         "revise_draft",
@@ -305,20 +291,7 @@ def confidential_deferred(ctx: ServiceContext) -> None:
     )
     act(ctx, "record_changes_after_review", "sun", "2026-06-09T10:00", decision="D3", changes="已删除第三条")
     act(ctx, "confirm_revision", "wang", "2026-06-09T11:00", decision="D3", reason="仅删除第三条")
-    act(ctx, "submit_for_discussion", "sun", "2026-06-16T09:00", decision="D3", meeting_date="2026-06-17")
-    act(
-        ctx,
-        "record_meeting",
-        "zhou",
-        "2026-06-17T11:00",
-        decision="D3",
-        meeting_type="executive",
-        held_on="2026-06-17",
-        members_present=MEETING_MEMBERS,
-        opinions=[{"member": m, "position": "agree"} for m in MEETING_MEMBERS],
-        head_decision="defer",
-        head_reason="储备库选址须进一步论证",
-    )
+    meeting(ctx, "D3", "sun", "2026-06-16", "2026-06-17", "defer", head_reason="储备库选址须进一步论证")
 
 
 def reviewed_by_experts(ctx: ServiceContext) -> None:
