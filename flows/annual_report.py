@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from documents.annual_report import write_report
 from flows import procedure as proc
 from flows import rules
 from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
@@ -1097,8 +1098,6 @@ def build_annual_report(
     """Compute the year's figures as of `now` and write `annual-report-<year>.html` and
     `.json` into `out_dir` (default: <data folder>/reports/<year>). Reads only; the same data
     and `now` give the same bytes, so running it again (a retried flow) changes nothing."""
-    from documents.annual_report import write_report
-
     folder = out_dir or default_report_dir(ctx, year)
     stats = annual_statistics(ctx, None, year, now)
     html, data = write_report(report_data(stats), folder, f"annual-report-{year}")
