@@ -48,6 +48,7 @@ from flows.service.framework import (
     ActionResult,
     BatchRefused,
     ServiceContext,
+    load_actor,
     run_actions,
     the_jurisdiction,
     validate_payload,
@@ -320,6 +321,7 @@ def import_catalogue(
     )
     with Session(ctx.engine) as session:
         jurisdiction = the_jurisdiction(session)
+        load_actor(session, jurisdiction, actor)  # a wrong --actor is an error even with nothing to write
         units = list(session.exec(select(Unit).where(Unit.jurisdiction_id == jurisdiction.id)))
         existing = _matter_names(session, jurisdiction.id or 0, year)
     planner = _UnitPlanner(units)
