@@ -21,7 +21,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -59,6 +59,7 @@ VERSION_STANDING: Mapping[str, tuple[str, str, str]] = {
 }
 
 FORMATS = ("html", "docx", "xlsx", "csv", "json")
+CENTRED = frozenset({"seq", "hearing_required", "status", "catalogue_seq"})  # short cells, centred
 
 
 @dataclass(frozen=True)
@@ -333,14 +334,14 @@ def render_xlsx(doc: CatalogueDocument) -> bytes:
     wrapped = Alignment(vertical="top", wrap_text=True)
     for cell in ws[3]:
         cell.font, cell.fill, cell.border, cell.alignment = header_font, header_fill, border, centred
-    narrow = {"seq", "hearing_required", "status", "catalogue_seq"}
-    for row in doc.rows:
-        values: list[Any] = [_xml_safe(cell_text(row, c.key)) for c in cols]
-        values[0] = row.seq
-        ws.append(values)
-        for c, cell in zip(cols, ws[ws.max_row], strict=True):
-            cell.border = border
-            cell.alignment = centred if c.key in narrow else wrapped
+    # One styled row of cells gives the style of each column; the rows themselves are
+    # written as sheet XML (`_xlsx_rows`): openpyxl's cell objects take seconds per 10,000.
+    style_ids: list[int] = []
+    for index, c in enumerate(cols, start=1):
+        cell = ws.cell(row=4, column=index)
+        cell.border = border
+        cell.alignment = centred if c.key in CENTRED else wrapped
+        style_ids.append(cell.style_id)
     for index, c in enumerate(cols, start=1):
         ws.column_dimensions[get_column_letter(index)].width = c.width
     ws.freeze_panes = "A4"
@@ -359,7 +360,39 @@ def render_xlsx(doc: CatalogueDocument) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(wb, archive).save()  # openpyxl.save_workbook would stamp `modified` with the clock
-    return _fixed_zip(buffer.getvalue(), moment)
+    sheet = "xl/worksheets/sheet1.xml"
+    return _fixed_zip(buffer.getvalue(), moment, {sheet: lambda xml: _xlsx_rows(xml, doc, style_ids)})
+
+
+def _xlsx_rows(sheet: bytes, doc: CatalogueDocument, style_ids: Sequence[int]) -> bytes:
+    """The sheet with the styled placeholder row 4 replaced by every row of the catalogue
+    (numbers as numbers, text as inline strings) and its dimension updated."""
+    from openpyxl.utils import get_column_letter
+
+    cols = columns(doc.kind)
+    letters = [get_column_letter(i) for i in range(1, len(cols) + 1)]
+    parts: list[str] = []
+    for number, row in enumerate(doc.rows, start=4):
+        parts.append(f'<row r="{number}">')
+        for letter, style, c in zip(letters, style_ids, cols, strict=True):
+            ref = f"{letter}{number}"
+            if c.key == "seq":
+                parts.append(f'<c r="{ref}" s="{style}"><v>{row.seq}</v></c>')
+                continue
+            text = _xml_safe(cell_text(row, c.key))
+            if text:
+                parts.append(
+                    f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
+                )
+            else:
+                parts.append(f'<c r="{ref}" s="{style}"/>')
+        parts.append("</row>")
+    text = sheet.decode("utf-8")
+    start = text.index('<row r="4"')
+    end = text.index("</sheetData>")
+    last = f"{letters[-1]}{3 + len(doc.rows)}"
+    text = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', text[:start], count=1)
+    return (text + "".join(parts) + sheet.decode("utf-8")[end:]).encode("utf-8")
 
 
 # ---------------------------------------------------------------------------- DOCX
@@ -381,9 +414,10 @@ def render_docx(doc: CatalogueDocument) -> bytes:
     for side in ("left_margin", "right_margin"):
         setattr(section, side, Cm(2.0))
     section.top_margin, section.bottom_margin = Cm(2.2), Cm(2.0)
-    normal = document.styles["Normal"]
+    normal = document.styles["Normal"]  # the table's text: 10.5 pt (五号), no spacing
     normal.font.name = "仿宋"
-    normal.font.size = Pt(12)
+    normal.font.size = Pt(10.5)
+    normal.paragraph_format.space_before = normal.paragraph_format.space_after = Pt(0)
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "仿宋_GB2312")
 
     def line(text: str, size: float, *, bold: bool = False, red: bool = False, font: str = "") -> None:
@@ -410,13 +444,18 @@ def render_docx(doc: CatalogueDocument) -> bytes:
     if doc.title_mark:
         line(doc.title_mark, 16, font="楷体_GB2312")
     line(_issue_line(doc, organ=False), 12, font="楷体_GB2312")
-    body = document.element.body
-    body.insert(len(body) - 1, parse_xml(_docx_table(doc)))  # before the section properties
+    # the table goes in as XML where this paragraph stands (`_docx_with_table`): python-docx's
+    # cell objects, or even moving a parsed table into the document, take seconds per 10,000 rows
+    document.add_paragraph(_TABLE_HERE)
     if doc.approval_note:
-        note = document.add_paragraph(doc.approval_note)
+        note = document.add_paragraph()
         note.paragraph_format.first_line_indent = Pt(24)
-    closing = document.add_paragraph(f"{doc.organ}\n{chinese_date(doc.dated)}")
+        note.paragraph_format.space_before = Pt(12)
+        note.add_run(doc.approval_note).font.size = Pt(12)
+    closing = document.add_paragraph()
+    closing.paragraph_format.space_before = Pt(18)
     closing.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    closing.add_run(f"{doc.organ}\n{chinese_date(doc.dated)}").font.size = Pt(12)
     moment = _stamp(doc)
     core = document.core_properties
     core.title = doc.title
@@ -429,7 +468,9 @@ def render_docx(doc: CatalogueDocument) -> bytes:
     _drop_thumbnail(document)
     buffer = io.BytesIO()
     document.save(buffer)
-    return _fixed_zip(buffer.getvalue(), moment)
+    return _fixed_zip(
+        buffer.getvalue(), moment, {"word/document.xml": lambda xml: _docx_with_table(xml, doc)}
+    )
 
 
 def _drop_thumbnail(document: Any) -> None:
@@ -444,17 +485,27 @@ def _drop_thumbnail(document: Any) -> None:
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _DOCX_WIDTH_TWIPS = 14570  # A4 landscape less 2 cm margins, in twentieths of a point
+_TABLE_HERE = "decisionflow-catalogue-table-goes-here"
+
+
+def _docx_with_table(document_xml: bytes, doc: CatalogueDocument) -> bytes:
+    """document.xml with the placeholder paragraph replaced by the table."""
+    text = document_xml.decode("utf-8")
+    token = text.index(_TABLE_HERE)
+    start = max(text.rfind("<w:p>", 0, token), text.rfind("<w:p ", 0, token))
+    end = text.index("</w:p>", token) + len("</w:p>")
+    return (text[:start] + _docx_table(doc) + text[end:]).encode("utf-8")
 
 
 def _docx_table(doc: CatalogueDocument) -> str:
-    """The table as WordprocessingML, written directly: python-docx's cell objects would
-    take minutes for a catalogue of thousands of rows."""
+    """The table as WordprocessingML (the w: prefix is declared by the document): fixed
+    column widths, borders, a shaded header row repeated on every page, rows that do not
+    split across pages."""
     cols = columns(doc.kind)
     total = sum(c.width for c in cols)
     widths = [_DOCX_WIDTH_TWIPS * c.width // total for c in cols]
-    centred = {"seq", "hearing_required", "status", "catalogue_seq"}
     parts = [
-        f'<w:tbl xmlns:w="{_W}"><w:tblPr><w:tblStyle w:val="TableGrid"/>'
+        '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/>'
         f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/>'
         "<w:tblBorders>"
         + "".join(
@@ -466,26 +517,25 @@ def _docx_table(doc: CatalogueDocument) -> str:
         + "</w:tblGrid>"
     ]
 
-    def cell(text: str, width: int, *, bold: bool = False, centre: bool = False) -> str:
-        run_props = "<w:rPr>" + ("<w:b/>" if bold else "") + '<w:sz w:val="21"/></w:rPr>'
-        lines = _xml_safe(text).split("\n")
-        runs = "<w:br/>".join(f'<w:t xml:space="preserve">{escape(part)}</w:t>' for part in lines)
-        align = '<w:jc w:val="center"/>' if centre else ""
-        shade = '<w:shd w:val="clear" w:color="auto" w:fill="F2DCDB"/>' if bold else ""
-        return (
-            f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>{shade}<w:vAlign w:val="center"/></w:tcPr>'
-            f'<w:p><w:pPr><w:spacing w:before="0" w:after="0"/>{align}</w:pPr>'
-            f"<w:r>{run_props}{runs}</w:r></w:p></w:tc>"
+    def runs(text: str) -> str:
+        return "<w:br/>".join(
+            f'<w:t xml:space="preserve">{escape(part)}</w:t>' for part in _xml_safe(text).split("\n")
         )
 
-    # the header row repeats at the top of every page (tblHeader)
     parts.append("<w:tr><w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>")
-    parts.extend(cell(c.zh, w, bold=True, centre=True) for c, w in zip(cols, widths, strict=True))
+    parts.extend(
+        f'<w:tc><w:tcPr><w:tcW w:w="{w}" w:type="dxa"/><w:shd w:val="clear" w:color="auto" w:fill="F2DCDB"/>'
+        '<w:vAlign w:val="center"/></w:tcPr><w:p><w:pPr><w:jc w:val="center"/></w:pPr>'
+        f"<w:r><w:rPr><w:b/></w:rPr>{runs(c.zh)}</w:r></w:p></w:tc>"
+        for c, w in zip(cols, widths, strict=True)
+    )
     parts.append("</w:tr>")
+    centre = '<w:pPr><w:jc w:val="center"/></w:pPr>'
     for row in doc.rows:
         parts.append("<w:tr><w:trPr><w:cantSplit/></w:trPr>")
         parts.extend(
-            cell(cell_text(row, c.key), w, centre=c.key in centred) for c, w in zip(cols, widths, strict=True)
+            f"<w:tc><w:p>{centre if c.key in CENTRED else ''}<w:r>{runs(cell_text(row, c.key))}</w:r></w:p></w:tc>"
+            for c in cols
         )
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
@@ -530,9 +580,12 @@ def _xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _fixed_zip(data: bytes, moment: datetime) -> bytes:
-    """The same zip with every member dated `moment`: zipfile stamps members with the
-    clock, which would make two renderings of the same catalogue differ."""
+def _fixed_zip(
+    data: bytes, moment: datetime, transform: Mapping[str, Callable[[bytes], bytes]] | None = None
+) -> bytes:
+    """The same zip with every member dated `moment` (zipfile stamps members with the
+    clock, which would make two renderings of the same catalogue differ), and the members
+    named in `transform` rewritten."""
     stamp = (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
     out = io.BytesIO()
     with (
@@ -543,7 +596,10 @@ def _fixed_zip(data: bytes, moment: datetime) -> bytes:
             member = zipfile.ZipInfo(info.filename, date_time=stamp)
             member.compress_type = zipfile.ZIP_DEFLATED
             member.external_attr = 0o644 << 16
-            target.writestr(member, source.read(info.filename))
+            body = source.read(info.filename)
+            if transform and info.filename in transform:
+                body = transform[info.filename](body)
+            target.writestr(member, body)
     return out.getvalue()
 
 
