@@ -12,6 +12,7 @@ Dates are planned on the working-day calendar, so the demo is valid whatever `no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -687,7 +688,7 @@ def _catalogue(p: Planner, stories: list[Story]) -> tuple[int, list[DemoStep]]:
         reason="突发事件应对预案依照《中华人民共和国突发事件应对法》制定，不适用本条例",
     )
     url = f"https://www.example.gov.cn/zwgk/zdxzjc/{year}"
-    publish_version(do, p, p.back(15, first), year, url, meeting=2)
+    _publish_version(do, p, p.back(15, first), year, url, meeting=2)
 
     adjusted = next(s for s in listed if s.key == ADDED_BY_ADJUSTMENT)
     registered = adjusted.registered_at.date()
@@ -704,11 +705,13 @@ def _catalogue(p: Planner, stories: list[Story]) -> tuple[int, list[DemoStep]]:
         **add,
     )
     do(p.back(8, registered), "10:00", "wanglei", "review_catalogue_entry", entry=f"E{number}", include=True)
-    publish_version(do, p, p.back(7, registered), year, f"{url}-tz1", meeting=9)
+    _publish_version(do, p, p.back(7, registered), year, f"{url}-tz1", meeting=9)
     return year, steps
 
 
-def publish_version(do: Any, p: Planner, approved: date, year: int, url: str, *, meeting: int) -> None:
+def _publish_version(
+    do: Callable[..., None], p: Planner, approved: date, year: int, url: str, *, meeting: int
+) -> None:
     """The executive meeting reviews the version, the Party committee approves it, the
     government office publishes it (Art. 3(3), R21)."""
     do(

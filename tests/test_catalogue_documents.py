@@ -30,6 +30,7 @@ from flows.service.catalogue import catalogue_rows, catalogue_versions
 from models import CatalogueEntry, Decision
 from models.db import mark_database
 from tests.helpers import act, at, district
+from tests.test_catalogue import ELEVATORS, INVESTMENT, RENEWAL, party_approved, publish, published
 from tests.test_cli_core import database  # noqa: F401  (the fixture: the standard district as a URL)
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -236,55 +237,18 @@ def test_the_demo_catalogues_in_every_format_match_the_database(demo: ServiceCon
         assert again.hearings[fmt].read_bytes() == files.hearings[fmt].read_bytes(), fmt
 
 
-def propose(ctx: ServiceContext, actor: str, when: str, **fields: Any) -> None:
-    act(ctx, "propose_catalogue_entry", actor, when, year=YEAR, category=1, **fields)
-
-
-def publish(ctx: ServiceContext, day: str, number: int) -> None:
-    act(
-        ctx,
-        "approve_catalogue",
-        "zhou",
-        f"{day}T15:00",
-        year=YEAR,
-        meeting_ref=f"第{number}次常务会议",
-        approved_on=day,
-    )
-    act(
-        ctx,
-        "record_catalogue_party_approval",
-        "chen",
-        f"{day}T16:00",
-        year=YEAR,
-        approval_ref=f"区委第{number}次会议",
-        approved_on=day,
-    )
-    act(
-        ctx,
-        "publish_catalogue",
-        "zhou",
-        f"{day}T17:00",
-        year=YEAR,
-        url=f"https://x.gov.cn/c{number}",
-        published_on=day,
-    )
-
-
-def test_a_draft_says_so_and_carries_no_publication_and_text_is_inert(ctx: ServiceContext) -> None:
+def test_a_draft_says_so_and_text_is_inert(ctx: ServiceContext) -> None:
     district(ctx)
     hostile = "<script>alert('目录')</script>征收补偿 & 安置"
-    propose(
-        ctx, "li", "2026-01-10T09:00", matter_name=hostile, units=["housing"], main_content="第一行\n第二行"
-    )
-    propose(
+    act(
         ctx,
-        "sun",
-        "2026-01-10T09:10",
-        matter_name="招商引资若干扶持政策",
-        units=["commerce", "housing"],
-        lead_unit="commerce",
-        hearing_required=True,
+        "propose_catalogue_entry",
+        "li",
+        "2026-01-10T09:00",
+        year=YEAR,
+        **{**RENEWAL, "matter_name": hostile, "main_content": "第一行\n第二行"},
     )
+    act(ctx, "propose_catalogue_entry", "sun", "2026-01-10T09:10", year=YEAR, **INVESTMENT)
     files = generate_catalogue_files(ctx, YEAR, now=at("2026-01-12T10:00"))
     assert (files.version, files.version_status, files.published) == (1, "draft", False)
 
@@ -305,50 +269,39 @@ def test_a_draft_says_so_and_carries_no_publication_and_text_is_inert(ctx: Servi
     assert table[1][1] == hostile and table[1][2] == "第一行\n第二行"
     _, rows = xlsx_rows(files.decisions["xlsx"])
     assert rows[0][0].endswith("（征求意见稿）") and rows[3][1] == hostile
-    assert csv_rows(files.decisions["csv"])[2][7] == "是"
+    assert [row[7] for row in csv_rows(files.decisions["csv"])[1:]] == ["是", "否"]
+    assert json.loads(files.hearings["json"].read_text(encoding="utf-8"))["rows"][0]["matter_name"] == hostile
 
-    # R21: approved by the meeting and the Party committee, but not published: still no date
-    act(ctx, "review_catalogue_entry", "wang", "2026-01-20T09:00", year=YEAR, entry="E1", include=True)
-    act(ctx, "review_catalogue_entry", "wang", "2026-01-20T09:10", year=YEAR, entry="E2", include=True)
-    act(
-        ctx,
-        "approve_catalogue",
-        "zhou",
-        "2026-01-22T15:00",
-        year=YEAR,
-        meeting_ref="第2次常务会议",
-        approved_on="2026-01-22",
-    )
-    act(
-        ctx,
-        "record_catalogue_party_approval",
-        "chen",
-        "2026-02-10T10:00",
-        year=YEAR,
-        approval_ref="区委常委会",
-        approved_on="2026-02-10",
-    )
-    files = generate_catalogue_files(ctx, YEAR, now=at("2026-02-11T10:00"))
+
+def test_publication_is_shown_only_once_published(ctx: ServiceContext) -> None:
+    """R21: a version approved by the meeting and the Party committee but not yet published
+    carries no publication date; once published it does."""
+    party_approved(ctx)
+    files = generate_catalogue_files(ctx, YEAR, now=at("2026-02-13T10:00"))
     data = json.loads(files.decisions["json"].read_text(encoding="utf-8"))
     assert (data["version_status"], data["published"], data["published_on"]) == (
         "party_approved",
         False,
         None,
     )
-    assert data["title"].endswith("（未发布）") and data["dated"] == "2026-02-10"
+    assert data["title"].endswith("（未发布）") and data["dated"] == "2026-02-12"
+    assert data["party_approval_ref"] is None
     assert "发布日期" not in files.decisions["html"].read_text(encoding="utf-8")
+
+    publish(ctx, "2026-02-16T09:00", "2026-02-16")
+    files = generate_catalogue_files(ctx, YEAR, now=at("2026-02-16T10:00"))
+    data = json.loads(files.decisions["json"].read_text(encoding="utf-8"))
+    assert (data["published"], data["published_on"], data["dated"]) == (True, "2026-02-16", "2026-02-16")
+    assert not data["title"].endswith("）") and data["party_approval_ref"] == "区委常委会2026年第2次会议"
+    assert "发布日期：2026年2月16日" in files.decisions["html"].read_text(encoding="utf-8")
 
 
 def test_an_adjustment_gives_a_new_version_and_the_old_one_stays(ctx: ServiceContext) -> None:
-    district(ctx)
-    propose(
-        ctx, "li", "2026-01-10T09:00", ref="E1", matter_name="旧城改造房屋征收补偿标准", units=["housing"]
-    )
-    act(ctx, "review_catalogue_entry", "wang", "2026-01-20T09:00", year=YEAR, entry="E1", include=True)
-    publish(ctx, "2026-02-10", 1)
-    first = generate_catalogue_files(ctx, YEAR, now=at("2026-02-11T09:00"))
+    published(ctx)
+    first = generate_catalogue_files(ctx, YEAR, now=at("2026-02-17T09:00"))
     assert first.version == 1 and first.directory.name == "v1"
     first_bytes = {p: p.read_bytes() for p in first.paths}
+    names = [RENEWAL["matter_name"], INVESTMENT["matter_name"]]
 
     act(
         ctx,
@@ -358,10 +311,7 @@ def test_an_adjustment_gives_a_new_version_and_the_old_one_stays(ctx: ServiceCon
         year=YEAR,
         kind="add",
         reason="年中新增",
-        ref="E2",
-        matter_name="既有住宅加装电梯补贴办法",
-        category=1,
-        units=["housing"],
+        **ELEVATORS,
     )
     # the published version stays in force until the adjusted one is published
     assert ctx.data_dir is not None
@@ -371,32 +321,47 @@ def test_an_adjustment_gives_a_new_version_and_the_old_one_stays(ctx: ServiceCon
     )
     draft = generate_catalogue_files(ctx, YEAR, version=2, now=at("2026-05-06T10:00"))
     assert draft.directory.name == "v2" and not draft.published
-    assert [r[1] for r in csv_rows(draft.decisions["csv"])[1:]] == [
-        "旧城改造房屋征收补偿标准",
-        "既有住宅加装电梯补贴办法",
-    ]
-    act(ctx, "review_catalogue_entry", "wang", "2026-05-07T09:00", year=YEAR, entry="E2", include=True)
-    publish(ctx, "2026-05-20", 2)
+    assert [r[1] for r in csv_rows(draft.decisions["csv"])[1:]] == [*names, ELEVATORS["matter_name"]]
+    act(ctx, "review_catalogue_entry", "wang", "2026-05-07T09:00", year=YEAR, entry="E4", include=True)
+    act(
+        ctx,
+        "approve_catalogue",
+        "zhou",
+        "2026-05-14T15:00",
+        year=YEAR,
+        meeting_ref="第9次常务会议",
+        approved_on="2026-05-14",
+    )
+    act(
+        ctx,
+        "record_catalogue_party_approval",
+        "chen",
+        "2026-05-20T10:00",
+        year=YEAR,
+        approval_ref="区委",
+        approved_on="2026-05-20",
+    )
+    publish(ctx, "2026-05-21T09:00", "2026-05-21")
 
-    second = generate_catalogue_files(ctx, YEAR, now=at("2026-05-21T09:00"))
-    assert (second.version, second.published) == (2, True)
-    assert second.directory != first.directory
-    assert len(csv_rows(second.decisions["csv"])) == 3
+    second = generate_catalogue_files(ctx, YEAR, now=at("2026-05-21T10:00"))
+    assert (second.version, second.published) == (2, True) and second.directory != first.directory
+    assert [r[1] for r in csv_rows(second.decisions["csv"])[1:]] == [*names, ELEVATORS["matter_name"]]
     # the first version's files are untouched; exported again, it says it was adjusted
     assert {p: p.read_bytes() for p in first.paths} == first_bytes
     old = generate_catalogue_files(
-        ctx, YEAR, version=1, now=at("2026-05-21T09:00"), out_dir=ctx.data_dir / "old"
+        ctx, YEAR, version=1, now=at("2026-05-21T10:00"), out_dir=ctx.data_dir / "old"
     )
     data = json.loads(old.decisions["json"].read_text(encoding="utf-8"))
     assert data["version"] == 1 and data["published"] and not data["in_force"]
-    assert [r["matter_name"] for r in data["rows"]] == ["旧城改造房屋征收补偿标准"]
+    assert [r["matter_name"] for r in data["rows"]] == names
     assert csv_rows(old.decisions["csv"]) == csv_rows(first.decisions["csv"])
+    assert "已由第2版调整" in old.decisions["html"].read_text(encoding="utf-8")
 
     with pytest.raises(ProcedureError) as missing:
-        generate_catalogue_files(ctx, YEAR, version=3, now=at("2026-05-21T09:00"))
+        generate_catalogue_files(ctx, YEAR, version=3, now=at("2026-05-21T10:00"))
     assert missing.value.rule_id == "NOT_FOUND" and missing.value.field == "version"
     with pytest.raises(ProcedureError) as no_year:
-        generate_catalogue_files(ctx, 2027, now=at("2026-05-21T09:00"))
+        generate_catalogue_files(ctx, 2027, now=at("2026-05-21T10:00"))
     assert no_year.value.field == "year"
 
 
