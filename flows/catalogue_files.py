@@ -108,14 +108,13 @@ def catalogue_documents(
     states = _entry_states(session, jid, year)
     published = chosen["status"] == "published"
     published_on = date.fromisoformat(chosen["published_on"]) if chosen["published_on"] else None
+    # the version's own date: its publication, else its latest approval; a draft has none
     approved = chosen["party_approved_on"] or chosen["approved_on"]
-    dated = (
-        published_on
-        if published and published_on
-        else date.fromisoformat(approved)
-        if approved and chosen["status"] != "draft"
-        else today
-    )
+    dated = today
+    if published and published_on is not None:
+        dated = published_on
+    elif approved and chosen["status"] != "draft":
+        dated = date.fromisoformat(approved)
     seq_of = {row["code"]: int(row["seq"]) for row in rows}
     current = next(int(v["version"]) for v in versions if v["current"])
 
@@ -187,7 +186,7 @@ def _entry_states(session: Session, jurisdiction_id: int, year: int) -> dict[str
         ).all()
         for entry_id, status in decisions:  # the latest registered wins
             if entry_id is not None:
-                latest[code_of[entry_id]] = str(status.value if hasattr(status, "value") else status)
+                latest[code_of[entry_id]] = str(status)
     return {code: (str(status), latest.get(code)) for _, code, status in entries}
 
 

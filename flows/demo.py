@@ -1,5 +1,6 @@
 """A demonstration district: a fictional district government with a dozen major
-decisions at different stages, built only through the service layer.
+decisions at different stages and the year's decision catalogue they are listed in
+(published, then adjusted once), built only through the service layer.
 
 The matters follow what district justice bureaus' annual reports on major decisions
 name: urban renewal compensation, investment promotion contracts, industrial policy,

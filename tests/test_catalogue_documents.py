@@ -357,8 +357,24 @@ def test_an_adjustment_gives_a_new_version_and_the_old_one_stays(ctx: ServiceCon
     assert csv_rows(old.decisions["csv"]) == csv_rows(first.decisions["csv"])
     assert "已由第2版调整" in old.decisions["html"].read_text(encoding="utf-8")
 
+    # a matter deferred by a later adjustment reads 暂缓/调整 in the version in force
+    assert [r[-1] for r in csv_rows(second.decisions["csv"])[1:]] == ["未启动"] * 3
+    act(
+        ctx,
+        "adjust_catalogue",
+        "li",
+        "2026-06-01T09:00",
+        year=YEAR,
+        kind="defer",
+        entry="E1",
+        reason="延至明年",
+    )
+    deferred = generate_catalogue_files(ctx, YEAR, now=at("2026-06-01T10:00"))
+    assert deferred.version == 2
+    assert [r[-1] for r in csv_rows(deferred.decisions["csv"])[1:]] == ["暂缓/调整", "未启动", "未启动"]
+
     with pytest.raises(ProcedureError) as missing:
-        generate_catalogue_files(ctx, YEAR, version=3, now=at("2026-05-21T10:00"))
+        generate_catalogue_files(ctx, YEAR, version=4, now=at("2026-05-21T10:00"))
     assert missing.value.rule_id == "NOT_FOUND" and missing.value.field == "version"
     with pytest.raises(ProcedureError) as no_year:
         generate_catalogue_files(ctx, 2027, now=at("2026-05-21T10:00"))
