@@ -86,10 +86,9 @@ def import_file(
     database: DatabaseOption = None,
     now: NowOption = None,
 ) -> None:
-    """Propose every row of a published-style catalogue into the year's draft catalogue, in
-    one transaction. Rows that cannot be read are listed with their row numbers and reasons.
-    Exit 0: every row imported; 1: some rows reported, the others imported; 2: nothing
-    imported (bad file, refused)."""
+    """Propose every row of a catalogue as local governments publish it into the year's draft catalogue, in one transaction; rows that cannot be read are listed with their row numbers and reasons.
+
+    Exit 0: every row imported; 1: some rows reported, the others imported; 2: nothing imported (a bad file, a refusal)."""
     from flows.catalogue_import import import_catalogue
     from flows.errors import ProcedureError
 
