@@ -5,6 +5,7 @@ from cli import (  # noqa: F401
     admin_cmd,
     archive_cmd,
     calendar_cmd,
+    catalogue_cmd,
     decision_cmd,
     demo_cmd,
     keys_cmd,

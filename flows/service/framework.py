@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -962,6 +962,46 @@ def run_action(
     use `run_system_action`). `now` is honoured only where the clock rules allow it
     (`ServiceContext.write_time`); `backdate` is an administrator's audited back-dating."""
     return _run(ctx, name, actor_code, data, now, backdate)
+
+
+class BatchRefused(Exception):
+    """One action of a batch was refused (`error`); the batch, `index` in it, wrote nothing."""
+
+    def __init__(self, index: int, error: ProcedureError) -> None:
+        super().__init__(f"step {index + 1}: {error}")
+        self.index = index
+        self.error = error
+
+
+def run_actions(
+    ctx: ServiceContext,
+    steps: Sequence[tuple[str, str, Mapping[str, Any]]],
+    now: datetime | None = None,
+) -> list[ActionResult]:
+    """Several actions, each `(action, actor, payload)`, in ONE transaction at one time:
+    all of them commit or none does (e.g. a catalogue imported from a file, with the units it
+    needs). Each is validated, authorised, checked and audited exactly as by `run_action`.
+    A step whose payload is invalid or that is refused raises `BatchRefused` naming it, and
+    nothing is written."""
+    specs: list[tuple[ActionSpec[Any], Payload, str]] = []
+    for index, (name, actor_code, data) in enumerate(steps):
+        try:
+            spec, payload = validate_payload(name, data)
+        except ProcedureError as exc:
+            raise BatchRefused(index, exc) from None
+        specs.append((spec, payload, actor_code))
+    moment = ctx.write_time(now)
+
+    def work(session: Session) -> list[ActionResult]:
+        results = []
+        for index, (spec, payload, actor_code) in enumerate(specs):
+            try:
+                results.append(_apply(session, ctx, spec, payload, actor_code, moment, None))
+            except ProcedureError as exc:
+                raise BatchRefused(index, exc) from None
+        return results
+
+    return transact(ctx.engine, work)
 
 
 def run_system_action(
