@@ -35,8 +35,8 @@ from flows.demo import USERS, build_demo
 from flows.service import ServiceContext
 from models import AuditEvent, Decision, Unit, User
 from models.db import make_engine, normalise_url
-from tests.api_helpers import Clock, api_client, bearer, issue_token, session_cookie
 from tests import conftest
+from tests.api_helpers import Clock, api_client, bearer, issue_token, session_cookie
 from tests.conftest import POSTGRES_URL, postgres_reachable, require_postgres
 from tests.schema import create_all
 from web import permissions
