@@ -21,6 +21,8 @@ been published (`may_see`), and its audit trail only with a role on it (`has_rol
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlmodel import Session
 
 from flows.errors import refusal
@@ -72,14 +74,27 @@ def load_reader(session: Session, code: str | None) -> Actor | None:
 def check_see(reader: Actor | None, decision: Decision) -> None:
     """Refuse (AUTH, 403) a staff page or API read of a decision the reader may not see."""
     if not may_see(reader, decision):
-        who = reader.code if reader else "—"
-        raise refusal(
-            "AUTH",
-            f"决策 {decision.code} 尚未公布，仅对其负有职责的人员可见（现为 {who}）",
-            f"decision {decision.code} is not published: only a user with a role on it may see it (now {who})",
-            field="decision",
-            kind="forbidden",
+        _forbidden(
+            reader,
+            f"决策 {decision.code} 尚未公布，仅对其负有职责的人员可见",
+            f"decision {decision.code} is not published: only a user with a role on it may see it",
         )
+
+
+def check_role_on(reader: Actor | None, decision: Decision) -> None:
+    """Refuse (AUTH, 403) what only a user with a role on the decision may read (its audit
+    trail: the events carry what the public gave, e.g. a commenter's contact)."""
+    if not has_role_on(reader, decision):
+        _forbidden(
+            reader,
+            f"决策 {decision.code} 的审计记录仅对其负有职责的人员开放",
+            f"the audit trail of {decision.code} is open only to users with a role on it",
+        )
+
+
+def _forbidden(reader: Actor | None, zh: str, en: str) -> NoReturn:
+    who = reader.code if reader else "—"
+    raise refusal("AUTH", f"{zh}（现为 {who}）", f"{en} (now {who})", field="decision", kind="forbidden")
 
 
 def check_read(reader: Actor | None, decision: Decision) -> None:
@@ -98,6 +113,7 @@ def check_read(reader: Actor | None, decision: Decision) -> None:
 __all__ = [
     "READ_ROLES",
     "check_read",
+    "check_role_on",
     "check_see",
     "has_role_on",
     "is_confidential",

@@ -20,11 +20,11 @@ from sqlmodel import Session, col, select
 
 from flows import procedure as proc
 from flows.calendar import WorkingCalendar, local_date
-from flows.errors import not_found, refusal
-from flows.service.access import check_see, has_role_on, is_confidential, may_see
+from flows.errors import not_found
+from flows.service.access import check_role_on, check_see, is_confidential, may_see
 from flows.service.documents import DocumentStore
 from flows.service.framework import Actor, load_calendar, resolved_settings, the_jurisdiction
-from flows.timeline import current_stages, load_facts
+from flows.timeline import current_stages, find_decision, load_facts
 from models import (
     AuditEvent,
     Deadline,
@@ -229,7 +229,7 @@ def decision_detail(session: Session, reader: Actor | None, code: str, now: date
     """One decision as a user with a role on it sees it (NOT_FOUND, or AUTH when the reader
     may not see it): its stages in procedure order, its deadlines, the projected dates of its
     remaining statutory steps, its draft versions and its documents (metadata, no content)."""
-    decision = _decision(session, code)
+    _, decision = find_decision(session, code)
     check_see(reader, decision)
     loaded = load_facts(session, code)
     today = local_date(now, loaded.timezone)
@@ -324,16 +324,8 @@ def decision_detail(session: Session, reader: Actor | None, code: str, now: date
 def decision_audit(session: Session, reader: Actor | None, code: str) -> list[AuditEntry]:
     """The decision's audit chain in order, for a user with a role on it (AUTH otherwise:
     the events carry what the public gave, e.g. a commenter's contact)."""
-    decision = _decision(session, code)
-    if not has_role_on(reader, decision):
-        who = reader.code if reader else "—"
-        raise refusal(
-            "AUTH",
-            f"决策 {decision.code} 的审计记录仅对其负有职责的人员开放（现为 {who}）",
-            f"the audit trail of {decision.code} is open only to users with a role on it (now {who})",
-            field="decision",
-            kind="forbidden",
-        )
+    _, decision = find_decision(session, code)
+    check_role_on(reader, decision)
     events = session.exec(
         select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
     )
@@ -516,16 +508,6 @@ def published_catalogue(session: Session, year: int, today: date) -> dict[str, A
 
 
 # ---------------------------------------------------------------------------- helpers
-def _decision(session: Session, code: str) -> Decision:
-    jurisdiction = the_jurisdiction(session)
-    decision = session.exec(
-        select(Decision).where(Decision.jurisdiction_id == jurisdiction.id, Decision.code == code)
-    ).first()
-    if decision is None:
-        raise not_found("decision", code)
-    return decision
-
-
 def _unit_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = list(ids)
     if not wanted:
