@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
@@ -50,7 +50,7 @@ from flows import hygiene
 from flows.errors import ProcedureError, invalid, not_found, refusal
 from flows.service import audit
 from flows.service.framework import Actor, ServiceContext, load_actor, require_role, the_jurisdiction
-from models import ApiToken, Credential, User
+from models import ApiToken, AuditEvent, Credential, User
 from models.db import transact
 
 log = logging.getLogger(__name__)
@@ -285,18 +285,39 @@ def _store(
         epoch = credential.session_epoch
     session.flush()
     users = tuple(hashes)
-    event = audit.append(
+    event = _audit(
         session,
-        chain=f"jurisdiction:{jurisdiction.id}",
+        ctx,
+        jurisdiction.id,
+        actor,
+        action,
+        {"input": {"users": list(users)}, "result": {"changed_at": now.isoformat()}},
+        now,
+    )
+    return PasswordSet(users, now, epoch, event.seq)
+
+
+def _audit(
+    session: Session,
+    ctx: ServiceContext,
+    jurisdiction_id: int | None,
+    actor: Actor,
+    action: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> AuditEvent:
+    """An account event on the jurisdiction's chain (the caller holds the jurisdiction's lock)."""
+    return audit.append(
+        session,
+        chain=f"jurisdiction:{jurisdiction_id}",
         action=action,
         actor=actor.code,
         actor_roles=actor.roles_text,
         occurred_at=now,
-        payload={"input": {"users": list(users)}, "result": {"changed_at": now.isoformat()}},
+        payload=payload,
         decision_id=None,
         os_account=ctx.os_account,
     )
-    return PasswordSet(users, now, epoch, event.seq)
 
 
 def _locked_error(until: datetime, field: str) -> ProcedureError:
@@ -490,14 +511,13 @@ def _signed_in(
     if new_hash is not None:
         credential.password_hash = new_hash
         session.flush()
-        audit.append(
+        _audit(
             session,
-            chain=f"jurisdiction:{jurisdiction.id}",
-            action="rehash_password",
-            actor=actor.code,
-            actor_roles=actor.roles_text,
-            occurred_at=now,
-            payload={
+            ctx,
+            jurisdiction.id,
+            actor,
+            "rehash_password",
+            {
                 "input": {"users": [actor.code]},
                 "result": {
                     "argon2": {
@@ -507,8 +527,7 @@ def _signed_in(
                     }
                 },
             },
-            decision_id=None,
-            os_account=ctx.os_account,
+            now,
         )
     return actor, credential.session_epoch
 
@@ -559,16 +578,14 @@ def issue_api_token(
         )
         session.add(token)
         session.flush()
-        audit.append(
+        _audit(
             session,
-            chain=f"jurisdiction:{jurisdiction.id}",
-            action="issue_api_token",
-            actor=actor.code,
-            actor_roles=actor.roles_text,
-            occurred_at=moment,
-            payload={"input": {"user": user_code, "name": name}, "result": {"token": token.id}},
-            decision_id=None,
-            os_account=ctx.os_account,
+            ctx,
+            jurisdiction.id,
+            actor,
+            "issue_api_token",
+            {"input": {"user": user_code, "name": name}, "result": {"token": token.id}},
+            moment,
         )
 
     transact(ctx.engine, work)
@@ -597,16 +614,14 @@ def revoke_api_token(
         token.revoked_at = moment
         session.add(token)
         session.flush()
-        audit.append(
+        _audit(
             session,
-            chain=f"jurisdiction:{jurisdiction.id}",
-            action="revoke_api_token",
-            actor=actor.code,
-            actor_roles=actor.roles_text,
-            occurred_at=moment,
-            payload={"input": {"token": token_id}, "result": {"revoked_at": moment.isoformat()}},
-            decision_id=None,
-            os_account=ctx.os_account,
+            ctx,
+            jurisdiction.id,
+            actor,
+            "revoke_api_token",
+            {"input": {"token": token_id}, "result": {"revoked_at": moment.isoformat()}},
+            moment,
         )
 
     transact(ctx.engine, work)
