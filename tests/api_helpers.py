@@ -17,10 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from flows.service import ServiceContext
+from flows.service.accounts import TOKEN_PREFIX, token_digest
 from models import User
-from models.web import ApiToken
+from models.web import ApiToken, Credential
 from web.app import SESSION_COOKIE, WebConfig, create_app
-from web.tokens import token_hash
+from web.deps import SESSION_EPOCH
 
 SECRET_KEY = "test-secret-key"
 
@@ -34,14 +35,14 @@ def issue_token(
     revoked_at: datetime | None = None,
 ) -> str:
     """A new API token row for `user_code`; returns the secret (stored only as its SHA-256)."""
-    secret = secrets.token_urlsafe(32)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with Session(engine) as session:
         user = session.exec(select(User).where(User.code == user_code)).one()
         session.add(
             ApiToken(
                 user_id=user.id or 0,
                 name=name or f"{user_code}-system",
-                token_hash=token_hash(secret),
+                token_hash=token_digest(secret),
                 created_at=now,
                 created_by="tests",
                 revoked_at=revoked_at,
@@ -71,7 +72,17 @@ def api_client(ctx: ServiceContext, clock: Clock) -> TestClient:
     return TestClient(app)
 
 
-def session_cookie(user_code: str, secret_key: str = SECRET_KEY) -> dict[str, str]:
-    """The page session cookie of a signed-in `user_code`, as SessionMiddleware makes it."""
-    data = b64encode(json.dumps({"user": user_code}).encode())
+def session_cookie(
+    user_code: str, secret_key: str = SECRET_KEY, *, ctx: ServiceContext | None = None
+) -> dict[str, str]:
+    """The page session cookie of a signed-in `user_code`, as SessionMiddleware makes it,
+    carrying the account's session number when `ctx` is given (else it is not honoured)."""
+    body: dict[str, object] = {"user": user_code}
+    if ctx is not None:
+        with Session(ctx.engine) as session:
+            user_id = session.exec(select(User.id).where(User.code == user_code)).first()
+            credential = session.get(Credential, user_id) if user_id is not None else None
+        if credential is not None:
+            body[SESSION_EPOCH] = credential.session_epoch
+    data = b64encode(json.dumps(body).encode())
     return {SESSION_COOKIE: TimestampSigner(secret_key).sign(data).decode()}

@@ -651,10 +651,21 @@ def token_id(session: Session, secret: str) -> int | None:
     return session.exec(select(ApiToken.id).where(ApiToken.token_hash == token_digest(secret))).first()
 
 
-def actor_for_token(session: Session, secret: str, now: datetime) -> Actor | None:
-    """The user a bearer token acts as, or None (unknown, revoked, or its user disabled).
-    Notes the time of use, to the minute, and commits `session` when it does."""
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+@dataclass(frozen=True)
+class TokenHolder:
+    """An authenticated API caller: the token's user as the service's `Actor`, and the
+    token's own name (which the audit records as the account that acted)."""
+
+    actor: Actor
+    token_id: int
+    token_name: str
+
+
+def authenticate_token(session: Session, secret: str, now: datetime) -> TokenHolder | None:
+    """Who a bearer token acts as, or None (unknown, revoked, or its user disabled): the
+    user's unit and roles are read again on every call. Notes the time of use, to the minute
+    (sign-in bookkeeping the row digests leave out), and commits `session` when it does."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200 or not secret.isascii():
         return None
     found = session.exec(
         select(ApiToken, User.code)
@@ -668,11 +679,19 @@ def actor_for_token(session: Session, secret: str, now: datetime) -> Actor | Non
         actor = load_actor(session, the_jurisdiction(session), code)
     except ProcedureError:
         return None  # the user was disabled
+    if actor.user_id is None:
+        return None
     if token.last_used_at is None or token.last_used_at < now - TOKEN_TOUCH:
         token.last_used_at = now
         session.add(token)
         session.commit()
-    return actor
+    return TokenHolder(actor, token.id or 0, token.name)
+
+
+def actor_for_token(session: Session, secret: str, now: datetime) -> Actor | None:
+    """The user a bearer token acts as (see `authenticate_token`)."""
+    holder = authenticate_token(session, secret, now)
+    return holder.actor if holder is not None else None
 
 
 __all__ = [
@@ -684,8 +703,10 @@ __all__ = [
     "AddressThrottle",
     "PasswordSet",
     "SignInResult",
+    "TokenHolder",
     "TokenInfo",
     "actor_for_token",
+    "authenticate_token",
     "check_password_policy",
     "end_sessions",
     "issue_api_token",

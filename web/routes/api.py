@@ -1,7 +1,7 @@
 """The JSON API, /api/v1: every action of the procedure and the main queries, over the same
 service layer as the pages and the CLI.
 
-Authentication is a bearer token (`Authorization: Bearer <secret>`, web/tokens.py), never the
+Authentication is a bearer token (`Authorization: Bearer <secret>`, flows/service/accounts.py), never the
 page session's cookie, so no CSRF token is needed. Each token acts as its user: the service
 checks that user's roles and unit exactly as for a page or a command, and the audit records
 the user as the actor and `api:<token name>@<address>` as the account.
@@ -40,11 +40,11 @@ from flows.calendar import local_date
 from flows.errors import ProcedureError, invalid, refusal
 from flows.service import REGISTRY, ServiceContext, run_action
 from flows.service import queries as q
+from flows.service.accounts import TokenHolder, authenticate_token
 from flows.service.framework import Actor, check_role, the_jurisdiction
 from models import DecisionStatus
 from web.api_errors import ERROR_RESPONSES, ApiRefusal, ApiRoute, unauthenticated
 from web.permissions import ACTION_PATH, API_PREFIX, API_READS, PUBLIC, SIGNED_IN, Audience, action_audience
-from web.tokens import TokenHolder, authenticate
 
 MAX_BODY = 2 * 1024 * 1024  # bytes of JSON an action may send (draft texts included)
 MAX_PUBLIC_BODY = 128 * 1024  # ... an anonymous one (a comment is at most 20,000 characters)
@@ -71,7 +71,7 @@ def api_caller(
         return None
     ctx: ServiceContext = request.app.state.ctx
     with Session(ctx.engine) as session:
-        holder = authenticate(session, credentials.credentials, ctx.clock())
+        holder = authenticate_token(session, credentials.credentials, ctx.clock())
     if holder is None:
         raise unauthenticated(
             "令牌无效、已撤销或其用户已停用", "the token is unknown, revoked or its user disabled"
