@@ -127,10 +127,6 @@ def submit_comment(code: str, request: Request, form: PostedForm) -> HTMLRespons
     """A comment from the public (Art. 15): sanitised, checked for a duplicate and against
     the address's rate limit, then submitted as `public`; the answer is its receipt."""
     typed = {name: _field(form, name) for name in ("text", "name", "contact")}
-    with _session(request) as session:
-        portal_reads.consultation(
-            session, _documents(request), code, _now(request)
-        )  # NOT_FOUND if not public
     guard, address = portal_guard(request.app), client_address(request)
     key = guard.recent.key(f"comment:{code}", address, typed["text"])
     with guard.recent.one_at_a_time(key):
@@ -140,6 +136,8 @@ def submit_comment(code: str, request: Request, form: PostedForm) -> HTMLRespons
         wait = guard.comments.hit(address)
         if wait is not None:
             return _too_many(request, wait)
+        with _session(request) as session:  # NOT_FOUND where the public may not read
+            portal_reads.consultation(session, _documents(request), code, _now(request))
         try:
             result = run_action(
                 service_context(request, acting="public"),
@@ -225,11 +223,11 @@ def register_for_hearing(code: str, hearing: str, request: Request, form: Posted
     """A registration from the public (Art. 16(2)): sanitised and rate-limited per address,
     then made as `public`; the answer is the registration number."""
     typed = {name: _field(form, name) for name in ("name", "contact", "interest_group")}
-    with _session(request) as session:
-        notice = portal_reads.hearing_notice(session, _documents(request), code, hearing, _now(request))
     wait = portal_guard(request.app).registrations.hit(client_address(request))
     if wait is not None:
         return _too_many(request, wait)
+    with _session(request) as session:  # NOT_FOUND where the public may not read
+        notice = portal_reads.hearing_notice(session, _documents(request), code, hearing, _now(request))
     try:
         result = run_action(
             service_context(request, acting="public"),
