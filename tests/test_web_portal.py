@@ -444,3 +444,52 @@ def test_the_published_participant_list_is_shown_without_contacts(ctx: ServiceCo
     assert "听证参加人名单" in page and "3f1c-公证处现场摇号-0427" in page  # the seed is public
     assert "13800000000" not in page and "1380000" not in page
     assert 'name="interest_group"' not in page
+
+
+def test_the_countdown_runs_from_the_first_day_to_24_00_of_the_last() -> None:
+    tz = at("2026-03-03T00:00").tzinfo
+    assert tz is not None
+    closes = at("2026-04-03T00:00")  # 24:00 on 2026-04-02
+    opens = at("2026-03-03T00:00").date()
+    assert portal_reads.countdown(opens, closes, at("2026-03-02T12:00"), tz) == portal_reads.Countdown(
+        "upcoming", 0, 12
+    )
+    assert portal_reads.countdown(opens, closes, at("2026-03-03T00:00"), tz) == portal_reads.Countdown(
+        "open", 31, 0
+    )
+    assert portal_reads.countdown(opens, closes, at("2026-04-02T23:30"), tz) == portal_reads.Countdown(
+        "open", 0, 0
+    )
+    assert portal_reads.countdown(opens, closes, closes, tz).state == "closed"
+
+
+def test_opinions_are_tallied_by_outcome_in_the_order_of_art_18() -> None:
+    answered = [
+        portal_reads.AnsweredInput("comment", f"C{n}", "意见", outcome, "理由")
+        for n, outcome in enumerate(["not_adopted", "adopted", "", "adopted", "partly_adopted"])
+    ]
+    tally = portal_reads.adoption_tally(answered)
+    assert list(tally.items()) == [("adopted", 2), ("partly_adopted", 1), ("not_adopted", 1), ("", 1)]
+
+
+def test_a_period_announced_ahead_shows_when_comments_open_and_takes_none_before(ctx: ServiceContext) -> None:
+    district(ctx)
+    drafted(ctx)
+    act(
+        ctx,
+        "open_comment_period",
+        "li",
+        "2026-03-03T09:00",
+        decision="D1",
+        start_date="2026-03-10",
+        end_date="2026-04-10",
+        channels=["区政府门户网站"],
+    )
+    web, clock = portal(ctx, "2026-03-09T12:00")
+    page = web.get("/consultations/D1").text
+    assert "12 小时后开始" in page and "自 2026-03-10 起接受意见" in page and 'name="text"' not in page
+    early = comment_without_page(web, "D1", "提前的意见")
+    assert early.status_code == 409 and comments(ctx) == []
+    clock.set("2026-03-10T00:00")
+    assert 'name="text"' in web.get("/consultations/D1").text
+    assert comment(web, "D1", "第一天的意见").status_code == 201
