@@ -55,7 +55,14 @@ SEES_EVERY_DECISION = {
     "supervisor",
 }
 # sample values for the path parameters of pages (a decision code is tried for each decision)
-SAMPLES = {"locale": "en", "year": "2026", "path": "site.css"}
+SAMPLES = {
+    "locale": "en",
+    "year": "2026",
+    "path": "site.css",
+    "version": "1",
+    "filename": "decisions.xlsx",
+    "hearing": "H1",
+}
 
 
 @dataclass(frozen=True)
