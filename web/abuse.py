@@ -14,25 +14,38 @@ receipt look-ups. Nobody signs in to use them, so each is protected here:
 - **HTML sanitising** (`plain_text`): the text is stored as plain text, so every tag is
   stripped with nh3 (script and style contents with them) until none is left; every page
   escapes what it shows in any case.
-- **Duplicate submissions** (`RecentSubmissions`): the same text from the same address to the
-  same form within `DUPLICATE_WINDOW` is answered with the receipt of the first one, and no
-  second comment is made. Identical submissions in flight at once are taken one at a time.
+- **Duplicate submissions** (`RecentSubmissions`): the same submission (text, name and
+  contact: two people behind one address who send the same words under their own names are
+  two submissions) from the same address within `DUPLICATE_WINDOW` is answered with the
+  answer to the first one, and nothing is made a second time. Identical submissions in flight
+  at once are taken one at a time.
+
+The public's actions go through `submit_public` whichever way they come, the portal's forms
+or the JSON API (`POST /api/v1/actions/<action>` without a token): sanitised, checked for a
+duplicate and against the rate limit, and refused NOT_FOUND, as the portal's pages are, where
+the public may not act (`portal_reads.check_public_target`: nothing tells a confidential
+decision from one that does not exist), then taken as `public` through `run_action`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import nh3
 from fastapi import HTTPException, Request
+from sqlmodel import Session
 from starlette.applications import Starlette
+
+from flows.service import ActionResult, ServiceContext, portal_reads, run_action
 
 MAX_FORM_BYTES = 256 * 1024  # a 20,000-character comment in Chinese, URL-encoded, fits (~180 KiB)
 DUPLICATE_WINDOW = 24 * 3600.0  # seconds: a resubmission within a day gets the first receipt
@@ -47,6 +60,7 @@ class Limit:
 
 COMMENT_LIMIT = Limit(5, 600.0)
 REGISTRATION_LIMIT = Limit(5, 600.0)
+FEEDBACK_LIMIT = Limit(5, 600.0)  # opinions on a decision being carried out (API only)
 LOOKUP_LIMIT = Limit(30, 600.0)
 
 
@@ -79,15 +93,18 @@ class RateLimiter:
             del self._hits[key]
 
 
-class RecentSubmissions:
-    """The receipts of recent submissions, by (form, address, text digest)."""
+V = TypeVar("V")
+
+
+class RecentSubmissions(Generic[V]):
+    """The answers to recent submissions, by (form, address, digest of what was sent)."""
 
     STRIPES = 64
 
     def __init__(self, window: float = DUPLICATE_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
-        self._seen: dict[tuple[str, str, str], tuple[float, str]] = {}
+        self._seen: dict[tuple[str, str, str], tuple[float, V]] = {}
         self._lock = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
 
@@ -102,7 +119,7 @@ class RecentSubmissions:
         with self._stripes[hash(key) % self.STRIPES]:
             yield
 
-    def recall(self, key: tuple[str, str, str]) -> str | None:
+    def recall(self, key: tuple[str, str, str]) -> V | None:
         now = self._clock()
         with self._lock:
             found = self._seen.get(key)
@@ -110,10 +127,10 @@ class RecentSubmissions:
                 return None
             return found[1]
 
-    def remember(self, key: tuple[str, str, str], receipt: str) -> None:
+    def remember(self, key: tuple[str, str, str], answer: V) -> None:
         now = self._clock()
         with self._lock:
-            self._seen[key] = (now, receipt)
+            self._seen[key] = (now, answer)
             if len(self._seen) > MAX_KEYS:
                 for old in [k for k, (at, _) in self._seen.items() if at <= now - self.window]:
                     del self._seen[old]
@@ -126,7 +143,8 @@ class PortalGuard:
     comments: RateLimiter
     registrations: RateLimiter
     lookups: RateLimiter
-    recent: RecentSubmissions
+    recent: RecentSubmissions[ActionResult]
+    feedback: RateLimiter
 
     @classmethod
     def make(cls, clock: Callable[[], float] = time.monotonic) -> PortalGuard:
@@ -135,7 +153,16 @@ class PortalGuard:
             RateLimiter(REGISTRATION_LIMIT, clock),
             RateLimiter(LOOKUP_LIMIT, clock),
             RecentSubmissions(DUPLICATE_WINDOW, clock),
+            RateLimiter(FEEDBACK_LIMIT, clock),
         )
+
+    def limiter(self, action: str) -> RateLimiter:
+        """The limiter that counts the public's `action`."""
+        return {
+            "submit_public_comment": self.comments,
+            "register_for_hearing": self.registrations,
+            "submit_execution_feedback": self.feedback,
+        }[action]
 
 
 _MAKING = threading.Lock()
@@ -188,21 +215,87 @@ async def limit_body(request: Request) -> None:
     request._body = b"".join(chunks)  # what Request.body() and form() read from then on
 
 
+# ------------------------------------------------------------------ the public's actions
+# the actions whose resubmission is answered with the first answer (a registration twice is
+# refused by the service itself)
+ONCE_ONLY = frozenset({"submit_public_comment", "submit_execution_feedback"})
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of one of the public's submissions."""
+
+    payload: dict[str, Any]  # as sanitised: what was (or would have been) submitted
+    result: ActionResult | None  # None: over the rate limit, nothing was made
+    duplicate: bool = False  # the answer to the same submission made earlier
+    retry_after: float = 0.0  # over the rate limit: seconds until the next may be made
+
+
+def clean_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload with every text sanitised (`plain_text`); other values as they are."""
+    return {key: plain_text(value) if isinstance(value, str) else value for key, value in payload.items()}
+
+
+def submit_public(
+    app: Starlette,
+    ctx: ServiceContext,
+    action: str,
+    payload: Mapping[str, Any],
+    address: str,
+    *,
+    limited: bool = True,
+) -> Submission:
+    """Take one of the public's actions the one way the portal and the API both use: the
+    payload sanitised; a resubmission (`ONCE_ONLY`) answered with the first answer; the
+    address's rate limit (unless `limited` is off: an API token names its sender); NOT_FOUND
+    where the public may not act; then `run_action` as `public` with `ctx` (whose account the
+    audit records). A refusal of the service is raised as it comes (ProcedureError)."""
+    guard = portal_guard(app)
+    clean = clean_payload(payload)
+    sent = {name: value for name, value in clean.items() if value not in ("", None)}  # "" as left out
+    digest = json.dumps(sent, sort_keys=True, ensure_ascii=False, default=str)
+    key = guard.recent.key(action, address, digest)
+    once = action in ONCE_ONLY
+    with guard.recent.one_at_a_time(key) if once else _nothing():
+        earlier = guard.recent.recall(key) if once else None
+        if earlier is not None:
+            return Submission(clean, earlier, duplicate=True)
+        wait = guard.limiter(action).hit(address) if limited else None
+        if wait is not None:
+            return Submission(clean, None, retry_after=wait)
+        with Session(ctx.engine) as session:
+            portal_reads.check_public_target(session, action, clean)
+        result = run_action(ctx, action, "public", clean)
+        if once:
+            guard.recent.remember(key, result)
+    return Submission(clean, result)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
 TOO_LARGE = f"提交内容过大（上限 {MAX_FORM_BYTES // 1024} KiB） / the submission is too large (at most {MAX_FORM_BYTES // 1024} KiB)"
 
 
 __all__ = [
     "COMMENT_LIMIT",
     "DUPLICATE_WINDOW",
+    "FEEDBACK_LIMIT",
     "LOOKUP_LIMIT",
     "MAX_FORM_BYTES",
+    "ONCE_ONLY",
     "REGISTRATION_LIMIT",
     "Limit",
     "PortalGuard",
     "RateLimiter",
     "RecentSubmissions",
+    "Submission",
+    "clean_payload",
     "client_address",
     "limit_body",
     "plain_text",
     "portal_guard",
+    "submit_public",
 ]

@@ -9,7 +9,8 @@ Only what the public may see leaves this module:
 - a confidential decision (the flag in effect or proposed, `flows/service/access.py`) is never
   listed, and asking for it by code is NOT_FOUND, exactly as for a code that does not exist;
 - a decision counts as published once its publication is recorded (Art. 32); before that its
-  page is NOT_FOUND; a draft is shown only once a comment period published it (Art. 15);
+  page is NOT_FOUND; a draft is shown only once a comment period published it (Art. 15),
+  and only the version that was published: later revisions stay inside until publication;
 - a catalogue version only once it is published (Art. 3(3), R21);
 - no commenter's name or contact, and no registrant's contact, ever: the published
   participant list (Art. 16(2)) is shown as the organ published it.
@@ -447,8 +448,9 @@ def open_consultations(session: Session, now: datetime) -> list[ConsultationSumm
 
 
 def consultation(session: Session, documents: DocumentStore, code: str, now: datetime) -> Consultation:
-    """The decision's latest comment period, its notice and the current draft. NOT_FOUND for a
-    decision the public may not read or whose draft was never published for comment."""
+    """The decision's latest comment period, its notice and the draft it published (the
+    version current when the period opened). NOT_FOUND for a decision the public may not
+    read or whose draft was never published for comment."""
     jurisdiction = _require_jurisdiction(session, "decision", code)
     decision = _public_decision(session, jurisdiction, code)
     period = session.exec(
@@ -466,9 +468,9 @@ def consultation(session: Session, documents: DocumentStore, code: str, now: dat
         for row in _evidence(session, decision.id or 0, "comment_notice")
         if row.created_at >= period.opened_at
     ]
-    draft = session.exec(
+    draft = session.exec(  # the version the period published, not a later revision
         select(DraftVersion)
-        .where(DraftVersion.decision_id == decision.id)
+        .where(DraftVersion.decision_id == decision.id, col(DraftVersion.created_at) <= period.opened_at)
         .order_by(col(DraftVersion.number).desc())
     ).first()
     settings = resolved_settings(jurisdiction, decision.procedure_version)
@@ -488,6 +490,27 @@ def consultation(session: Session, documents: DocumentStore, code: str, now: dat
         and period.status == CommentPeriodStatus.open
         and decision.status == DecisionStatus.in_procedure,
     )
+
+
+def check_public_target(session: Session, action: str, payload: Mapping[str, Any]) -> None:
+    """Refuse NOT_FOUND, as the portal's pages answer, one of the public's actions on what the
+    public may not see: a comment on a draft never published for comment, a registration
+    for a hearing of a decision the public may not read, feedback on a decision not
+    published. A confidential decision is answered exactly as a code that does not exist.
+    (A payload without a decision code is left to the service to refuse.)"""
+    code = payload.get("decision")
+    if not isinstance(code, str):
+        return
+    code = code.strip()  # as the service reads it
+    decision = _public_decision(session, _require_jurisdiction(session, "decision", code), code)
+    if action == "submit_public_comment":
+        shown = session.exec(select(CommentPeriod.id).where(CommentPeriod.decision_id == decision.id)).first()
+    elif action == "submit_execution_feedback":
+        shown = session.exec(select(Publication.id).where(Publication.decision_id == decision.id)).first()
+    else:
+        return
+    if shown is None:
+        raise not_found("decision", code)
 
 
 # ------------------------------------------------------------------ hearings
@@ -949,6 +972,7 @@ __all__ = [
     "adoption_tally",
     "catalogue_file",
     "catalogue_years",
+    "check_public_target",
     "comment_receipt",
     "consultation",
     "countdown",
