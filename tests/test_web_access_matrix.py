@@ -350,7 +350,7 @@ def test_every_page_as_every_role_and_anonymous(demo: Demo) -> None:
                     assert answer.headers["location"].startswith("/login"), url
                 for caller in callers:
                     web.cookies.clear()
-                    web.cookies.update(session_cookie(caller.code or "", ctx=demo.ctx))
+                    web.cookies.update(session_cookie(caller.code or "", ctx=demo.ctx, signed_in_at=NOW))
                     answer = web.get(url, follow_redirects=False)
                     if decision is not None and audience != PUBLIC and not demo.visible(caller, decision):
                         assert refused_page(answer), (url, caller.code, answer.status_code)  # no leak

@@ -8,18 +8,39 @@ answers, sign-in enumeration, oversize bodies, redirects and headers."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi import HTTPException, Request
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from flows.service import ServiceContext
+from flows.service import ServiceContext, accounts
+from flows.service.accounts import ADDRESS_FAILURES, LOCK_DURATION, MAX_FAILURES, PASSWORD_MAX, verify_sign_in
 from models import Decision, HearingRegistration, PublicComment
 from models.execution import ExecutionFeedback
-from tests.helpers import act, district, drafted, participation_done
+from tests.api_helpers import bearer, issue_token
+from tests.helpers import act, at, district, drafted, participation_done
 from tests.test_after_decision import assign, made, party_done, publish
 from tests.test_hearing import announce
+from tests.test_web_auth import Clock, credential
 from tests.test_web_portal import SECRET, comment, comments, look_up, open_for_comment, portal, receipt_of
-from web.abuse import COMMENT_LIMIT
+from tests.web_helpers import (
+    another_browser,
+    form_token,
+    give_password,
+    password_of,
+    sign_in,
+    signed_in_client,
+    web_client,
+)
+from web.abuse import COMMENT_LIMIT, MAX_REQUEST_BODY
+from web.csrf import CSRF_FIELD
+from web.deps import require_user
 from web.receipts import read_receipt
 from web.routes.api import MAX_DEPTH
 
@@ -33,6 +54,27 @@ FEEDBACK_API = "/api/v1/actions/submit_execution_feedback"
 def rows(ctx: ServiceContext, model: Any) -> list[Any]:
     with Session(ctx.engine) as session:
         return list(session.exec(select(model)).all())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def timed(engine: Engine, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> ServiceContext:
+    """The standard district on a context whose clock the test moves, with cheap hashes."""
+    monkeypatch.setattr(accounts, "HASHER", accounts.DEMO_HASHER)
+    ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data", clock=clock)
+    district(ctx)
+    return ctx
+
+
+@pytest.fixture
+def town_web(timed: ServiceContext) -> TestClient:
+    """A browser on the app over the standard district, li with a password."""
+    give_password(timed, "li")
+    return web_client(timed)
 
 
 def error(answer: Any, status: int) -> dict[str, Any]:
@@ -264,3 +306,199 @@ def test_a_draft_revised_after_the_comment_period_stays_off_the_portal(ctx: Serv
     assert "尚未公开的条款" not in page.text and "内部修改说明" not in page.text
     # the draft the period published, version 1
     assert "第1版" in page.text and '<div class="doc-text">草案</div>' in page.text
+
+
+# ---------------------------------------------------------------------------- caching
+def test_private_answers_are_never_kept_by_a_cache(timed: ServiceContext, clock: Clock) -> None:
+    """Attack: read a signed-in user's page or an API answer from a shared proxy's cache or
+    the browser's history after they left: no answer said `no-store`."""
+    web = signed_in_client(timed, "li")
+    for path in ("/account/password", "/", "/login"):
+        answer = web.get(path)
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store", path
+    token = issue_token(timed.engine, "li", clock.now)
+    api = web_client(timed)
+    me = api.get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200 and me.headers["cache-control"] == "no-store"
+    refused = api.get("/api/v1/decisions/D9", headers=bearer(token))
+    assert refused.status_code == 404 and refused.headers["cache-control"] == "no-store"
+    # every page carries the session's CSRF token: never cached, even for a visitor
+    visitor = web_client(timed)
+    assert visitor.get("/consultations").headers["cache-control"] == "no-store"
+    # what anyone gets without credentials may be cached: the static files, the public API
+    assert "cache-control" not in visitor.get("/static/site.css").headers
+    assert "cache-control" not in web_client(timed).get("/api/v1/published").headers
+
+
+# ---------------------------------------------------------------------------- sign-in enumeration
+def test_a_name_without_an_account_is_locked_as_an_account_is(timed: ServiceContext, clock: Clock) -> None:
+    """Attack: five wrong passwords on a name: only a real account was ever shown as locked,
+    so the answer told which accounts exist. A name without one (or an account never given
+    a password) is now counted and locked the same way, until the same minute."""
+    give_password(timed, "li")
+    pages: dict[str, str] = {}
+    for name in ("li", "nobody", "zhao"):  # an account; no such account; an account without a password
+        web = web_client(timed, address=f"198.51.100.{len(pages) + 1}")
+        for _ in range(MAX_FAILURES - 1):
+            assert sign_in(web, name, "typed-wrong-password").status_code == 401
+        locked = sign_in(web, name, "typed-wrong-password")
+        assert locked.status_code == 423, name
+        pages[name] = re.sub(r'name="csrf_token" value="[^"]+"', "", locked.text).replace(
+            f'value="{name}"', ""
+        )
+        assert "2026-03-02 09:15" in locked.text
+        assert sign_in(web, name, password_of(name)).status_code == 423  # still locked
+    assert pages["li"] == pages["nobody"] == pages["zhao"]
+    clock.advance(LOCK_DURATION)
+    web = web_client(timed, address="198.51.100.9")
+    assert sign_in(web, "nobody", "typed-wrong-password").status_code == 401
+    assert sign_in(web, "li").status_code == 303
+
+
+def test_a_password_longer_than_any_account_s_reads_no_account(
+    timed: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: a password over the policy's maximum was refused without hashing, but a real
+    account's failure was still written to the database: about 14 ms against 0.6 ms for an
+    unknown name, a clean timing oracle. Now no account is read, counted or locked."""
+    give_password(timed, "li")
+    long_password = "x" * (PASSWORD_MAX + 1)
+
+    def no_reading(*args: object) -> None:
+        raise AssertionError("an account was read")
+
+    monkeypatch.setattr(accounts, "read_account", no_reading)
+    for name in ("li", "nobody"):
+        for _ in range(MAX_FAILURES + 1):
+            assert verify_sign_in(timed, name, long_password, f"10.0.0.{len(name)}").outcome == "wrong"
+    monkeypatch.undo()
+    assert credential(timed, "li").failed_attempts == 0
+    assert verify_sign_in(timed, "li", password_of("li"), "10.0.0.9").ok
+
+
+def test_every_unknown_name_is_remembered_within_a_bound() -> None:
+    names = accounts.UnknownNames(max_names=3)
+    now = at("2026-03-02T09:00")
+    for index in range(10):
+        assert names.record(f"guess{index}", now) is None
+    assert len(names._names) == 3  # the longest quiet were forgotten
+
+
+# ---------------------------------------------------------------------------- oversize bodies
+def test_a_form_body_is_limited_on_every_route_before_it_is_read(
+    town_web: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: post a huge form to /login (no sign-in needed): FastAPI reads a page's form
+    whole before the CSRF check, and Starlette keeps up to 1,000 fields of 1 MiB each in
+    memory. Now no request body over MAX_REQUEST_BODY is read, on any route."""
+    token = form_token(town_web)
+    declared = town_web.post(
+        "/login",
+        content=b"x",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(MAX_REQUEST_BODY + 1),
+        },
+    )
+    assert declared.status_code == 413
+
+    def chunks() -> Any:  # a body sent without a Content-Length, in fields under Starlette's 1 MiB each
+        yield f"csrf_token={token}&user=li&password=x".encode()
+        for index in range(MAX_REQUEST_BODY // (512 * 1024) + 1):
+            yield f"&field{index}=".encode() + b"a" * (512 * 1024)
+
+    for path in ("/login", "/logout", "/account/password"):
+        streamed = town_web.post(
+            path, content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert streamed.status_code == 413, path
+    assert sign_in(town_web, "li").status_code == 303  # an ordinary form still goes through
+
+
+# ---------------------------------------------------------------------------- redirects and headers
+def test_the_language_switch_goes_back_only_to_a_path_on_this_site(town_web: TestClient) -> None:
+    for back in ("//evil.example", "/\\evil.example", "https://evil.example", "/%5C%5Cevil", "javascript:x"):
+        answer = town_web.get("/lang/en", params={"back": back})
+        assert answer.status_code == 303 and answer.headers["location"] in ("/", "/%5C%5Cevil"), back
+    assert town_web.get("/lang/en", params={"back": "/decisions?q=1"}).headers["location"] == "/decisions?q=1"
+
+
+def test_the_language_links_carry_the_page_s_path_as_one_parameter(town_web: TestClient) -> None:
+    """A path with `&back=...` in it became a second parameter of the page's language link
+    (a decoded path was put into a query string unencoded)."""
+    page = town_web.get("/decisions/D9%26back%3Djavascript:alert(1)")
+    assert page.status_code == 404
+    link = re.search(r'href="(/lang/[^"]+)"', page.text)
+    assert link is not None
+    assert "&amp;back=" not in link.group(1) and "D9%26back%3Djavascript" in link.group(1)
+
+
+def test_the_sign_in_redirect_encodes_the_path_it_came_from(town_web: TestClient) -> None:
+    """The page a visitor is sent to sign in from goes into `next` as one parameter: a path
+    with `&next=//evil.example` in it used to add a second `next` to the sign-in address."""
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/work/decisions/A&next=//evil.example#x",
+            "headers": [],
+            "query_string": b"",
+            "session": {},
+            "app": town_web.app,
+        }
+    )
+    with pytest.raises(HTTPException) as caught:
+        require_user(request)
+    location = (caught.value.headers or {})["Location"]
+    assert location == "/login?next=/work/decisions/A%26next%3D//evil.example%2523x"
+    page = town_web.get(location)  # `next` is the page's own address (its # encoded)
+    assert 'name="next" value="/work/decisions/A&amp;next=//evil.example%23x"' in page.text
+
+
+def test_forwarded_for_headers_do_not_move_the_address_limits(timed: ServiceContext) -> None:
+    """Attack: claim a new address on each try with X-Forwarded-For / X-Real-IP. The app
+    counts the connection's peer (a proxy's header only if the server is told to trust it)."""
+    web = web_client(timed, address="198.51.100.77")
+    for index in range(ADDRESS_FAILURES):
+        token = form_token(web)
+        spoofed = {"X-Forwarded-For": f"10.1.0.{index}", "X-Real-IP": f"10.2.0.{index}"}
+        answer = web.post(
+            "/login",
+            data={CSRF_FIELD: token, "user": f"guess{index}", "password": "wrong-password"},
+            headers=spoofed,
+        )
+        assert answer.status_code == 401
+    give_password(timed, "li")
+    final = web.post(
+        "/login",
+        data={CSRF_FIELD: form_token(web), "user": "li", "password": password_of("li")},
+        headers={"X-Forwarded-For": "10.9.9.9"},
+    )
+    assert final.status_code == 429
+
+
+def test_no_page_or_answer_may_be_framed(town_web: TestClient) -> None:
+    """Clickjacking: every answer, pages, error pages and the API's, forbids framing."""
+    for path in ("/", "/login", "/decisions/D9", "/api/v1/published", "/api/v1/me", "/no-such-page"):
+        answer = town_web.get(path)
+        assert answer.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+
+
+# ---------------------------------------------------------------------------- session lifetime
+def test_a_session_ends_a_working_day_after_sign_in_however_busy(timed: ServiceContext, clock: Clock) -> None:
+    """Attack: keep a copied session cookie alive by using it: the cookie is signed again at
+    every answer, so its 8-hour age limit only ended idle sessions. Now a session also ends
+    `session_lifetime` (12 hours) after signing in."""
+    web = signed_in_client(timed, "li")
+    copied = another_browser(web)
+    copied.cookies.update(dict(web.cookies))
+    for _ in range(11):
+        clock.advance(timedelta(hours=1))
+        assert copied.get("/account/password").status_code == 200  # used every hour: still valid
+    clock.advance(timedelta(hours=1, minutes=1))
+    answer = copied.get("/account/password")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    assert sign_in(web, "li").status_code == 303  # signing in again starts a new day
+    assert web.get("/account/password").status_code == 200

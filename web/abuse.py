@@ -44,6 +44,8 @@ import nh3
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flows.service import ActionResult, ServiceContext, portal_reads, run_action
 
@@ -276,7 +278,47 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-TOO_LARGE = f"提交内容过大（上限 {MAX_FORM_BYTES // 1024} KiB） / the submission is too large (at most {MAX_FORM_BYTES // 1024} KiB)"
+MAX_REQUEST_BODY = 8 * 1024 * 1024  # bytes any request may send (the API and the portal limit theirs lower)
+
+
+class BodyLimit:
+    """ASGI middleware: no request body larger than `limit` bytes is read, on any route. A
+    page's form is read whole by FastAPI (its `Form()` fields) before any dependency could
+    refuse it, and Starlette alone keeps up to 1,000 fields of 1 MiB each in memory: the
+    sign-in form would take a gigabyte from anyone. Reading past the limit (as declared by
+    Content-Length, or as counted) raises 413 where the body is read, so the app answers it."""
+
+    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = MAX_REQUEST_BODY if limit is None else limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        refuse = declared is not None and (not declared.isdigit() or int(declared) > self.limit)
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            if refuse:
+                raise HTTPException(status_code=413, detail=too_large(self.limit))
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(status_code=413, detail=too_large(self.limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def too_large(limit: int) -> str:
+    return f"提交内容过大（上限 {limit // 1024} KiB） / the submission is too large (at most {limit // 1024} KiB)"
+
+
+TOO_LARGE = too_large(MAX_FORM_BYTES)
 
 
 __all__ = [
@@ -285,8 +327,10 @@ __all__ = [
     "FEEDBACK_LIMIT",
     "LOOKUP_LIMIT",
     "MAX_FORM_BYTES",
+    "MAX_REQUEST_BODY",
     "ONCE_ONLY",
     "REGISTRATION_LIMIT",
+    "BodyLimit",
     "Limit",
     "PortalGuard",
     "RateLimiter",

@@ -29,6 +29,7 @@ from flows.service.documents import DocumentStore
 from web import i18n
 from web.abuse import client_address, limit_body, plain_text, portal_guard, submit_public
 from web.app import STATUS_OF_KIND, render, service_context
+from web.auth import safe_next
 from web.csrf import require_csrf
 from web.receipts import make_receipt, read_receipt
 
@@ -89,7 +90,7 @@ def home(request: Request) -> HTMLResponse:
 @router.get("/lang/{locale}")
 def switch_language(locale: str, request: Request, back: str = "/") -> RedirectResponse:
     """Choose the interface language (a cookie; nothing on the server changes)."""
-    target = back if back.startswith("/") and not back.startswith("//") else "/"
+    target = safe_next(back, "/")
     response = RedirectResponse(target, status_code=303)
     if locale in i18n.LOCALES:
         response.set_cookie(i18n.LOCALE_COOKIE, locale, max_age=365 * 86400, samesite="lax", httponly=True)
