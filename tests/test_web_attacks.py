@@ -502,3 +502,33 @@ def test_a_session_ends_a_working_day_after_sign_in_however_busy(timed: ServiceC
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
     assert sign_in(web, "li").status_code == 303  # signing in again starts a new day
     assert web.get("/account/password").status_code == 200
+
+
+def test_an_ipv6_subscriber_cannot_take_a_new_address_for_each_try(ctx: ServiceContext) -> None:
+    """Attack: an IPv6 subscriber holds a whole /64 (2^64 addresses) and used a fresh one for
+    every comment or sign-in attempt, so no per-address limit ever applied. Addresses now
+    count by their /64; another /64 is another subscriber."""
+    open_for_comment(ctx)
+    web, _ = portal(ctx, "2026-03-05T10:00", address="2001:db8:1:2::1")
+    for index in range(COMMENT_LIMIT.count):
+        rotated = TestClient(web.app, client=(f"2001:db8:1:2::{index + 10:x}", 50000))
+        assert rotated.post(COMMENT_API, json={"decision": "D1", "text": f"第{index}条"}).status_code == 200
+    same_net = TestClient(web.app, client=("2001:db8:1:2:ffff:ffff:ffff:fffe", 50000))
+    assert same_net.post(COMMENT_API, json={"decision": "D1", "text": "再一条"}).status_code == 429
+    other_net = TestClient(web.app, client=("2001:db8:1:3::1", 50000))
+    assert other_net.post(COMMENT_API, json={"decision": "D1", "text": "另一用户"}).status_code == 200
+    mapped = TestClient(web.app, client=("::ffff:203.0.113.7", 50000))  # the same as 203.0.113.7
+    ipv4 = TestClient(web.app, client=("203.0.113.7", 50000))
+    for index in range(COMMENT_LIMIT.count):
+        assert ipv4.post(COMMENT_API, json={"decision": "D1", "text": f"IPv4 {index}"}).status_code == 200
+    assert mapped.post(COMMENT_API, json={"decision": "D1", "text": "mapped"}).status_code == 429
+
+
+def test_sign_in_failures_count_by_the_ipv6_subscriber(timed: ServiceContext) -> None:
+    app = web_client(timed).app
+    for index in range(ADDRESS_FAILURES):
+        rotated = TestClient(app, client=(f"2001:db8:5:6::{index + 1:x}", 50000), follow_redirects=False)
+        assert sign_in(rotated, f"guess{index}", "typed-wrong-password").status_code == 401
+    give_password(timed, "li")
+    last = TestClient(app, client=("2001:db8:5:6::abcd", 50000), follow_redirects=False)
+    assert sign_in(last, "li").status_code == 429

@@ -6,8 +6,9 @@ receipt look-ups. Nobody signs in to use them, so each is protected here:
   registrations, `LOOKUP_LIMIT` for receipt look-ups. A request over the limit is answered 429
   with `Retry-After`. Several web processes each keep their own count, so N replicas allow N
   times the limit: a hard cap across replicas belongs in the reverse proxy in front of them.
-  The address is the connection's peer (`request.client.host`); behind a reverse proxy, run
-  uvicorn with `--proxy-headers --forwarded-allow-ips=<the proxy>` so that it is the client's.
+  The address is the connection's peer (`request.client.host`; an IPv6 address counts by its
+  /64, `client_address`); behind a reverse proxy, run uvicorn with `--proxy-headers
+  --forwarded-allow-ips=<the proxy>` so that it is the client's.
 - **A size limit** (`limit_body`): a form body larger than `MAX_FORM_BYTES` is refused with 413
   before it is read (its Content-Length), or as soon as reading passes the limit (a body sent
   without one). The service's own limits (a comment's 20,000 characters) apply after it.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import ipaddress
 import json
 import threading
 import time
@@ -184,7 +186,19 @@ def portal_guard(app: Starlette) -> PortalGuard:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
+    """The address the per-address limits count a request against: the connection's peer,
+    an IPv6 address by its /64 network (one subscriber is given a whole /64 and could
+    otherwise take a new address for every attempt), an IPv4-mapped one as IPv4."""
+    host = request.client.host if request.client else "-"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return host
 
 
 def plain_text(text: str, rounds: int = 5) -> str:

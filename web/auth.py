@@ -14,11 +14,6 @@ from web.deps import SESSION_EPOCH, SESSION_SINCE, SESSION_USER
 HOME = "/work"  # the signed-in user's home page (my tasks)
 
 
-def client_address(request: Request) -> str:
-    """The address a request comes from (behind a proxy, as the server was told to trust it)."""
-    return request.client.host if request.client else "-"
-
-
 def safe_next(target: str | None, default: str = HOME) -> str:
     """`target` if it is a path on this site, else `default`: a sign-in never sends the
     browser to another site (`//host`, `/\\host`, `https://...`, `javascript:`)."""

@@ -46,7 +46,7 @@ from flows.service import queries as q
 from flows.service.accounts import TokenHolder, authenticate_token
 from flows.service.framework import Actor, check_role, the_jurisdiction
 from models import DecisionStatus
-from web.abuse import submit_public
+from web.abuse import client_address, submit_public
 from web.api_errors import ERROR_RESPONSES, ApiRefusal, ApiRoute, unauthenticated
 from web.permissions import ACTION_PATH, API_PREFIX, API_READS, PUBLIC, SIGNED_IN, Audience, action_audience
 from web.receipts import make_receipt
@@ -228,9 +228,13 @@ def _public_action(
     """One of the public's actions, the portal's way (`web.abuse.submit_public`); without a
     token, under the portal's rate limits. A comment's answer carries its receipt, and a
     resubmission the first answer with `duplicate`."""
-    address = request.client.host if request.client else "-"
     done = submit_public(
-        request.app, api_context(request, holder), name, payload, address, limited=holder is None
+        request.app,
+        api_context(request, holder),
+        name,
+        payload,
+        client_address(request),
+        limited=holder is None,
     )
     if done.result is None:
         raise ApiRefusal(
