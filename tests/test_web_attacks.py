@@ -532,3 +532,34 @@ def test_sign_in_failures_count_by_the_ipv6_subscriber(timed: ServiceContext) ->
     give_password(timed, "li")
     last = TestClient(app, client=("2001:db8:5:6::abcd", 50000), follow_redirects=False)
     assert sign_in(last, "li").status_code == 429
+
+
+# ---------------------------------------------------------------------------- malformed input
+def test_a_nul_in_a_code_or_an_absurd_year_is_not_found_not_a_server_error(
+    timed: ServiceContext, clock: Clock
+) -> None:
+    """Attack: `%00` in a decision or hearing code made PostgreSQL refuse the query, and a
+    twenty-digit year overflowed the database's integer: a 500 for every such request (on
+    PostgreSQL; the year on SQLite as well). A NUL in the account name at sign-in likewise."""
+    drafted(timed)
+    web = TestClient(web_client(timed).app, raise_server_exceptions=False)
+    token = bearer(issue_token(timed.engine, "li", clock.now))
+    for path in (
+        "/consultations/D1%00",
+        "/decisions/D1%00",
+        "/hearings/D1/H1%00",
+        "/hearings/D1%00/H1",
+        "/catalogues/99999999999999999999",
+        "/catalogues/99999999999999999999/v1/decisions.csv",
+        "/api/v1/decisions/D1%00",
+        "/api/v1/decisions/D1%0A/audit",
+    ):
+        answer = web.get(path, headers=token)
+        assert answer.status_code == 404, (path, answer.status_code)
+    assert web.get("/api/v1/decisions/D1%00", headers=token).json()["error"]["rule_id"] == "NOT_FOUND"
+    sent = web.post(COMMENT_API, json={"decision": "D1\u0000", "text": "意见"})
+    assert sent.status_code == 404
+    signed = web.post(
+        "/login", data={CSRF_FIELD: form_token(web), "user": "li\u0000", "password": "a-wrong-password"}
+    )
+    assert signed.status_code == 401

@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from flows.errors import ProcedureError
+from flows import hygiene
+from flows.errors import ProcedureError, not_found
 from flows.service import ServiceContext
 from web import i18n
 from web.abuse import BodyLimit
@@ -88,7 +89,10 @@ def create_app(ctx: ServiceContext, config: WebConfig) -> FastAPI:
 
 
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
+    if hygiene.text_problem(request.scope["path"], multiline=False) is not None:
+        response: Response = unusable_path(request)  # nothing is named with a control character
+    else:
+        response = await call_next(request)
     if private_answer(request, response):
         response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault(
@@ -100,6 +104,14 @@ async def security_headers(request: Request, call_next: Callable[[Request], Awai
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def unusable_path(request: Request) -> Response:
+    """404 for a path with a control character (NUL, a line break, a bidi override) in it: no
+    code or name holds one, and PostgreSQL refuses a NUL in a query (a 500 otherwise)."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": not_found("path", "…").as_dict()}, status_code=404)
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
 
 
 def private_answer(request: Request, response: Response) -> bool:

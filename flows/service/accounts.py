@@ -520,9 +520,10 @@ def verify_sign_in(
     if len(password) > PASSWORD_MAX:  # no account has it: refused before any account is read
         throttle.record(address, moment)
         return SignInResult("wrong", code)
+    readable = bool(code) and hygiene.text_problem(code, multiline=False) is None  # no NUL for the database
     with Session(ctx.engine) as session:
         zone = the_jurisdiction(session).timezone
-        account = read_account(session, code) if code else None
+        account = read_account(session, code) if readable else None
     stored = account.password_hash if account else None
     unknown = unknown_names(ctx.engine) if account is None or stored is None else None
     locked: datetime | None = None

@@ -36,11 +36,13 @@ from documents.catalogue import (
     columns,
     render,
 )
+from flows import hygiene
 from flows import procedure as proc
 from flows.annual_report import stage_moves, stage_spans
 from flows.calendar import end_of_day, local_date, start_of_day
 from flows.catalogue_files import catalogue_documents
 from flows.errors import not_found
+from flows.hygiene import FIRST_DAY, LAST_DAY
 from flows.rules import NOT_YET_HELD
 from flows.service.access import may_read
 from flows.service.catalogue import catalogue_versions
@@ -502,6 +504,8 @@ def check_public_target(session: Session, action: str, payload: Mapping[str, Any
     if not isinstance(code, str):
         return
     code = code.strip()  # as the service reads it
+    if hygiene.text_problem(code, multiline=False) is not None:  # no code has a NUL, nor may a query
+        raise not_found("decision", code)
     decision = _public_decision(session, _require_jurisdiction(session, "decision", code), code)
     if action == "submit_public_comment":
         shown = session.exec(select(CommentPeriod.id).where(CommentPeriod.decision_id == decision.id)).first()
@@ -831,8 +835,11 @@ def catalogue_years(session: Session) -> list[CatalogueYearSummary]:
 def _published_version(
     session: Session, year: int, version: int | None
 ) -> tuple[int, list[CatalogueVersionInfo]]:
-    """The version asked for (default: the one in force) if it is published; NOT_FOUND else."""
+    """The version asked for (default: the one in force) if it is published; NOT_FOUND else
+    (also for a year no catalogue can have, which the database could not even compare)."""
     jurisdiction = _require_jurisdiction(session, "year", year)
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise not_found("year", year)
     versions = _published_versions(session, jurisdiction.id or 0, year)
     if not versions:
         raise not_found("year", year)
