@@ -24,7 +24,7 @@ from flows.service.accounts import ADDRESS_FAILURES, LOCK_DURATION, MAX_FAILURES
 from models import Decision, HearingRegistration, PublicComment
 from models.execution import ExecutionFeedback
 from tests.api_helpers import bearer, issue_token
-from tests.helpers import act, at, district, drafted, participation_done
+from tests.helpers import act, at, district, drafted, participation_done, snapshot
 from tests.test_after_decision import assign, made, party_done, publish
 from tests.test_hearing import announce
 from tests.test_web_auth import Clock, credential
@@ -38,6 +38,7 @@ from tests.web_helpers import (
     signed_in_client,
     web_client,
 )
+from web import permissions
 from web.abuse import COMMENT_LIMIT, MAX_REQUEST_BODY
 from web.csrf import CSRF_FIELD
 from web.deps import require_user
@@ -586,3 +587,43 @@ def test_a_nul_in_a_code_or_an_absurd_year_is_not_found_not_a_server_error(
         "/login", data={CSRF_FIELD: form_token(web), "user": "li\u0000", "password": "a-wrong-password"}
     )
     assert signed.status_code == 401
+
+
+def test_no_file_outside_the_static_folder_or_the_published_catalogue_is_served(town_web: TestClient) -> None:
+    """Path traversal, encoded every way, in the static files and the catalogue downloads."""
+    for path in (
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/static//etc/passwd",
+        "/static/",
+        "/catalogues/2026/v1/..%2F..%2Fapp.py",
+        "/catalogues/2026/v1/decisions.csv%2F..%2F..%2Fapp.py",
+        "/catalogues/2026/v1/..%5Capp.py",
+    ):
+        answer = town_web.get(path)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert "create_app" not in answer.text and "[project]" not in answer.text
+
+
+def test_every_form_route_refuses_a_post_without_the_csrf_token(timed: ServiceContext) -> None:
+    """CSRF on every form, present and future: every unsafe route outside the token-based
+    API (whose bodies are JSON only) refuses a post without the session's token, as a
+    signed-in administrator and as a visitor, before it reads or changes anything."""
+    browsers = {"visitor": web_client(timed), "administrator": signed_in_client(timed, "liu")}
+    unsafe = sorted(
+        (path, method)
+        for path, methods in permissions.routes(browsers["visitor"].app)
+        if not path.startswith("/api/")
+        for method in methods - {"GET", "HEAD", "OPTIONS"}
+    )
+    assert {("/login", "POST"), ("/logout", "POST"), ("/consultations/{code}", "POST")} <= set(unsafe)
+    before = snapshot(timed)
+    for who, browser in browsers.items():
+        form_token(browser)  # the session has a token: the refusal is for not sending it
+        for path, method in unsafe:
+            url = re.sub(r"\{[^}]+\}", "D1", path)
+            answer = browser.request(method, url, data={"text": "x", "user": "liu", "password": "x"})
+            assert answer.status_code == 403, (who, method, path, answer.status_code)
+    assert snapshot(timed) == before
