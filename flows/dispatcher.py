@@ -10,9 +10,11 @@ waits for Prefect. One dispatch, at the instant `now`:
    dies mid-batch holds it only until the lease runs out.
 2. **Route** each event by the procedure data (`procedure.EVENT_ROUTES`). An event that needs no
    machine work is done with no run. For the others, outside any transaction, create a run of
-   the flow's deployment with the idempotency key `outbox-<event id>`: Prefect returns the
-   existing run for a key it has seen, so an event never starts two runs, whoever dispatches it
-   and however often. Each run is tagged `decision:<code>` and `event:<type>` and named
+   the flow's deployment with the idempotency key `outbox-<event id>-<digest>` (`run_key`):
+   Prefect returns the existing run for a key it has seen, so an event never starts two runs,
+   whoever dispatches it and however often. The digest of the event's own unique key keeps
+   the events of another database (a new demo, another jurisdiction on a shared Prefect
+   server), whose ids start at 1 too, from being taken for runs Prefect has already seen. Each run is tagged `decision:<code>` and `event:<type>` and named
    `<code>·<event>·<id>`. Its parameters never hold a secret: the flows read the database and the
    data folder from the environment of the process that runs them.
 3. **Record** the batch's outcomes in one transaction: `dispatched_at`, the flow and its run, or
@@ -28,6 +30,7 @@ writes are the `system` actor's (flows/event_work.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -175,9 +178,16 @@ class DispatchReport:
 
 
 # ------------------------------------------------------------------------ dispatch
+def run_key(event_id: int, event_key: str) -> str:
+    """The idempotency key of the one flow run of an outbox event: its id, and a digest of
+    its own key (unique per emitted event, see `Tx.emit`)."""
+    return f"outbox-{event_id}-{hashlib.sha256(event_key.encode()).hexdigest()[:12]}"
+
+
 @dataclass(frozen=True)
 class _Claim:
     event_id: int
+    event_key: str  # the outbox row's idempotency key
     event_type: str
     decision: str | None  # the decision's code
     payload: dict[str, Any]
@@ -256,7 +266,8 @@ def dispatch_once(
             outcomes.extend(batch.outcomes)
             if batch.unreachable is not None:
                 unreachable = batch.unreachable
-                log.warning(
+                # the caller reports it (serve's dispatch job once, when it changes)
+                log.debug(
                     "dispatch at %s: Prefect unreachable, events wait: %s", now.isoformat(), unreachable
                 )
                 break
@@ -318,7 +329,7 @@ def _dispatch_one(claim: _Claim, client: FlowRuns | None, deployments: dict[str,
         run_id = client.start(
             deployments[flow],
             parameters=run_parameters(flow, claim),
-            idempotency_key=f"outbox-{claim.event_id}",
+            idempotency_key=run_key(claim.event_id, claim.event_key),
             tags=tags,
             name=name,
         )
@@ -364,6 +375,7 @@ def _claim(session: Session, now: datetime, cursor: int, size: int) -> list[_Cla
         claims.append(
             _Claim(
                 event_id=row.id or 0,
+                event_key=row.idempotency_key,
                 event_type=row.event_type,
                 decision=code if isinstance(code, str) else None,
                 payload=dict(row.payload),

@@ -12,10 +12,7 @@ Retries are declared on the tasks, for failures that may pass (the database or t
 unavailable); a failure that cannot pass (a missing row, a broken template) fails the run at
 once, and the failed run stays visible in Prefect. The flows themselves are not retried.
 
-Importing this module does not start or contact a Prefect server. In a flow-run process (one a
-runner or worker started, which has PREFECT__FLOW_RUN_ID set) it turns Prefect's flow-run
-heartbeat off: the heartbeat thread costs a sync run about a second at exit, and these runs are
-short and tracked by their state."""
+Importing this module does not start or contact a Prefect server."""
 
 from __future__ import annotations
 
@@ -39,17 +36,6 @@ from notifications.config import load_settings
 
 RETRIES = 3
 RETRY_DELAYS = [2.0, 10.0, 60.0]  # seconds before each retry
-
-
-def _quiet_heartbeats() -> None:
-    """Turn the flow-run heartbeat off for the rest of this process (a flow-run process)."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}).__enter__()
-
-
-if os.environ.get("PREFECT__FLOW_RUN_ID"):
-    _quiet_heartbeats()
 
 
 @contextmanager

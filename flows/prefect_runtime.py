@@ -188,7 +188,6 @@ class Servant:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        log.info("serving the deployments (pid %s, log %s)", self.process.pid, self.home / "runner.log")
 
     def stop(self) -> None:
         _stop(self.process, "the serving process")
@@ -256,7 +255,6 @@ class EmbeddedPrefect:
                 self.servant.stop()  # it serves the old server; started again below
                 self.servant = None
             self.server.start(cancel=self._stop)
-            self._record()
             self.ready.set()
         if self.servant is None or not self.servant.alive:
             if self.servant is not None:
@@ -265,10 +263,20 @@ class EmbeddedPrefect:
                 self.restarts += 1
             self.servant = Servant(self.home, self.server.api_url, self.flow_environ)
             self.servant.start()
+            self._record()
+            pid = self.servant.process.pid if self.servant.process else None
+            log.info("serving the deployments (pid %s, log %s)", pid, self.home / "runner.log")
 
     def _record(self) -> None:
+        """Where the local server is, and which processes serve (for `decisionflow dispatch`
+        and for operators)."""
+        pids = {
+            "serve": os.getpid(),
+            "server": self.server.process.pid if self.server.process else None,
+            "runner": self.servant.process.pid if self.servant and self.servant.process else None,
+        }
         (self.home / API_FILE).write_text(
-            json.dumps({"url": self.server.api_url, "pid": os.getpid()}), encoding="utf-8"
+            json.dumps({"url": self.server.api_url, "pids": pids}), encoding="utf-8"
         )
 
 
@@ -297,6 +305,18 @@ def local_server(home: Path) -> Iterator[LocalServer]:
 
 
 # ------------------------------------------------------------------------ the serving process
+@contextmanager
+def no_heartbeats() -> Iterator[None]:
+    """Flow runs started inside this block send no heartbeat. A runner hands its settings to
+    the processes of the runs it starts; the heartbeat thread would cost each short sync run
+    about a second at exit, and these runs are tracked by their states. (Prefect cannot take
+    "no heartbeat" from an environment variable, so it is set here, in code.)"""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 async def serve_deployments() -> None:
     """Serve every deployment of flows/deployments.py against PREFECT_API_URL until SIGTERM."""
     from prefect.runner import Runner
@@ -318,11 +338,13 @@ async def serve_deployments() -> None:
             schedules=schedules,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
-    await runner.start()
+    with no_heartbeats():
+        await runner.start()
 
 
 if __name__ == "__main__":
     import asyncio
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per API request otherwise
     asyncio.run(serve_deployments())

@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from flows.dispatcher import DispatchReport, PrefectUnavailable, dispatch_once, prefect_client
+from flows.dispatcher import ClientFactory, DispatchReport, PrefectUnavailable, dispatch_once, prefect_client
 from flows.service.framework import ServiceContext, utcnow
 from flows.service.sweep import SweepReport, sweep
 
@@ -60,17 +60,19 @@ class DispatchJob:
         ctx: ServiceContext,
         api_url: Callable[[], str | None],
         clock: Callable[[], datetime] = utcnow,
+        client: Callable[[str], ClientFactory] = prefect_client,
     ) -> None:
         self.ctx = ctx
         self.api_url = api_url
         self.clock = clock
+        self.client = client
         self.unreachable: str | None = None
 
     def __call__(self) -> DispatchReport:
         now = self.clock().astimezone(UTC)
         url = self.api_url()
         try:
-            report = dispatch_once(self.ctx, now=now, client_factory=prefect_client(url) if url else _no_api)
+            report = dispatch_once(self.ctx, now=now, client_factory=self.client(url) if url else _no_api)
         except Exception:
             log.exception("dispatch at %s failed", now.isoformat())
             raise

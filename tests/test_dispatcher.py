@@ -13,7 +13,7 @@ import ast
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ from typer.testing import CliRunner
 from cli import app
 from flows import procedure as proc
 from flows.deployments import BY_NAME
-from flows.dispatcher import LEASE_SECONDS, ClientFactory, FlowRuns, PrefectUnavailable, dispatch_once
+from flows.dispatcher import (
+    LEASE_SECONDS,
+    ClientFactory,
+    FlowRuns,
+    PrefectUnavailable,
+    dispatch_once,
+    run_key,
+)
 from flows.event_work import NOTICE_EVIDENCE
 from flows.service import ServiceContext
 from models import OutboxEvent
@@ -94,6 +101,10 @@ class FakeRuns:
 def events(engine: Engine) -> list[OutboxEvent]:
     with Session(engine) as session:
         return list(session.exec(select(OutboxEvent).order_by(col(OutboxEvent.id))))
+
+
+def key_of(event: OutboxEvent) -> str:
+    return run_key(event.id or 0, event.idempotency_key)
 
 
 def routed(event: OutboxEvent) -> bool:
@@ -216,7 +227,7 @@ def test_each_routed_event_starts_one_run_and_a_second_dispatch_starts_none(ctx:
     for event in waiting:
         row = after[event.id]
         assert row.dispatched_at == NOW and row.lease_until is None
-        key = f"outbox-{event.id}"
+        key = key_of(event)
         if not routed(event):
             assert (row.flow, row.flow_run_id) == ("", None)
             assert key not in prefect.runs
@@ -260,7 +271,7 @@ def test_prefect_unreachable_events_wait_actions_commit_and_each_starts_once_aft
     back = FakeRuns()
     report = dispatch_once(ctx, now=at("2026-03-04T09:05"), client_factory=back.factory())
     assert (report.started, report.waiting, report.unreachable) == (len(waiting), 0, None)
-    assert sorted(back.calls) == sorted(f"outbox-{e.id}" for e in waiting)  # each once, none lost
+    assert sorted(back.calls) == sorted(key_of(e) for e in waiting)  # each once, none lost
 
 
 def test_a_run_that_cannot_be_created_leaves_its_event_waiting_with_the_error(ctx: ServiceContext) -> None:
@@ -290,10 +301,10 @@ def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(ctx: Servic
         session.commit()
     prefect = FakeRuns()
     report = dispatch_once(ctx, now=NOW, client_factory=prefect.factory())
-    assert report.waiting == 1 and f"outbox-{first.id}" not in prefect.runs
+    assert report.waiting == 1 and key_of(first) not in prefect.runs
     later = NOW + timedelta(seconds=LEASE_SECONDS)
     report = dispatch_once(ctx, now=later, client_factory=prefect.factory())
-    assert report.waiting == 0 and f"outbox-{first.id}" in prefect.runs
+    assert report.waiting == 0 and key_of(first) in prefect.runs
 
 
 def test_an_unknown_event_type_is_done_with_no_run(ctx: ServiceContext) -> None:
@@ -360,8 +371,8 @@ def test_two_dispatchers_at_once_start_each_run_once(tmp_path: Path) -> None:
     run_concurrently(ctx.engine, tmp_path, prefect, workers=3)
     rows = events(ctx.engine)
     assert all(e.dispatched_at is not None for e in rows)
-    assert sorted(prefect.calls) == sorted(f"outbox-{e.id}" for e in rows if routed(e))  # each asked once
-    assert all(e.flow_run_id == prefect.runs[f"outbox-{e.id}"]["id"] for e in rows if routed(e))
+    assert sorted(prefect.calls) == sorted(key_of(e) for e in rows if routed(e))  # each asked once
+    assert all(e.flow_run_id == prefect.runs[key_of(e)]["id"] for e in rows if routed(e))
     engine.dispose()
 
 
@@ -374,7 +385,7 @@ def test_two_dispatchers_share_the_work_on_postgresql(pg_engine: Engine, tmp_pat
     run_concurrently(pg_engine, tmp_path, prefect, workers=4)
     rows = events(pg_engine)
     assert all(e.dispatched_at is not None for e in rows)
-    assert sorted(prefect.calls) == sorted(f"outbox-{e.id}" for e in rows if routed(e))
+    assert sorted(prefect.calls) == sorted(key_of(e) for e in rows if routed(e))
 
 
 # ---------------------------------------------------------------- the command
@@ -394,3 +405,61 @@ def test_decisionflow_dispatch_reports_and_waits_without_prefect(
     waiting = [e for e in events(engine) if e.dispatched_at is None]
     assert waiting and all(routed(e) for e in waiting)
     engine.dispose()
+
+
+# ---------------------------------------------------------------- serve's dispatch job
+def test_the_dispatch_job_logs_when_prefect_goes_away_and_comes_back(
+    ctx: ServiceContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from flows.scheduler import DispatchJob
+
+    story(ctx)
+    prefect = FakeRuns(down=True)
+    api: list[str | None] = [None]  # the local server is still starting
+    job = DispatchJob(ctx, lambda: api[0], clock=lambda: NOW, client=lambda url: prefect.factory())
+    caplog.set_level(logging.INFO, logger="flows.scheduler")
+    routed_events = len([e for e in events(ctx.engine) if routed(e)])
+
+    assert job().unreachable == "Prefect 服务尚未就绪 / the Prefect server is not ready yet"
+    api[0] = "http://127.0.0.1:4200/api"
+    assert "ConnectError" in (job().unreachable or "")
+    assert "ConnectError" in (job().unreachable or "")  # still down: not logged again
+    prefect.down = False
+    report = job()
+    assert report.unreachable is None and report.waiting == 0 and report.started > 0
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("flows.")]
+    assert [m.split(": ")[0] for m in messages] == [
+        f"Prefect unreachable, {routed_events} events wait in the outbox",
+        f"Prefect unreachable, {routed_events} events wait in the outbox",
+        "Prefect reachable again",
+        f"dispatch at {NOW.astimezone(UTC).isoformat()}",
+    ]
+    assert "the Prefect server is not ready yet" in messages[0] and "ConnectError" in messages[1]
+
+
+# ---------------------------------------------------------------- prefect.yaml
+def test_prefect_yaml_declares_every_deployment_with_a_real_flow() -> None:
+    import importlib
+
+    import yaml
+    from prefect import Flow
+
+    from flows.deployments import DEPLOYMENTS, TIMEZONE, WORK_POOL
+
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    declared = {entry["name"]: entry for entry in config["deployments"]}
+    assert list(declared) == [spec.name for spec in DEPLOYMENTS]  # the names are unique, too
+    for spec in DEPLOYMENTS:
+        entry = declared[spec.name]
+        assert entry["enforce_parameter_schema"] is True
+        assert entry["description"].strip() and entry["work_pool"]["name"] == WORK_POOL
+        assert entry["entrypoint"] == spec.entrypoint
+        path, function = entry["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), function)
+        assert isinstance(flow, Flow) and flow.name == spec.name  # `<flow>/<deployment>`
+        schedules = [(s["cron"], s["timezone"]) for s in entry.get("schedules", [])]
+        assert schedules == ([(spec.cron, TIMEZONE)] if spec.cron else [])
+    # every flow the routing table starts is deployed
+    assert {r.flow for r in proc.EVENT_ROUTES.values() if r.flow} <= set(declared)
