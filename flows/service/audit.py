@@ -89,29 +89,23 @@ def append(
     backdated_by: str = "",
     backdate_reason: str = "",
     new_chain: bool = False,
+    head: tuple[int, str] | None = None,
 ) -> AuditEvent:
     """Append one event. The caller holds the row lock that owns `chain`; the unique
     (chain, seq) key turns any race that slips past it into a retryable conflict.
     `actor_roles` is the actor's roles as held at the time (comma-separated, sorted),
     `os_account` the operating-system account that ran the command; `backdated_by` and
-    `backdate_reason` record an administrator's back-dating (issue 8)."""
-    # a chain this transaction starts (a decision just registered) has no head to read; the
-    # unique (chain, seq) key still guards the claim
+    `backdate_reason` record an administrator's back-dating (issue 8). `head` is the chain's
+    last (seq, hash) when the caller read it with the owner's lock (`framework.open_subject`)."""
     owner = _chain_decision(session, chain)
-    if new_chain:
-        last: tuple[int, str] | None = None
-    elif owner is not None and owner.audit_seq:
-        last = (owner.audit_seq, owner.audit_head)
-    else:
-        last = session.exec(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.chain == chain)
-            .order_by(col(AuditEvent.seq).desc())
-            .limit(1)
-        ).first()
+    last = None if new_chain else _last_event(session, chain, owner, head)
     occurred_at = occurred_at.astimezone(UTC)  # hashed as it will read back from the database
     seq = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
+    if owner is not None:
+        # set before the flush below, so the owner's row is written once per action
+        owner.audit_seq = seq
+        session.add(owner)
     # the digests of the state rows this transaction changed, so a later edit behind the
     # service shows (row_digests.verify); covered by the chained hash with the payload
     rows = row_digests.take(session)
@@ -138,11 +132,23 @@ def append(
         hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev, identity),
     )
     session.add(event)
-    if owner is not None:
-        owner.audit_seq, owner.audit_head = seq, event.hash
-        session.add(owner)
     session.flush()
     return event
+
+
+def _last_event(
+    session: Session, chain: str, owner: Decision | None, head: tuple[int, str] | None
+) -> tuple[int, str] | None:
+    """The chain's last (seq, hash): as read with the owner's lock, else by the length the
+    owner keeps, else from the chain's newest event. A chain this transaction starts (a
+    decision just registered) has none; the unique (chain, seq) key guards every claim."""
+    if owner is not None and owner.audit_seq and head is not None and head[0] == owner.audit_seq:
+        return head
+    query = select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain)
+    if owner is not None and owner.audit_seq:
+        query = query.where(AuditEvent.seq == owner.audit_seq)
+    found = session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    return (found[0], found[1]) if found else None
 
 
 def _chain_decision(session: Session, chain: str) -> Decision | None:

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import String, and_, cast, func, literal
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
@@ -38,6 +40,7 @@ from flows.service.clock import (
 )
 from flows.service.documents import DocumentStore
 from models import (
+    AuditEvent,
     CalendarDay,
     CalendarYear,
     Deadline,
@@ -259,8 +262,12 @@ class Tx:
 
     @property
     def calendar(self) -> WorkingCalendar:
-        """The working-day calendar, read on first use (most actions count no days)."""
+        """The working-day calendar, read on first use (most actions count no days). A calendar
+        load and this action cannot race: the jurisdiction's calendar lock is taken first, so
+        the deadlines the action computes use the calendar as it stands when it commits."""
         if self._calendar is None:
+            if self.session.get_bind().dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE
+                the_jurisdiction(self.session, lock="calendar_read")
             self._calendar = load_calendar(self.session)
         return self._calendar
 
@@ -733,6 +740,19 @@ def validation_error(exc: ValidationError, prefix: str = "") -> ProcedureError:
 def load_actor(session: Session, jurisdiction: Jurisdiction, code: str, field_name: str = "actor") -> Actor:
     """The actor an adapter names: an existing, active user, or the public. `system` is
     reserved for the sweep and the flows and is refused here (they hold `SYSTEM`)."""
+    if _named_without_lookup(code, field_name) is not None:
+        return PUBLIC_ACTOR
+    rows = session.exec(
+        select(User, Unit.code, UserRole.role)
+        .join(Unit, col(Unit.id) == User.unit_id)
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(User.jurisdiction_id == jurisdiction.id, User.code == code)
+    ).all()
+    return _actor_from_rows(code, [(user, unit_code, role) for user, unit_code, role in rows], field_name)
+
+
+def _named_without_lookup(code: str, field_name: str) -> Actor | None:
+    """The public needs no lookup; `system` is refused before any."""
     if code == "public":
         return PUBLIC_ACTOR
     if code.strip().lower() == proc.SYSTEM_ACTOR:
@@ -743,15 +763,16 @@ def load_actor(session: Session, jurisdiction: Jurisdiction, code: str, field_na
             field=field_name,
             kind="forbidden",
         )
-    rows = session.exec(
-        select(User, Unit.code, UserRole.role)
-        .join(Unit, col(Unit.id) == User.unit_id)
-        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
-        .where(User.jurisdiction_id == jurisdiction.id, User.code == code)
-    ).all()
-    if not rows:
+    return None
+
+
+def _actor_from_rows(
+    code: str, rows: list[tuple[User | None, str | None, str | None]], field_name: str
+) -> Actor:
+    """The actor from its user row joined with its unit's code and each of its roles."""
+    user, unit_code, _ = rows[0] if rows else (None, None, None)
+    if user is None:
         raise not_found(field_name, code)
-    user, unit_code, _ = rows[0]
     if not user.active:
         raise refusal(
             "AUTH", f"用户 {code} 已停用", f"user {code} is not active", field=field_name, kind="forbidden"
@@ -795,6 +816,67 @@ def lock_decision(session: Session, jurisdiction: Jurisdiction, code: str) -> De
     if decision is None:
         raise not_found("decision", code)
     return decision
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an action starts from: the jurisdiction, the acting user, and the decision it
+    names (locked), with the head (seq, hash) of that decision's audit chain."""
+
+    jurisdiction: Jurisdiction
+    actor: Actor
+    decision: Decision | None = None
+    head: tuple[int, str] | None = None
+
+
+def open_subject(session: Session, who: str | Actor, decision_code: str | None) -> Subject:
+    """Read the jurisdiction, the actor and the named decision in one round trip, with the
+    decision locked FOR UPDATE and its audit head joined (the hot path of every action).
+    The jurisdiction is not locked here: a writer that counts working days takes its
+    calendar lock when it first reads the calendar (`Tx.calendar`). Refusals come in the
+    order of the separate reads: no jurisdiction, then the actor, then the decision."""
+    code = who.code if isinstance(who, Actor) else who
+    known = who if isinstance(who, Actor) else _named_without_lookup(code, "actor")
+    first_jurisdiction = select(func.min(Jurisdiction.id)).scalar_subquery()
+    user_match = and_(col(User.jurisdiction_id) == col(Jurisdiction.id), col(User.code) == code)
+    if decision_code is None:
+        rows = session.exec(
+            select(Jurisdiction, User, Unit.code, UserRole.role)
+            .outerjoin(User, user_match)
+            .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+            .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+            .where(col(Jurisdiction.id) == first_jurisdiction)
+        ).all()
+        if not rows:
+            the_jurisdiction(session)  # refuses: no jurisdiction
+        jurisdiction = rows[0][0]
+        actor = known or _actor_from_rows(code, [(u, c, r) for _, u, c, r in rows], "actor")
+        return Subject(jurisdiction, actor)
+    head_event = and_(
+        col(AuditEvent.chain) == literal("decision:") + cast(col(Decision.id), String),
+        col(AuditEvent.seq) == col(Decision.audit_seq),
+    )
+    # six entities: past sqlmodel's typed `select`, so SQLAlchemy's, untyped for `exec`
+    statement: Any = (
+        sa_select(Decision, Jurisdiction, col(AuditEvent.hash), User, col(Unit.code), col(UserRole.role))
+        .join(Jurisdiction, col(Jurisdiction.id) == col(Decision.jurisdiction_id))
+        .outerjoin(AuditEvent, head_event)
+        .outerjoin(User, user_match)
+        .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(col(Jurisdiction.id) == first_jurisdiction, col(Decision.code) == decision_code)
+        .with_for_update(of=Decision)
+    )
+    found = session.exec(statement).all()
+    if not found:
+        jurisdiction = the_jurisdiction(session)
+        if known is None:
+            load_actor(session, jurisdiction, code)
+        raise not_found("decision", decision_code)
+    decision, jurisdiction, head_hash = found[0][0], found[0][1], found[0][2]
+    actor = known or _actor_from_rows(code, [(u, c, r) for _, _, _, u, c, r in found], "actor")
+    head = (decision.audit_seq, head_hash) if head_hash is not None else None
+    return Subject(jurisdiction, actor, decision, head)
 
 
 DEPARTMENT_ROLES = frozenset({"department_staff", "department_head"})
@@ -896,17 +978,12 @@ def _apply(
     now: datetime,
     backdate: Backdate | None,
 ) -> ActionResult:
-    # a calendar load and this action cannot race: the deadlines it computes use the
-    # calendar as it stands when it commits
-    jurisdiction = the_jurisdiction(session, lock="calendar_read")
-    actor = who if isinstance(who, Actor) else load_actor(session, jurisdiction, who)
+    decision_code = getattr(payload, "decision", None)
+    subject = open_subject(session, who, decision_code if isinstance(decision_code, str) else None)
+    jurisdiction, actor, decision = subject.jurisdiction, subject.actor, subject.decision
     if backdate is not None:
         admin = load_actor(session, jurisdiction, backdate.by, "backdated_by")
         require_role(admin, frozenset({"admin"}), "补记（倒填时间）", "back-dating", "backdated_by")
-    decision = None
-    decision_code = getattr(payload, "decision", None)
-    if isinstance(decision_code, str):
-        decision = lock_decision(session, jurisdiction, decision_code)
     version = decision.procedure_version if decision else proc.CURRENT_VERSION
     check_role(spec.name, proc.procedure(version).actions[spec.name], actor, decision)
     tx = Tx(
@@ -942,6 +1019,7 @@ def _apply(
         backdated_by=backdate.by if backdate else "",
         backdate_reason=backdate.reason.strip() if backdate else "",
         new_chain=decision is None and tx.decision is not None and tx.chain is None,
+        head=subject.head if tx.decision is decision and tx.chain is None else None,
     )
     return ActionResult(spec.name, result, event.seq, chain)
 

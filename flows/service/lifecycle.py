@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import col, select
 
 from flows import procedure as proc
 from flows import rules
 from flows.errors import invalid, not_found
 from flows.hygiene import next_free_code
+from flows.service import row_digests
 from flows.service.framework import DecisionPayload, Payload, Tx, action, the_jurisdiction
 from models import (
     CatalogueEntry,
@@ -116,6 +117,7 @@ def create_decision(
         registered_by=tx.actor.code,
         created_at=tx.now,
         updated_at=tx.now,
+        audit_seq=1,  # its registration is the first event of its chain, appended below
     )
     tx.session.add(decision)
     tx.session.flush()
@@ -127,11 +129,22 @@ def create_decision(
     assert (statuses["initiation"], StageStatus.active) in proc.STAGE_TRANSITIONS
     tx.notes.setdefault("stages", {})["initiation"] = f"{statuses['initiation'].value}->active"
     statuses["initiation"] = StageStatus.active
-    tx.session.add_all(
-        StageInstance(decision_id=decision.id or 0, stage=stage_id, status=status, updated_at=tx.now)
+    # one multi-row INSERT (registration is a hot path): no ORM object per stage
+    rows: list[dict[str, Any]] = [
+        {
+            "decision_id": decision.id,
+            "stage": stage_id,
+            "status": status,
+            "note": "",
+            "details": {},
+            "updated_at": tx.now,
+        }
         for stage_id, status in statuses.items()
-    )
-    tx.session.flush()
+    ]
+    table = StageInstance.__table__  # type: ignore[attr-defined]
+    created = tx.session.connection().execute(insert(table).values(rows).returning(table.c.id, table.c.stage))
+    ids = {stage: row_id for row_id, stage in created}
+    row_digests.record_inserted(tx.session, StageInstance, [{"id": ids[r["stage"]], **r} for r in rows])
     if p.proposal:
         tx.add_evidence("initiation", "proposal", p.proposal)
     if entry is None:

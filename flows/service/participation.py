@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import String, and_, cast, exists, func, literal
+from sqlalchemy import String, and_, cast, exists, func
 from sqlmodel import col, select
 
 from flows import rules
@@ -111,21 +111,15 @@ def notice_states_the_law(notice: str, last_day: date, urgent_reason: str) -> st
 
 def open_window(tx: Tx) -> tuple[CommentPeriod | None, Deadline | None, str | None]:
     """The open comment period, the deadline that closes it, and the next comment code if it
-    is free (`C<count + 1>`; None when a code was taken out of turn), in one query: the
-    public's hot path during a mass consultation."""
+    is free (`C<n>` after the decision's counter; None when a code was taken out of turn), in
+    one query: the public's hot path during a mass consultation."""
     decision = tx.require_decision()
-    comments = (
-        select(func.count())
-        .select_from(PublicComment)
-        .where(PublicComment.decision_id == decision.id)
-        .scalar_subquery()
-    )
-    candidate = literal("C") + cast(comments + 1, String)
+    candidate = f"C{decision.comment_seq + 1}"
     taken = exists().where(
         col(PublicComment.decision_id) == decision.id, col(PublicComment.code) == candidate
     )
     found = tx.session.exec(
-        select(CommentPeriod, Deadline, candidate, taken)
+        select(CommentPeriod, Deadline, taken)
         .outerjoin(
             Deadline,
             and_(
@@ -140,8 +134,8 @@ def open_window(tx: Tx) -> tuple[CommentPeriod | None, Deadline | None, str | No
     ).first()
     if found is None:
         return None, None, None
-    period, deadline, code, code_taken = found
-    return period, deadline, None if code_taken else str(code)
+    period, deadline, code_taken = found
+    return period, deadline, None if code_taken else candidate
 
 
 def _next_comment_code(tx: Tx) -> str:
@@ -194,6 +188,7 @@ def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
     if not p.name and not tx.settings["anonymous_comments"]:
         raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
     code = free_code or _next_comment_code(tx)  # the public never chooses its code
+    decision.comment_seq += 1
     attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
     tx.session.add(
         PublicComment(

@@ -5,8 +5,8 @@ The session collects the objects it inserts, updates or deletes (`_collect`, a f
 session); `audit.append` puts a digest of each into the event's payload under `"rows"`, where
 the chained hash covers it. Rows that change without an audit event by design are left out:
 append-only logs and delivery bookkeeping (`UNTRACKED`), the reminder cursor and failure
-bookkeeping of a deadline, which the sweep moves on every reminder, and the chain head kept on a
-decision, which the chain itself vouches for (`VOLATILE`)."""
+bookkeeping of a deadline, which the sweep moves on every reminder, and the counters kept on a
+decision, which the chain and the comments vouch for (`VOLATILE`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
 CHANGED = "decisionflow_changed_rows"
+INSERTED = "decisionflow_inserted_rows"  # digests of rows written by a Core INSERT (no ORM object)
 DELETED = "deleted"
 
 UNTRACKED = frozenset(
@@ -39,7 +40,9 @@ UNTRACKED = frozenset(
     }
 )
 VOLATILE: Mapping[str, frozenset[str]] = {
-    "decision": frozenset({"audit_seq", "audit_head"}),  # derived from the chain itself
+    # derived: the chain's length from the chain itself, the comment counter from the
+    # comments (each a tracked row); a digest taken before either existed still matches
+    "decision": frozenset({"audit_seq", "audit_head", "comment_seq"}),
     "deadline": frozenset(
         {"next_remind_at", "reminded_until", "failures", "failed_step", "last_error", "failed_at", "retry_at"}
     ),
@@ -63,6 +66,20 @@ def _collect(session: OrmSession, _context: Any, _instances: Any) -> None:
 @event.listens_for(OrmSession, "after_rollback")
 def _forget(session: OrmSession) -> None:
     session.info.pop(CHANGED, None)
+    session.info.pop(INSERTED, None)
+
+
+def record_inserted(session: Session, model: type[SQLModel], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Digests of rows inserted with a Core statement, for the next event of the transaction:
+    each row must carry every column, primary key included, as the database now holds it."""
+    table = str(model.__tablename__)
+    columns = {attr.key for attr in inspect(model).column_attrs}
+    inserted: dict[str, str] = session.info.setdefault(INSERTED, {})
+    for row in rows:
+        if set(row) != columns:
+            raise ValueError(f"{table}: a recorded row needs exactly the columns {sorted(columns)}")
+        key = ",".join(str(row[c.key]) for c in inspect(model).primary_key)
+        inserted[f"{table}:{key}"] = digest(table, row)
 
 
 def take(session: Session) -> dict[str, str]:
@@ -70,7 +87,8 @@ def take(session: Session) -> dict[str, str]:
     forget them (the next event of the same transaction records only what follows)."""
     session.flush()
     changed: dict[int, tuple[Any, bool]] = session.info.pop(CHANGED, {})
-    digests: dict[str, str] = {}
+    # an ORM change of the same row later in the transaction overrides its inserted digest
+    digests: dict[str, str] = dict(session.info.pop(INSERTED, {}))
     for obj, deleted in changed.values():
         table = getattr(obj, "__tablename__", None)
         if not isinstance(obj, SQLModel) or table is None or table in UNTRACKED:
