@@ -18,7 +18,8 @@ waits for Prefect. One dispatch, at the instant `now`:
    `<code>·<event>·<id>`. Its parameters never hold a secret: the flows read the database and the
    data folder from the environment of the process that runs them.
 3. **Record** the batch's outcomes in one transaction: `dispatched_at`, the flow and its run, or
-   the failed attempt with its error (the event waits for the next dispatch).
+   the failed attempt with its error (the event waits, and is tried again after a backoff:
+   5 s, doubling, at most an hour).
 
 When Prefect cannot be reached (no API configured, a refused connection, a server error), the
 dispatch stops: the events stay in the outbox and the report says why. Nothing else fails, and
@@ -410,8 +411,19 @@ def _record(session: Session, claims: Sequence[_Claim], batch: _Batch, now: date
         elif outcome is not None:
             row.dispatch_attempts += 1
             row.dispatch_error = outcome.error
+            # not tried again before the backoff: a run Prefect refuses is not asked for every
+            # few seconds, and the events behind it go on
+            row.lease_until = now + timedelta(seconds=retry_backoff(row.dispatch_attempts))
+            session.add(row)
+            continue
         row.lease_until = None
         session.add(row)
+
+
+def retry_backoff(attempts: int) -> float:
+    """Seconds before an event whose run could not be created is tried again: 5 after the
+    first failed attempt, doubling, at most an hour."""
+    return float(min(3600, 5 * 2 ** (attempts - 1)))
 
 
 def waiting_events(ctx: ServiceContext) -> int:

@@ -67,15 +67,24 @@ class DispatchJob:
         self.clock = clock
         self.client = client
         self.unreachable: str | None = None
+        self.error: str | None = None
 
-    def __call__(self) -> DispatchReport:
+    def __call__(self) -> DispatchReport | None:
+        """One dispatch. A failure (the database unreachable) is logged with its traceback
+        the first time, then quietly while it lasts: this job runs every few seconds."""
         now = self.clock().astimezone(UTC)
         url = self.api_url()
         try:
             report = dispatch_once(self.ctx, now=now, client_factory=self.client(url) if url else _no_api)
-        except Exception:
-            log.exception("dispatch at %s failed", now.isoformat())
-            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if error != self.error:
+                log.exception("dispatch at %s failed", now.isoformat())
+            self.error = error
+            return None
+        if self.error is not None:
+            log.info("dispatch works again")
+            self.error = None
         if report.unreachable and report.unreachable != self.unreachable:
             log.warning(
                 "Prefect unreachable, %d events wait in the outbox: %s", report.waiting, report.unreachable

@@ -281,10 +281,19 @@ def test_a_run_that_cannot_be_created_leaves_its_event_waiting_with_the_error(ct
     routed_events = [e for e in events(ctx.engine) if routed(e)]
     assert (report.started, report.failed, report.waiting) == (0, len(routed_events), len(routed_events))
     for row in routed_events:
-        assert row.dispatched_at is None and row.lease_until is None
-        assert row.dispatch_attempts == 1
+        assert row.dispatched_at is None and row.dispatch_attempts == 1
         assert row.dispatch_error.startswith("LookupError: no deployment decision-procedure/")
-    # deployed meanwhile: the next dispatch starts them, and clears the error
+        assert row.lease_until == NOW + timedelta(seconds=5)  # not asked for again before then
+    soon = dispatch_once(ctx, now=NOW + timedelta(seconds=4), client_factory=missing.factory())
+    assert (soon.failed, soon.waiting) == (0, len(routed_events))
+    again = dispatch_once(ctx, now=NOW + timedelta(seconds=6), client_factory=missing.factory())
+    assert again.failed == len(routed_events)
+    assert all(
+        e.dispatch_attempts == 2 and e.lease_until == NOW + timedelta(seconds=16)
+        for e in events(ctx.engine)
+        if routed(e)
+    )
+    # deployed meanwhile: the next dispatch after the backoff starts them, and clears the error
     report = dispatch_once(ctx, now=NOW + timedelta(minutes=1), client_factory=FakeRuns().factory())
     assert (report.started, report.failed, report.waiting) == (len(routed_events), 0, 0)
     assert all(e.dispatch_error == "" and e.flow_run_id for e in events(ctx.engine) if routed(e))
@@ -463,3 +472,19 @@ def test_prefect_yaml_declares_every_deployment_with_a_real_flow() -> None:
         assert schedules == ([(spec.cron, TIMEZONE)] if spec.cron else [])
     # every flow the routing table starts is deployed
     assert {r.flow for r in proc.EVENT_ROUTES.values() if r.flow} <= set(declared)
+
+
+def test_a_failing_dispatch_job_logs_its_traceback_once_while_it_lasts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from flows.scheduler import DispatchJob
+
+    engine = make_engine("sqlite://")  # no tables: every dispatch fails
+    job = DispatchJob(ServiceContext(engine=engine, data_dir=tmp_path), lambda: None)  # the real clock
+    caplog.set_level(logging.INFO, logger="flows.scheduler")
+    assert job() is None and job() is None
+    failures = [r for r in caplog.records if r.name == "flows.scheduler" and r.exc_info]
+    assert len(failures) == 1 and "no such table" in str(failures[0].exc_info[1])  # type: ignore[index]
+    engine.dispose()
