@@ -1,5 +1,6 @@
 """A demonstration district: a fictional district government with a dozen major
-decisions at different stages, built only through the service layer.
+decisions at different stages and the year's decision catalogue they are listed in
+(published, then adjusted once), built only through the service layer.
 
 The matters follow what district justice bureaus' annual reports on major decisions
 name: urban renewal compensation, investment promotion contracts, industrial policy,
@@ -12,6 +13,7 @@ Dates are planned on the working-day calendar, so the demo is valid whatever `no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -113,6 +115,7 @@ class Story:
     lead_unit: str
     staff: str
     steps: list[DemoStep] = field(default_factory=list)
+    catalogue_entry: str = ""  # "<year>/<code>": registered against this catalogue entry (Art. 3(3))
 
     def do(self, day: date, hhmm: str, actor: str, action: str, **payload: Any) -> None:
         moment = datetime.combine(day, time.fromisoformat(hhmm), tzinfo=TIMEZONE)
@@ -521,10 +524,223 @@ def _stories(p: Planner) -> list[Story]:
     return stories
 
 
+# ------------------------------------------------------------------ the catalogue
+# The year's decision catalogue (Art. 3(3)) lists every matter of the demo but the
+# confidential one, whose existence is not disclosed (Arts. 14, 32). Each entry lists the
+# procedures its decision goes through anyway, so the listing adds no stage the story skips:
+# (main content, undertaking units with the lead first, legal basis, procedures, hearing).
+CATALOGUE: dict[str, tuple[str, list[str], str, list[str], bool]] = {
+    "market": (
+        "对辖区内8个农贸市场进行升级改造，规范经营秩序，改善消费环境。",
+        ["scj", "swj"],
+        "《中华人民共和国食品安全法》《集贸市场计量监督管理办法》",
+        ["public_participation"],
+        False,
+    ),
+    "school": (
+        "根据新建小区和学位供给变化，调整公办小学、初中招生学区范围。",
+        ["jyj"],
+        "《中华人民共和国义务教育法》第十二条",
+        ["public_participation"],
+        False,
+    ),
+    "elderly": (
+        "明确居家养老服务补贴对象、标准和申领程序。",
+        ["mzj"],
+        "《中华人民共和国老年人权益保障法》",
+        ["public_participation"],
+        False,
+    ),
+    "billboards": (
+        "统筹主干道、商业区户外广告设施的布局、规格和设置期限。",
+        ["zrj", "scj"],
+        "《城市市容和环境卫生管理条例》",
+        ["public_participation"],
+        False,
+    ),
+    "epidemic": (
+        "明确突发公共卫生事件的预警分级、响应措施和保障机制。",
+        ["wjj"],
+        "《中华人民共和国传染病防治法》《突发公共卫生事件应急条例》",
+        ["public_participation"],
+        False,
+    ),
+    "industry": (
+        "对先进制造业企业技术改造、研发投入给予资金扶持。",
+        ["fgj", "swj"],
+        "《中华人民共和国中小企业促进法》",
+        ["public_participation", "fair_competition_review"],
+        False,
+    ),
+    "renewal": (
+        "制定旧城改造范围内国有土地上房屋征收的补偿标准和安置方式。",
+        ["zjj", "zrj"],
+        "《国有土地上房屋征收与补偿条例》",
+        ["public_participation", "risk_assessment"],
+        False,
+    ),
+    "parking": (
+        "调整区属公共停车场收费标准，实行差别化收费。",
+        ["fgj"],
+        "《中华人民共和国价格法》第二十三条",
+        ["public_participation"],
+        True,  # a price hearing (Price Law Art. 23): in the hearing catalogue too (GD-H Art. 3)
+    ),
+    "investment": (
+        "规范招商引资项目合同的签订、履约监管和违约处置。",
+        ["swj"],
+        "《优化营商环境条例》",
+        ["public_participation", "fair_competition_review"],
+        False,
+    ),
+    "cleanup": (
+        "对区政府及其部门制定的行政规范性文件进行全面清理。",
+        ["sfj"],
+        "《广东省行政规范性文件管理规定》",
+        ["public_participation"],
+        False,
+    ),
+    "elevators": (
+        "对老旧小区既有住宅加装电梯给予财政补贴，明确补贴对象和标准。",
+        ["zjj"],
+        "《中华人民共和国民法典》第二百七十八条",
+        ["public_participation"],
+        False,
+    ),
+}
+ADDED_BY_ADJUSTMENT = "elevators"  # a deputies' proposal taken up during the year (§2.4)
+QUARTERS = "一二三四"
+
+
+def _planned(story: Story) -> str:
+    """计划完成时间: the quarter its history reaches, plus some weeks of planning slack."""
+    day = max(step.at for step in story.steps).date() + timedelta(days=45)
+    return f"{day.year}年第{QUARTERS[(day.month - 1) // 3]}季度"
+
+
+def _catalogue(p: Planner, stories: list[Story]) -> tuple[int, list[DemoStep]]:
+    """The year's catalogue compiled and published before the first registration (§2.3):
+    departments propose, the justice bureau reviews (leaving one matter out, with its
+    reason), the executive meeting reviews, the district Party committee approves, the
+    government office publishes (R21). Later a deputies' proposal is added by an adjustment,
+    which makes version 2, reviewed, approved and published again (§2.4). Sets each story's
+    `catalogue_entry`; returns the year and the steps."""
+    listed = [s for s in sorted(stories, key=lambda s: s.registered_at) if s.key in CATALOGUE]
+    first = min(s.registered_at for s in stories).date()
+    year = first.year
+    steps: list[DemoStep] = []
+
+    def do(day: date, hhmm: str, actor: str, action: str, **payload: Any) -> None:
+        moment = datetime.combine(day, time.fromisoformat(hhmm), tzinfo=TIMEZONE)
+        steps.append(DemoStep(moment, actor, action, {"year": year, **payload}))
+
+    def fields(s: Story, number: int) -> dict[str, Any]:
+        content, units, basis, procedures, hearing = CATALOGUE[s.key]
+        return {
+            "ref": f"E{number}",
+            "matter_name": s.title,
+            "main_content": content,
+            "category": 1 if s.key != "cleanup" else 5,
+            "units": units,
+            "lead_unit": units[0],
+            "legal_basis": basis,
+            "procedures_required": procedures,
+            "hearing_required": hearing,
+            "planned_decision_time": _planned(s),
+        }
+
+    proposed, reviewed = p.back(20, first), p.back(17, first)
+    number = 0
+    for s in listed:
+        if s.key == ADDED_BY_ADJUSTMENT:
+            continue
+        number += 1
+        s.catalogue_entry = f"{year}/E{number}"
+        do(proposed, f"10:{number:02d}", s.staff, "propose_catalogue_entry", **fields(s, number))
+        do(
+            reviewed,
+            f"10:{number:02d}",
+            "wanglei",
+            "review_catalogue_entry",
+            entry=f"E{number}",
+            include=True,
+        )
+    # §2.5: a proposal left out, with the reason kept
+    number += 1
+    do(
+        proposed,
+        "11:00",
+        "zhoumin",
+        "propose_catalogue_entry",
+        ref=f"E{number}",
+        matter_name="区防汛防旱防风应急预案修订",
+        category=5,
+        units=["fgj"],
+        planned_decision_time=f"{year}年第二季度",
+    )
+    do(
+        reviewed,
+        "11:00",
+        "wanglei",
+        "review_catalogue_entry",
+        entry=f"E{number}",
+        include=False,
+        reason_code="excluded_by_art_3_2",
+        reason="突发事件应对预案依照《中华人民共和国突发事件应对法》制定，不适用本条例",
+    )
+    url = f"https://www.example.gov.cn/zwgk/zdxzjc/{year}"
+    _publish_version(do, p, p.back(15, first), year, url, meeting=2)
+
+    adjusted = next(s for s in listed if s.key == ADDED_BY_ADJUSTMENT)
+    registered = adjusted.registered_at.date()
+    number += 1
+    adjusted.catalogue_entry = f"{year}/E{number}"
+    add = fields(adjusted, number)
+    do(
+        p.back(9, registered),
+        "09:00",
+        adjusted.staff,
+        "adjust_catalogue",
+        kind="add",
+        reason="区人大代表建议，年中新增",
+        **add,
+    )
+    do(p.back(8, registered), "10:00", "wanglei", "review_catalogue_entry", entry=f"E{number}", include=True)
+    _publish_version(do, p, p.back(7, registered), year, f"{url}-tz1", meeting=9)
+    return year, steps
+
+
+def _publish_version(
+    do: Callable[..., None], p: Planner, approved: date, year: int, url: str, *, meeting: int
+) -> None:
+    """The executive meeting reviews the version, the Party committee approves it, the
+    government office publishes it (Art. 3(3), R21)."""
+    do(
+        approved,
+        "15:00",
+        "zhouwen",
+        "approve_catalogue",
+        meeting_ref=f"区政府{year}年第{meeting}次常务会议",
+        approved_on=approved.isoformat(),
+    )
+    party = p.after(approved, 2)
+    do(
+        party,
+        "10:00",
+        "chenchen",
+        "record_catalogue_party_approval",
+        approval_ref=f"区委常委会{year}年第{meeting}次会议",
+        approved_on=party.isoformat(),
+    )
+    published = p.after(party, 1)
+    do(published, "09:00", "zhouwen", "publish_catalogue", url=url, published_on=published.isoformat())
+
+
 @dataclass(frozen=True)
 class DemoResult:
     codes: dict[str, str]  # story key -> decision code
     actions: int
+    catalogue_year: int = 0  # the year of the demo's catalogue (that of its first registration)
 
 
 def build_demo(ctx: ServiceContext, now: datetime) -> DemoResult:
@@ -542,7 +758,8 @@ def build_demo(ctx: ServiceContext, now: datetime) -> DemoResult:
         calendar = load_calendar(session)
     planner = Planner(calendar, today)
     stories = _stories(planner)
-    first = min(s.registered_at for s in stories)
+    catalogue_year, catalogue_steps = _catalogue(planner, stories)
+    first = min(step.at for step in catalogue_steps)  # the catalogue is compiled before any registration
     setup_jurisdiction(
         ctx, {"organ": ORGAN, "timezone": str(TIMEZONE)}, UNITS, USERS, now=first - timedelta(days=1)
     )
@@ -553,18 +770,26 @@ def build_demo(ctx: ServiceContext, now: datetime) -> DemoResult:
         year = s.registered_at.year
         per_year[year] = per_year.get(year, 0) + 1
         codes[s.key] = f"SF-{year}-{per_year[year]:03d}"
-    timeline = sorted(((step, s.key) for s in stories for step in s.steps), key=lambda pair: pair[0].at)
+    entries = {s.key: s.catalogue_entry for s in stories if s.catalogue_entry}
+    timeline = sorted(
+        [*((step, s.key) for s in stories for step in s.steps), *((step, "") for step in catalogue_steps)],
+        key=lambda pair: pair[0].at,
+    )
     for step, key in timeline:
-        assert step.at < now, f"demo step {step.action} of {key} is not before now"
+        assert step.at < now, f"demo step {step.action} of {key or 'the catalogue'} is not before now"
         sweep_until(ctx, step.at)
         payload = dict(step.payload)
-        if step.action == "register_decision":
+        if not key:  # the catalogue's own steps
+            pass
+        elif step.action == "register_decision":
             payload["ref"] = codes[key]
+            if key in entries:
+                payload["catalogue_entry"] = entries[key]
         else:
             payload["decision"] = codes[key]
         run_action(ctx, step.action, step.actor, payload, now=step.at)
     sweep_until(ctx, now)
-    return DemoResult(codes, len(timeline))
+    return DemoResult(codes, len(timeline), catalogue_year)
 
 
 def demo_status(session: Session, now: datetime) -> list[DecisionOverview]:

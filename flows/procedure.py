@@ -1410,8 +1410,10 @@ UNDER_REVIEW: dict[str, Any] = {
 # role (AUTH) and any unmet precondition (STATE, ORDER or the named rule).
 ACTIONS: dict[str, ActionRule] = {
     # catalogue, Art. 3(3): each step works on the year's current version (and entry)
+    # an administrator enters the matters of a catalogue compiled outside the system (an
+    # imported file), in their own name, for any unit
     "propose_catalogue_entry": action(
-        DEPT, articles="Art. 3(3)", needs={"catalogue_version": (CatalogueVersionStatus.draft,)}
+        f"{DEPT} admin", articles="Art. 3(3)", needs={"catalogue_version": (CatalogueVersionStatus.draft,)}
     ),
     "review_catalogue_entry": action(
         LEGAL,

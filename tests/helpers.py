@@ -224,3 +224,27 @@ def decided(ctx: ServiceContext, ref: str = "D1", meeting: str = "2026-04-17") -
         opinions=[{"member": member, "position": "agree"} for member in MEETING_MEMBERS],
         head_decision="approve",
     )
+
+
+def published(ctx: ServiceContext, ref: str = "D1") -> None:
+    """After `decided`: the Party committee's report and reply, then publication (Art. 31-32)."""
+    act(ctx, "record_party_report", "chen", "2026-04-20T09:00", decision=ref, on_date="2026-04-20")
+    act(
+        ctx,
+        "record_party_reply",
+        "chen",
+        "2026-04-21T09:00",
+        decision=ref,
+        on_date="2026-04-21",
+        result="agreed",
+    )
+    act(
+        ctx,
+        "publish_decision",
+        "zhou",
+        "2026-04-22T09:00",
+        decision=ref,
+        channels=["gazette", "website", "newspaper"],
+        published_on="2026-04-22",
+        text="决定全文",
+    )

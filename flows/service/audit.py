@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -36,7 +37,41 @@ def identity_fields(
     }
 
 
-def event_identity(event: AuditEvent) -> dict[str, str]:
+class ChainEvent(Protocol):
+    """What recomputing a chain reads of an event: an `AuditEvent` row, or the same fields
+    read back from a file with no database (an archive dossier's chain, `flows.dossier`)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def chain(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def actor_roles(self) -> str: ...
+    @property
+    def roles_hash(self) -> str: ...
+    @property
+    def os_account(self) -> str: ...
+    @property
+    def backdated_by(self) -> str: ...
+    @property
+    def backdate_reason(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def event_identity(event: ChainEvent) -> dict[str, str]:
     return identity_fields(
         event.actor_roles, event.roles_hash, event.os_account, event.backdated_by, event.backdate_reason
     )
@@ -165,8 +200,9 @@ class ChainBreak:
     reason: str
 
 
-def verify_events(events: list[AuditEvent]) -> ChainBreak | None:
-    """Recompute one chain (events in seq order); name the first broken event."""
+def verify_events(events: Sequence[ChainEvent]) -> ChainBreak | None:
+    """Recompute one chain (events in seq order); name the first broken event. Pure: it
+    reads only the events given, database rows or records read from a file."""
     prev = GENESIS
     for expected_seq, event in enumerate(events, start=1):
         assert event.id is not None

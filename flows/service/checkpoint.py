@@ -223,6 +223,15 @@ def read_export(text: str, public: Ed25519PublicKey | None = None) -> Exported:
     return public, entries
 
 
+def signed_by(public: Ed25519PublicKey, entry: Signed) -> bool:
+    """The checkpoint's body carries a valid signature by `public`."""
+    try:
+        public.verify(base64.b64decode(entry.signature), entry.raw.encode())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def verify(session: Session, public: Ed25519PublicKey, entries: list[Signed]) -> tuple[int, list[Finding]]:
     """Check the signatures and links of the checkpoints, then the database against each:
     (checkpoints checked, findings). No finding means the record matches every checkpoint."""
@@ -231,9 +240,7 @@ def verify(session: Session, public: Ed25519PublicKey, entries: list[Signed]) ->
     current = chain_heads(session)
     for entry in entries:
         seq = int(entry.body.get("seq", 0))
-        try:
-            public.verify(base64.b64decode(entry.signature), entry.raw.encode())
-        except (InvalidSignature, ValueError):
+        if not signed_by(public, entry):
             findings.append(Finding(seq, "", "签名无效 / bad signature"))
             continue
         if entry.body.get("previous") != previous:

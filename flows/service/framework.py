@@ -10,16 +10,17 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import String, and_, cast, func, literal
+from sqlalchemy import String, and_, bindparam, cast, func, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -837,37 +838,15 @@ def open_subject(session: Session, who: str | Actor, decision_code: str | None) 
     order of the separate reads: no jurisdiction, then the actor, then the decision."""
     code = who.code if isinstance(who, Actor) else who
     known = who if isinstance(who, Actor) else _named_without_lookup(code, "actor")
-    first_jurisdiction = select(func.min(Jurisdiction.id)).scalar_subquery()
-    user_match = and_(col(User.jurisdiction_id) == col(Jurisdiction.id), col(User.code) == code)
     if decision_code is None:
-        rows = session.exec(
-            select(Jurisdiction, User, Unit.code, UserRole.role)
-            .outerjoin(User, user_match)
-            .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
-            .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
-            .where(col(Jurisdiction.id) == first_jurisdiction)
-        ).all()
+        rows = session.exec(_subject_query(), params={"actor_code": code}).all()
         if not rows:
             the_jurisdiction(session)  # refuses: no jurisdiction
         jurisdiction = rows[0][0]
         actor = known or _actor_from_rows(code, [(u, c, r) for _, u, c, r in rows], "actor")
         return Subject(jurisdiction, actor)
-    head_event = and_(
-        col(AuditEvent.chain) == literal("decision:") + cast(col(Decision.id), String),
-        col(AuditEvent.seq) == col(Decision.audit_seq),
-    )
-    # six entities: past sqlmodel's typed `select`, so SQLAlchemy's, untyped for `exec`
-    statement: Any = (
-        sa_select(Decision, Jurisdiction, col(AuditEvent.hash), User, col(Unit.code), col(UserRole.role))
-        .join(Jurisdiction, col(Jurisdiction.id) == col(Decision.jurisdiction_id))
-        .outerjoin(AuditEvent, head_event)
-        .outerjoin(User, user_match)
-        .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
-        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
-        .where(col(Jurisdiction.id) == first_jurisdiction, col(Decision.code) == decision_code)
-        .with_for_update(of=Decision)
-    )
-    found = session.exec(statement).all()
+    params = {"actor_code": code, "decision_code": decision_code}
+    found = session.exec(_subject_with_decision_query(), params=params).all()
     if not found:
         jurisdiction = the_jurisdiction(session)
         if known is None:
@@ -877,6 +856,48 @@ def open_subject(session: Session, who: str | Actor, decision_code: str | None) 
     actor = known or _actor_from_rows(code, [(u, c, r) for _, _, _, u, c, r in found], "actor")
     head = (decision.audit_seq, head_hash) if head_hash is not None else None
     return Subject(jurisdiction, actor, decision, head)
+
+
+# The two statements every action starts with, built once per process (issue 8: building
+# the expression each time cost more than running it).
+def _first_jurisdiction() -> Any:
+    return select(func.min(Jurisdiction.id)).scalar_subquery()
+
+
+def _user_of(jurisdiction_id: Any) -> Any:
+    return and_(col(User.jurisdiction_id) == jurisdiction_id, col(User.code) == bindparam("actor_code"))
+
+
+@cache
+def _subject_query() -> Any:
+    return (
+        select(Jurisdiction, User, Unit.code, UserRole.role)
+        .outerjoin(User, _user_of(col(Jurisdiction.id)))
+        .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(col(Jurisdiction.id) == _first_jurisdiction())
+    )
+
+
+@cache
+def _subject_with_decision_query() -> Any:
+    head_event = and_(
+        col(AuditEvent.chain) == literal("decision:") + cast(col(Decision.id), String),
+        col(AuditEvent.seq) == col(Decision.audit_seq),
+    )
+    # six entities: past sqlmodel's typed `select`, so SQLAlchemy's
+    return (
+        sa_select(Decision, Jurisdiction, col(AuditEvent.hash), User, col(Unit.code), col(UserRole.role))
+        .join(Jurisdiction, col(Jurisdiction.id) == col(Decision.jurisdiction_id))
+        .outerjoin(AuditEvent, head_event)
+        .outerjoin(User, _user_of(col(Jurisdiction.id)))
+        .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(
+            col(Jurisdiction.id) == _first_jurisdiction(), col(Decision.code) == bindparam("decision_code")
+        )
+        .with_for_update(of=Decision)
+    )
 
 
 DEPARTMENT_ROLES = frozenset({"department_staff", "department_head"})
@@ -941,6 +962,46 @@ def run_action(
     use `run_system_action`). `now` is honoured only where the clock rules allow it
     (`ServiceContext.write_time`); `backdate` is an administrator's audited back-dating."""
     return _run(ctx, name, actor_code, data, now, backdate)
+
+
+class BatchRefused(Exception):
+    """One action of a batch was refused (`error`); the batch, `index` in it, wrote nothing."""
+
+    def __init__(self, index: int, error: ProcedureError) -> None:
+        super().__init__(f"step {index + 1}: {error}")
+        self.index = index
+        self.error = error
+
+
+def run_actions(
+    ctx: ServiceContext,
+    steps: Sequence[tuple[str, str, Mapping[str, Any]]],
+    now: datetime | None = None,
+) -> list[ActionResult]:
+    """Several actions, each `(action, actor, payload)`, in ONE transaction at one time:
+    all of them commit or none does (e.g. a catalogue imported from a file, with the units it
+    needs). Each is validated, authorised, checked and audited exactly as by `run_action`.
+    A step whose payload is invalid or that is refused raises `BatchRefused` naming it, and
+    nothing is written."""
+    specs: list[tuple[ActionSpec[Any], Payload, str]] = []
+    for index, (name, actor_code, data) in enumerate(steps):
+        try:
+            spec, payload = validate_payload(name, data)
+        except ProcedureError as exc:
+            raise BatchRefused(index, exc) from None
+        specs.append((spec, payload, actor_code))
+    moment = ctx.write_time(now)
+
+    def work(session: Session) -> list[ActionResult]:
+        results = []
+        for index, (spec, payload, actor_code) in enumerate(specs):
+            try:
+                results.append(_apply(session, ctx, spec, payload, actor_code, moment, None))
+            except ProcedureError as exc:
+                raise BatchRefused(index, exc) from None
+        return results
+
+    return transact(ctx.engine, work)
 
 
 def run_system_action(

@@ -142,7 +142,8 @@ def create_decision(
         for stage_id, status in statuses.items()
     ]
     table = StageInstance.__table__  # type: ignore[attr-defined]
-    created = tx.session.connection().execute(insert(table).values(rows).returning(table.c.id, table.c.stage))
+    # executemany through insertmanyvalues: one cached statement; ids matched by stage
+    created = tx.session.connection().execute(insert(table).returning(table.c.id, table.c.stage), rows)
     ids = {stage: row_id for row_id, stage in created}
     row_digests.record_inserted(tx.session, StageInstance, [{"id": ids[r["stage"]], **r} for r in rows])
     if p.proposal:

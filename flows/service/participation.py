@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import String, and_, cast, exists, func
+from sqlalchemy import String, and_, bindparam, cast, exists, func
 from sqlmodel import col, select
 
 from flows import rules
@@ -115,10 +116,20 @@ def open_window(tx: Tx) -> tuple[CommentPeriod | None, Deadline | None, str | No
     one query: the public's hot path during a mass consultation."""
     decision = tx.require_decision()
     candidate = f"C{decision.comment_seq + 1}"
+    found = tx.session.exec(_window_query(), params={"decision_id": decision.id, "code": candidate}).first()
+    if found is None:
+        return None, None, None
+    period, deadline, code_taken = found
+    return period, deadline, None if code_taken else candidate
+
+
+@cache  # built once per process: the hot path
+def _window_query() -> Any:
+    decision_id: Any = bindparam("decision_id")
     taken = exists().where(
-        col(PublicComment.decision_id) == decision.id, col(PublicComment.code) == candidate
+        col(PublicComment.decision_id) == decision_id, col(PublicComment.code) == bindparam("code")
     )
-    found = tx.session.exec(
+    return (
         select(CommentPeriod, Deadline, taken)
         .outerjoin(
             Deadline,
@@ -129,13 +140,11 @@ def open_window(tx: Tx) -> tuple[CommentPeriod | None, Deadline | None, str | No
                 col(Deadline.status).in_([DeadlineStatus.open, DeadlineStatus.fired]),
             ),
         )
-        .where(CommentPeriod.decision_id == decision.id, CommentPeriod.status == CommentPeriodStatus.open)
+        .where(
+            col(CommentPeriod.decision_id) == decision_id, CommentPeriod.status == CommentPeriodStatus.open
+        )
         .order_by(col(Deadline.id).desc())
-    ).first()
-    if found is None:
-        return None, None, None
-    period, deadline, code_taken = found
-    return period, deadline, None if code_taken else candidate
+    )
 
 
 def _next_comment_code(tx: Tx) -> str:

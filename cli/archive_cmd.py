@@ -1,0 +1,133 @@
+"""`decisionflow archive build` and `archive verify`: the archive dossier of one decision
+(一事一档, Art. 33) as a ZIP, and its offline verification (no database needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import app
+from cli.common import DatabaseOption, context, fail
+
+archive_app = typer.Typer(help="决策档案 / the archive dossier", no_args_is_help=True)
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("build")
+def archive_build(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="the decision's code, e.g. SF-2026-001")],
+    actor: Annotated[
+        str,
+        typer.Option("--actor", help="who builds it (user id); a confidential decision needs a role on it"),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="the folder to write CODE.zip to (default: <data folder>/dossiers)"),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Build the dossier of an archived decision: its index in archival order (HTML, CSV,
+    JSON), every evidence document, the texts held in the database, its audit chain, the
+    latest signed checkpoint covering it, and a manifest of every file's SHA-256. Building
+    again gives the same bytes for the same record. The dossier is an internal archive: the
+    actor must be a named user, and for a confidential decision one with a role on it
+    (its units, the legal office, the government office, the meeting, the Party liaison or a
+    supervisor)."""
+    from sqlmodel import Session
+
+    from flows.dossier import build_dossier
+    from flows.errors import ProcedureError
+    from flows.service.access import check_read, load_reader
+    from flows.timeline import find_decision
+
+    if out is not None and out.exists() and not out.is_dir():
+        fail("INPUT", "--out", f"不是文件夹：{out}", f"not a folder: {out}")
+    ctx = context(database)
+    with Session(ctx.engine) as session:
+        try:
+            _, decision = find_decision(session, code)
+        except ProcedureError:
+            fail("NOT_FOUND", "CODE", f"决策 {code} 不存在", f"no decision {code}")
+        try:
+            reader = load_reader(session, actor)
+            if reader is None or reader.user_id is None:
+                fail(
+                    "AUTH",
+                    "--actor",
+                    "决策档案为内部档案，须由具名用户生成",
+                    "the dossier is an internal archive: a named user builds it",
+                )
+            check_read(reader, decision)
+        except ProcedureError as exc:
+            fail(exc.rule_id, "--actor", exc.message_zh, exc.message_en)
+    try:
+        path = build_dossier(ctx, code, out_dir=out, now=datetime.now(UTC))
+    except ProcedureError as exc:
+        fail(exc.rule_id, exc.field or "CODE", exc.message_zh, exc.message_en)
+    except OSError as exc:
+        fail("INPUT", "--out", f"无法写入档案：{exc}", f"cannot write the dossier: {exc}")
+    finally:
+        ctx.engine.dispose()
+    typer.echo(f"已生成决策档案 / dossier written: {path}")
+
+
+@archive_app.command("verify")
+def archive_verify(
+    file: Annotated[Path, typer.Argument(metavar="FILE.zip", help="a dossier made by `archive build`")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="the checkpoint public key you trust (default: the one inside the dossier)"
+        ),
+    ] = None,
+) -> None:
+    """Check a dossier with no database: every file listed in the manifest is present with its
+    SHA-256 and nothing else is in it; the audit chain recomputes, event by event and without
+    gaps; every evidence document is the one the chain recorded; the signed checkpoint's
+    signature holds and the chain still has the head it signed. Names what is missing or
+    altered (the file, or the audit event's seq). Exit 0 verified, 1 failed, 2 unusable input."""
+    from flows.dossier import UnusableDossier, verify_dossier
+    from flows.service import checkpoint as cp
+
+    trusted = None
+    if public_key is not None:
+        try:
+            trusted = cp.load_public(public_key.read_bytes(), "--public-key")
+        except OSError:
+            fail("INPUT", "--public-key", f"无法读取 {public_key}", f"cannot read {public_key}")
+        except cp.CheckpointError as exc:
+            fail("INPUT", exc.field, exc.zh, exc.en)
+    try:
+        result = verify_dossier(file, trusted)
+    except UnusableDossier as exc:
+        fail("INPUT", "FILE", exc.zh, exc.en)
+    for finding in result.findings:
+        typer.echo(finding.line())
+    typer.echo(
+        f"决策 {result.decision or '?'}：清单列出 {result.files} 个文件，审计链含 {result.events} 个事件"
+        f" / decision {result.decision or '?'}: {result.files} files listed, {result.events} audit events"
+        " in the chain"
+    )
+    if result.checkpoint is not None:
+        source = (
+            ("所给公钥", "the key given")
+            if result.key_given
+            else ("档案内附公钥", "the key inside the dossier")
+        )
+        typer.echo(
+            f"检查点 {result.checkpoint} 已用{source[0]}核验（密钥标识 {result.key_id}，请与公布的标识核对）"
+            f" / checkpoint {result.checkpoint} checked with {source[1]} (key id {result.key_id}; compare it"
+            " with the published one)"
+        )
+    else:
+        typer.echo("档案中没有签名检查点 / the dossier holds no signed checkpoint")
+    if result.findings:
+        typer.echo(
+            f"核验未通过：{len(result.findings)} 处缺失或被改动 / verification FAILED: "
+            f"{len(result.findings)} missing or altered"
+        )
+        raise typer.Exit(1)
+    typer.echo("核验通过 / verified")
