@@ -54,6 +54,25 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "notifications to the people who wait for it, the public notice the step needs, the catalogue "
         "refresh and the archive dossier. Idempotent: a second run for the same event changes nothing.",
     ),
+    DeploymentSpec(
+        name=proc.CATALOGUES,
+        function="catalogues",
+        description="Regenerate one year's decision catalogue and hearing catalogue (HTML, DOCX, XLSX, "
+        "CSV, JSON). Daily, for the current year, and on demand or after a catalogue event.",
+        cron="0 2 * * *",
+    ),
+    DeploymentSpec(
+        name="archive-dossier",
+        function="archive_dossier",
+        description="Build one decision's archive dossier (一事一档): the ZIP with the index, every "
+        "evidence document, the audit chain and the manifest.",
+    ),
+    DeploymentSpec(
+        name="annual-report",
+        function="annual_report",
+        description="Produce one year's statistics for the annual report on law-based government "
+        "(HTML with charts, and JSON).",
+    ),
 )
 
 BY_NAME: dict[str, DeploymentSpec] = {spec.name: spec for spec in DEPLOYMENTS}

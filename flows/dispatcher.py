@@ -205,8 +205,12 @@ def run_parameters(flow: str, claim: _Claim) -> dict[str, Any]:
     """The parameters of the run an event starts: ids and years, never a secret."""
     if flow == proc.DECISION_PROCEDURE:
         return {"outbox_event_id": claim.event_id}
-    if flow == proc.CATALOGUES:
-        return {"year": int(claim.payload["year"])}
+    if flow == proc.CATALOGUES:  # the version the event concerns, when it names one
+        version = claim.payload.get("version")
+        return {
+            "year": int(claim.payload["year"]),
+            **({"version": version} if isinstance(version, int) else {}),
+        }
     raise LookupError(f"不知道如何启动流程 {flow} / no parameters for the flow {flow}")
 
 

@@ -10,28 +10,42 @@ idempotent: running it twice for the same event changes nothing the first run di
 - `render_notices`: the public notice pages the step needs (the comment notice, the hearing
   notice and participant list, the published decision), rendered from the evidence the action
   stored, under `<data folder>/notices/<decision>/`.
+- `refresh_catalogues`: the catalogue files of the year whose catalogue lists the decision
+  (flows/catalogue_files.py), so that their progress column follows the decision.
+- `assemble_dossier`: the archive dossier of an archived decision (flows/dossier.py).
 
-Time: the flow's writes are dated now; on a database with a simulated clock (a scenario or the
-demo) they are dated at the event's own instant, so a replay stays in its story."""
+Time: the notifications are dated now; on a database with a simulated clock (a scenario or the
+demo) they are dated at the event's own instant, so a replay stays in its story. Documents are
+dated at the event's instant everywhere: the same event always gives the same files."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from flows import procedure as proc
 from flows.errors import not_found
 from flows.service.framework import ServiceContext, the_jurisdiction
-from models import Decision, EvidenceDocument, Jurisdiction, OutboxEvent, Unit, User
+from models import (
+    CatalogueEntry,
+    CatalogueYear,
+    Decision,
+    EvidenceDocument,
+    Jurisdiction,
+    OutboxEvent,
+    Unit,
+    User,
+)
 from models.db import SIMULATED_KINDS, transact
 from notifications.events import EventMessage, EventNotified, notify_event
 from notifications.render import en_date, zh_date
+
+if TYPE_CHECKING:
+    from flows.catalogue_files import CatalogueFiles
 
 # The evidence an event's public notice is rendered from (`notice` work), by event type.
 NOTICE_EVIDENCE: dict[str, tuple[str, ...]] = {
@@ -189,6 +203,7 @@ def render_notices(ctx: ServiceContext, event_id: int) -> list[Path]:
     stored with the event (NOTICE_EVIDENCE), written to
     `<data folder>/notices/<decision>/<evidence id>-<kind>.html`. Writing the same page again
     gives the same file."""
+    from documents.files import write_whole
     from documents.notices import NoticePage, render_notice
 
     facts = read_event(ctx, event_id)
@@ -219,22 +234,37 @@ def render_notices(ctx: ServiceContext, event_id: int) -> list[Path]:
             text=ctx.documents.get(document.sha256).decode("utf-8"),
             issued_on=document.created_at,
         )
-        written.append(write_file(folder / f"{document.id}-{document.kind}.html", render_notice(page)))
+        written.append(write_whole(folder / f"{document.id}-{document.kind}.html", render_notice(page)))
     return written
 
 
-def write_file(path: Path, content: bytes) -> Path:
-    """Write `content` to `path` at once (a temporary file renamed over it): a reader never
-    sees half a file, and a second write of the same content changes nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and path.read_bytes() == content:
-        return path
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+# ------------------------------------------------------------------------ catalogues, dossier
+def refresh_catalogues(ctx: ServiceContext, event_id: int) -> CatalogueFiles | None:
+    """The files of both catalogues of the year whose catalogue lists the event's decision
+    (None when no catalogue lists it)."""
+    from flows.catalogue_files import generate_catalogue_files
+
+    facts = read_event(ctx, event_id)
+    if facts.decision_id is None:
+        return None
+    with Session(ctx.engine) as session:
+        year = session.exec(
+            select(CatalogueYear.year)
+            .join(CatalogueEntry, col(CatalogueEntry.catalogue_year_id) == col(CatalogueYear.id))
+            .join(Decision, col(Decision.catalogue_entry_id) == col(CatalogueEntry.id))
+            .where(Decision.id == facts.decision_id)
+        ).first()
+    if year is None:
+        return None
+    return generate_catalogue_files(ctx, year, now=facts.created_at)
+
+
+def assemble_dossier(ctx: ServiceContext, event_id: int) -> Path:
+    """The archive dossier of the event's decision, under `<data folder>/dossiers/`."""
+    from flows.dossier import build_dossier
+
+    facts = read_event(ctx, event_id)
+    code = facts.payload.get("decision")
+    if not isinstance(code, str):
+        raise not_found("decision", code)
+    return build_dossier(ctx, code, now=facts.created_at)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -99,7 +100,31 @@ def notices_task(outbox_event_id: int) -> list[str]:
         return [str(path) for path in event_work.render_notices(ctx, outbox_event_id)]
 
 
-WORK_TASKS: dict[str, Any] = {"notify": notify_task, "notice": notices_task}
+@machine_task("refresh-catalogues")
+def catalogues_task(outbox_event_id: int) -> dict[str, Any] | None:
+    """The catalogue files of the year that lists the event's decision."""
+    with flow_context() as ctx:
+        files = event_work.refresh_catalogues(ctx, outbox_event_id)
+    return (
+        None
+        if files is None
+        else {"year": files.year, "version": files.version, "folder": str(files.directory)}
+    )
+
+
+@machine_task("assemble-dossier")
+def dossier_task(outbox_event_id: int) -> str:
+    """The archive dossier of the event's decision."""
+    with flow_context() as ctx:
+        return str(event_work.assemble_dossier(ctx, outbox_event_id))
+
+
+WORK_TASKS: dict[str, Any] = {
+    "notify": notify_task,
+    "notice": notices_task,
+    "catalogues": catalogues_task,
+    "dossier": dossier_task,
+}
 
 
 @flow(name=proc.DECISION_PROCEDURE)
@@ -117,6 +142,49 @@ def decision_procedure(outbox_event_id: int) -> dict[str, Any]:
         ", ".join(facts.work) or "no work",
     )
     return {work: WORK_TASKS[work](outbox_event_id) for work in facts.work}
+
+
+# ---------------------------------------------------------------------------- documents on demand
+@flow(name=proc.CATALOGUES)
+def catalogues(year: int | None = None, version: int | None = None) -> dict[str, Any]:
+    """Regenerate both catalogues of `year` (default: the current year, local time), in every
+    format, for `version` (default: the version in force: published, else the current
+    draft). Scheduled daily, started by the dispatcher after a catalogue event (for the version
+    the event concerns), and on demand."""
+    from flows.calendar import local_date
+    from flows.catalogue_files import generate_catalogue_files
+    from flows.service.framework import the_jurisdiction
+
+    with flow_context() as ctx:
+        now = datetime.now(UTC)
+        if year is None:
+            with ctx.session() as session:
+                year = local_date(now, ZoneInfo(the_jurisdiction(session).timezone)).year
+        files = generate_catalogue_files(ctx, year, version=version, now=now)
+    get_run_logger().info("catalogues %s v%s written to %s", files.year, files.version, files.directory)
+    return {"year": files.year, "version": files.version, "folder": str(files.directory)}
+
+
+@flow(name="archive-dossier")
+def archive_dossier(decision: str) -> str:
+    """Build the archive dossier (一事一档) of the archived decision `decision` (its code)."""
+    from flows.dossier import build_dossier
+
+    with flow_context() as ctx:
+        path = build_dossier(ctx, decision, now=datetime.now(UTC))
+    get_run_logger().info("dossier of %s written to %s", decision, path)
+    return str(path)
+
+
+@flow(name="annual-report")
+def annual_report(year: int) -> dict[str, str]:
+    """Produce the statistics of `year` for the annual report (HTML with charts, and JSON)."""
+    from flows.annual_report import build_annual_report
+
+    with flow_context() as ctx:
+        report = build_annual_report(ctx, year, now=datetime.now(UTC))
+    get_run_logger().info("annual report %s written to %s", year, report.html.parent)
+    return {"html": str(report.html), "json": str(report.json)}
 
 
 # ---------------------------------------------------------------------------- the deadline sweep

@@ -1680,12 +1680,7 @@ def no_run(reason: str) -> EventRoute:
 _DP = DECISION_PROCEDURE
 EVENT_ROUTES: dict[str, EventRoute] = {
     # registration and initiation (Arts. 3, 10-11)
-    "decision_registered": route(
-        _DP,
-        "notify",
-        "catalogues",
-        reason="the government office starts the procedure; the catalogue shows it",
-    ),
+    "decision_registered": route(_DP, "notify", reason="the government office starts the procedure"),
     "catalogue_adjustment_needed": route(
         _DP, "notify", reason="the legal office must adjust the catalogue to include the matter (Art. 3(1))"
     ),
@@ -1694,7 +1689,9 @@ EVENT_ROUTES: dict[str, EventRoute] = {
     "flag_refused": no_run("the decision's record shows it with the reason"),
     "flags_changed": no_run("the stage set is recomputed by the action itself"),
     "procedure_started": route(_DP, "catalogues", reason="the catalogue shows the matter under way"),
-    "decision_withdrawn": route(_DP, "catalogues", reason="the catalogue shows the matter withdrawn"),
+    "decision_withdrawn": route(
+        _DP, "catalogues", reason="the catalogue shows the matter withdrawn (暂缓/调整)"
+    ),
     # drafting and the stages
     "draft_submitted": no_run("the department's own record; nobody waits for it"),
     "draft_revised": no_run("a revision is checked when the review or the meeting uses the draft"),
@@ -1725,27 +1722,26 @@ EVENT_ROUTES: dict[str, EventRoute] = {
     "revision_confirmed": no_run("the decision's record shows it"),
     # collective discussion and the decision (Arts. 29-31)
     "submitted_for_discussion": route(_DP, "notify", reason="the government office puts it on the meeting"),
-    "decision_deferred": route(_DP, "catalogues", reason="the catalogue shows the matter deferred"),
+    "decision_deferred": no_run("the matter stays under way; the meeting takes it up again"),
     "decision_made": route(
-        _DP, "notify", "catalogues", reason="the department learns the decision; the catalogue shows it made"
+        _DP,
+        "notify",
+        "catalogues",
+        reason="the department learns the decision; the catalogue shows it completed",
     ),
     "party_replied": no_run("the reply is evidence of the action itself"),
-    "decision_published": route(
-        _DP, "notice", "catalogues", reason="the published decision text (Art. 32); the catalogue shows it"
-    ),
-    "decision_archived": route(
-        _DP, "dossier", "catalogues", reason="the archive dossier (Art. 33); the catalogue shows it completed"
-    ),
+    "decision_published": route(_DP, "notice", reason="the published decision text (Art. 32)"),
+    "decision_archived": route(_DP, "dossier", reason="the archive dossier (一事一档, Art. 33)"),
     # execution, evaluation, suspension (Arts. 34-38)
     "execution_unit_assigned": no_run("the execution unit sees the decision in its list"),
     "execution_problem_reported": no_run("the report is evidence of the action itself"),
     "execution_feedback_received": no_run("the execution unit answers it in its own list"),
     "post_evaluation_started": no_run("the evaluator's own step"),
     "post_evaluation_reported": no_run("the report is evidence of the action itself"),
-    "execution_suspended": no_run("the decision's status shows it"),
-    "execution_resumed": no_run("the decision's status shows it"),
+    "execution_suspended": route(_DP, "catalogues", reason="the catalogue shows the matter suspended (暂缓)"),
+    "execution_resumed": route(_DP, "catalogues", reason="the catalogue shows the matter completed again"),
     "adjustment_started": no_run("the adjustment is a new decision with events of its own"),
-    "decision_terminated": route(_DP, "catalogues", reason="the catalogue shows the matter ended"),
+    "decision_terminated": no_run("a suspended matter already shows as 暂缓 in the catalogue"),
     # time limits: the deadline rows carry their own reminders (the sweep)
     "deadline_extended": no_run("the sweep reminds from the moved deadline row"),
     "deadline_shortened": no_run("the sweep reminds from the moved deadline row"),

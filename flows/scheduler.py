@@ -77,7 +77,7 @@ class DispatchJob:
         try:
             report = dispatch_once(self.ctx, now=now, client_factory=self.client(url) if url else _no_api)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"  # the driver's words
             if error != self.error:
                 log.exception("dispatch at %s failed", now.isoformat())
             self.error = error

@@ -463,7 +463,8 @@ def test_prefect_yaml_declares_every_deployment_with_a_real_flow() -> None:
     for spec in DEPLOYMENTS:
         entry = declared[spec.name]
         assert entry["enforce_parameter_schema"] is True
-        assert entry["description"].strip() and entry["work_pool"]["name"] == WORK_POOL
+        assert entry["description"] == spec.description  # served or deployed, the same words
+        assert entry["work_pool"]["name"] == WORK_POOL
         assert entry["entrypoint"] == spec.entrypoint
         path, function = entry["entrypoint"].split(":")
         flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), function)

@@ -229,3 +229,59 @@ def test_an_unknown_event_id_is_named(ctx: ServiceContext) -> None:
     with pytest.raises(ProcedureError) as caught:
         notify(ctx, 999)
     assert caught.value.rule_id == "NOT_FOUND" and caught.value.field == "outbox_event_id"
+
+
+# ---------------------------------------------------------------- catalogues and the dossier
+def test_a_catalogued_decision_refreshes_its_catalogue_files(ctx: ServiceContext) -> None:
+    import csv
+
+    from flows.event_work import refresh_catalogues
+    from tests.test_catalogue import published as catalogue_published
+
+    catalogue_published(ctx)  # 2026: E1 and E2 published as version 1
+    act(
+        ctx,
+        "register_decision",
+        "sun",
+        "2026-03-02T09:00",
+        ref="D9",
+        title="招商引资若干扶持政策",
+        category=1,
+        lead_unit="commerce",
+        flags=[],
+        catalogue_entry="2026/E2",
+    )
+    act(ctx, "start_procedure", "zhou", "2026-03-02T10:00", decision="D9")
+    files = refresh_catalogues(ctx, event_id(ctx, "procedure_started"))
+    assert files is not None and (files.year, files.version, files.published) == (2026, 1, True)
+    with files.decisions["csv"].open(encoding="utf-8-sig") as handle:
+        table = list(csv.reader(handle))
+    (e2,) = [row for row in table if "招商引资若干扶持政策" in row]
+    assert "推进中" in e2  # the registered decision is under way
+
+    district_only = refresh_catalogues(ctx, event_id(ctx, "catalogue_published"))
+    assert district_only is None  # an event of no decision: the catalogues flow does that
+
+
+def test_an_archived_decision_gets_its_dossier(ctx: ServiceContext) -> None:
+    import zipfile
+
+    from flows.event_work import assemble_dossier, refresh_catalogues
+    from tests.helpers import decided, legality_lawful, participation_done, published
+
+    district(ctx)
+    drafted(ctx)
+    participation_done(ctx)
+    legality_lawful(ctx)
+    decided(ctx)
+    published(ctx)
+    act(ctx, "archive_decision", "zhou", "2026-04-23T09:00", decision="D1")
+    event = event_id(ctx, "decision_archived")
+
+    path = assemble_dossier(ctx, event)
+
+    assert ctx.data_dir is not None and path == ctx.data_dir / "dossiers" / "D1.zip"
+    assert "manifest.json" in zipfile.ZipFile(path).namelist()
+    first = path.read_bytes()
+    assert assemble_dossier(ctx, event).read_bytes() == first  # dated at the event: the same bytes
+    assert refresh_catalogues(ctx, event) is None  # D1 is in no catalogue

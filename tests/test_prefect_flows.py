@@ -205,6 +205,57 @@ def test_one_run_per_routed_event_and_the_runs_do_their_work(
     ]
 
 
+# ---------------------------------------------------------------- the catalogues
+def test_the_catalogue_files_are_regenerated_after_a_catalogue_adjustment(
+    prefect_server: None, shared: ServiceContext
+) -> None:
+    import csv
+
+    from prefect import get_client
+    from prefect.client.schemas.objects import StateType
+
+    from tests.test_catalogue import ELEVATORS, YEAR
+    from tests.test_catalogue import published as catalogue_published
+
+    catalogue_published(shared)  # version 1: E1 and E2
+    earlier_events_handled(shared)
+    assert shared.data_dir is not None
+    folder = shared.data_dir / "catalogues" / str(YEAR)
+    act(
+        shared,
+        "adjust_catalogue",
+        "li",
+        "2026-05-06T09:00",
+        year=YEAR,
+        kind="add",
+        reason="群众呼声高，年中新增",
+        **ELEVATORS,
+    )
+    runner = serve(proc.CATALOGUES)
+    report = dispatch_once(shared, now=at("2026-05-06T09:01"))
+    (started,) = [e for e in report.events if e.outcome == "started"]
+    assert (started.event_type, started.flow) == ("catalogue_adjusted", proc.CATALOGUES)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(started.flow_run_id)
+    assert run.parameters == {"year": YEAR, "version": 2}  # the version the adjustment opened
+    assert set(run.tags) >= {f"catalogue:{YEAR}", "event:catalogue_adjusted"}
+    assert not folder.exists()
+
+    run_queued(runner)
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(run.id).state.type == StateType.COMPLETED
+    written = sorted(p.name for p in (folder / "v2").iterdir())
+    assert written == sorted(
+        f"{YEAR}-v2-{kind}.{fmt}"
+        for kind in ("decisions", "hearings")
+        for fmt in ("csv", "docx", "html", "json", "xlsx")
+    )
+    with (folder / "v2" / f"{YEAR}-v2-decisions.csv").open(encoding="utf-8-sig") as handle:
+        names = [row[1] for row in csv.reader(handle) if len(row) > 1]
+    assert ELEVATORS["matter_name"] in names  # the adjustment's new matter is in the regenerated draft
+
+
 # ---------------------------------------------------------------- retries and failures
 def test_a_task_that_fails_once_is_retried_and_the_run_completes(
     prefect_server: None, shared: ServiceContext, monkeypatch: pytest.MonkeyPatch
