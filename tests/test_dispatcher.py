@@ -406,9 +406,12 @@ def test_decisionflow_dispatch_reports_and_waits_without_prefect(
     create_all(engine, kind="scenario")
     ctx = ServiceContext(engine=engine, data_dir=tmp_path / "data")
     story(ctx)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("DECISIONFLOW_DATA_DIR", str(tmp_path / "data"))
-    result = CliRunner().invoke(app, ["dispatch", "--database", url])
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # not the session's test server
+        result = CliRunner().invoke(app, ["dispatch", "--database", url])
     assert result.exit_code == 1, result.output
     assert "unrouted 1" in result.output and "Prefect unreachable" in result.output
     waiting = [e for e in events(engine) if e.dispatched_at is None]

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from flows import procedure as proc
 from flows.deployments import BY_NAME
@@ -473,6 +474,15 @@ def test_serve_runs_a_local_prefect_serves_the_deployments_and_restarts_them(tmp
 
         act(ctx, "complete_participation", "li", "2026-04-03T09:30", decision="D1")
         wait_until(lambda: len(legal_office_told(ctx)) == 2, "the legal office's notifications")
+
+        # `decisionflow dispatch` on the same data folder finds serve's local server
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from cli import app
+
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):
+            result = CliRunner().invoke(app, ["dispatch", "--database", url])
+        assert result.exit_code == 0 and "Prefect unreachable" not in result.output, result.output
 
         os.kill(api["pids"]["runner"], signal.SIGKILL)  # the serving process dies
         wait_for_line(err, "the serving process stopped", seen_err)
