@@ -39,7 +39,7 @@ from flows.service import ServiceContext
 from models import OutboxEvent
 from models.db import make_engine
 from notifications.policy import EVENT_NOTICES
-from tests.helpers import act, at, district, drafted
+from tests.helpers import act, at, comment_window, district, drafted
 from tests.schema import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,16 +115,7 @@ def story(ctx: ServiceContext) -> None:
     """D1 registered, started and drafted; its comment window opened (routed and unrouted events)."""
     district(ctx)
     drafted(ctx)
-    act(
-        ctx,
-        "open_comment_period",
-        "li",
-        "2026-03-03T09:00",
-        decision="D1",
-        start_date="2026-03-03",
-        end_date="2026-04-02",
-        channels=["website"],
-    )
+    comment_window(ctx, "2026-03-03", "2026-04-02")
 
 
 NOW = at("2026-03-03T09:05")

@@ -17,7 +17,7 @@ from models import Delivery, Notification, OutboxEvent, RecipientPreference, Use
 from notifications.config import NotificationSettings, SmtpSettings
 from notifications.events import EventMessage, notify_event
 from notifications.render import Renderer
-from tests.helpers import act, at, district, drafted, snapshot
+from tests.helpers import act, at, comment_window, district, drafted, snapshot
 
 
 def event_id(ctx: ServiceContext, event_type: str) -> int:
@@ -51,16 +51,7 @@ def participation_completed(ctx: ServiceContext) -> None:
     legal office's approval."""
     district(ctx)
     drafted(ctx)
-    act(
-        ctx,
-        "open_comment_period",
-        "li",
-        "2026-03-03T09:00",
-        decision="D1",
-        start_date="2026-03-03",
-        end_date="2026-04-02",
-        channels=["website"],
-    )
+    comment_window(ctx, "2026-03-03", "2026-04-02")
     from flows.scenario import sweep_until
 
     sweep_until(ctx, at("2026-04-03T09:00"))

@@ -35,7 +35,7 @@ from flows.service import ServiceContext
 from models import CommentPeriod, Notification, OutboxEvent
 from models.db import make_engine, normalise_url
 from tests import conftest
-from tests.helpers import act, at, district, drafted, snapshot
+from tests.helpers import act, at, comment_window, district, drafted, snapshot
 from tests.schema import create_all
 from tests.test_dispatcher import FakeRuns, key_of
 from tests.test_serve import ROOT, lines_of, wait_for_line
@@ -136,16 +136,7 @@ def earlier_events_handled(ctx: ServiceContext) -> None:
 
 def window_closed(ctx: ServiceContext) -> None:
     """D1's comment window opened (a notice page), then closed by the sweep (no run)."""
-    act(
-        ctx,
-        "open_comment_period",
-        "li",
-        "2026-03-03T09:00",
-        decision="D1",
-        start_date="2026-03-03",
-        end_date="2026-04-02",
-        channels=["website"],
-    )
+    comment_window(ctx, "2026-03-03", "2026-04-02")
     from flows.scenario import sweep_until
 
     sweep_until(ctx, at("2026-04-03T09:00"))
@@ -388,16 +379,7 @@ def test_sweep_flow_closes_a_comment_period(prefect_server: None, shared: Servic
 
     district(shared)
     drafted(shared)
-    act(
-        shared,
-        "open_comment_period",
-        "li",
-        "2026-03-03T09:00",
-        decision="D1",
-        start_date="2026-03-03",
-        end_date="2026-04-02",
-        channels=["website"],
-    )
+    comment_window(shared, "2026-03-03", "2026-04-02")
     runner = serve("sweep-deadlines")
     from prefect import get_client
 
