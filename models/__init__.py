@@ -54,8 +54,10 @@ from models.review import (
     LegalityReview,
     RiskAssessment,
 )
+from models.web import ApiToken, Credential
 
 __all__ = [
+    "ApiToken",
     "ArchiveDossier",
     "AuditCheckpoint",
     "AuditEvent",
@@ -70,6 +72,7 @@ __all__ = [
     "CommentPeriod",
     "CommentPeriodStatus",
     "CongressStep",
+    "Credential",
     "DatabaseMark",
     "DayUnit",
     "Deadline",

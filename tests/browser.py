@@ -1,0 +1,81 @@
+"""Browser-test plumbing: the web app served by a real uvicorn on loopback, and Debian's
+Chromium driven by Playwright (never `playwright install`: the browser is the system's).
+
+The listening socket is bound and put in listen mode before the server thread starts, so a
+browser can connect at once: the kernel queues the connection until uvicorn accepts it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("DECISIONFLOW_CHROMIUM", "/usr/bin/chromium")
+
+
+def chromium_path() -> str:
+    """The system Chromium; missing is a failure in CI (.ci/run installs it), a skip elsewhere."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.environ.get("CI") or os.environ.get("DECISIONFLOW_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)")
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@contextmanager
+def browser_page(base_url: str) -> Iterator[Any]:
+    """A fresh Chromium page (its own context: its own cookies) with the zh-CN locale."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(
+                base_url=base_url, locale="zh-CN", viewport={"width": 1280, "height": 860}
+            )
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+            context.close()
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot for the README (docs/screenshots/<name>.png)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    scratch = target.with_suffix(".tmp.png")
+    page.screenshot(path=str(scratch), full_page=True)
+    shutil.move(scratch, target)
+    return target

@@ -1,0 +1,74 @@
+"""Who is asking: the signed-in user of a page request (the session cookie) as the same
+`Actor` the service layer checks roles and units on. The session holds only the user's code;
+the user, unit and roles are read again on every request, so a disabled user or a changed
+role takes effect at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+from sqlmodel import Session, col, select
+
+from flows.errors import ProcedureError
+from flows.service.framework import Actor, load_actor, the_jurisdiction
+from models import Unit, User
+
+SESSION_USER = "user"
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """The signed-in user: the service's `Actor` plus what pages show."""
+
+    actor: Actor
+    name: str
+    unit_name: str
+
+    @property
+    def code(self) -> str:
+        return self.actor.code
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.actor.roles
+
+
+def load_web_user(session: Session, code: str) -> WebUser | None:
+    """The active user `code` with unit and roles, or None (unknown, disabled, reserved)."""
+    try:
+        actor = load_actor(session, the_jurisdiction(session), code)
+    except ProcedureError:
+        return None
+    if actor.user_id is None:  # the public is never signed in
+        return None
+    found = session.exec(
+        select(User.name, Unit.name).join(Unit, col(Unit.id) == User.unit_id).where(User.id == actor.user_id)
+    ).first()
+    if found is None:
+        return None
+    return WebUser(actor, found[0], found[1])
+
+
+def current_user(request: Request) -> WebUser | None:
+    """The signed-in user of this request (kept on `request.state.user` for the templates)."""
+    if hasattr(request.state, "user"):
+        user: WebUser | None = request.state.user
+        return user
+    code = request.session.get(SESSION_USER)
+    user = None
+    if isinstance(code, str) and code:
+        with Session(request.app.state.ctx.engine) as session:
+            user = load_web_user(session, code)
+        if user is None:
+            request.session.clear()  # disabled or removed since sign-in
+    request.state.user = user
+    return user
+
+
+def require_user(request: Request) -> WebUser:
+    """A page that needs a signed-in user: others are sent to the sign-in page."""
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(status_code=303, headers={"Location": f"/login?next={request.url.path}"})
+    return user
