@@ -58,7 +58,7 @@ def serve(
     ] = 2.0,
 ) -> None:
     """Sweep deadlines and dispatch the outbox on intervals until SIGINT/SIGTERM (see SERVE_HELP)."""
-    from flows.prefect_runtime import EmbeddedPrefect, configured_api_url
+    from flows.prefect_runtime import AlreadyServing, EmbeddedPrefect, configured_api_url
     from flows.scheduler import DispatchJob, build_scheduler
     from notifications.errors import ConfigError
     from notifications.runtime import check_startup
@@ -107,7 +107,10 @@ def serve(
     )
     try:
         if embedded is not None:
-            embedded.start()
+            try:
+                embedded.start()
+            except AlreadyServing as exc:
+                fail("INPUT", "--database", exc.zh, exc.en)
         scheduler.start()
         where = ctx.engine.url.render_as_string(hide_password=True)
         typer.echo(

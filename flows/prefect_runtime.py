@@ -214,6 +214,10 @@ class EmbeddedPrefect:
         return self.server.api_url if self.ready.is_set() else None
 
     def start(self) -> None:
+        """Start supervising (the server and the serving process start in the background).
+        Processes left behind by an earlier serve of this data folder that was killed are
+        stopped first; a serve still running on it is refused (AlreadyServing)."""
+        stop_leftovers(self.home)
         self._thread = threading.Thread(target=self._supervise, name="prefect-supervisor", daemon=True)
         self._thread.start()
 
@@ -242,6 +246,8 @@ class EmbeddedPrefect:
                 if self._stop.is_set():
                     return
                 log.exception("the embedded Prefect could not be started; trying again")
+                if not self.server.alive:
+                    self.server.port = free_port()  # the port may have been taken meanwhile
             self._stop.wait(SUPERVISE_SECONDS)
 
     def _check(self, first: bool) -> None:
@@ -278,6 +284,52 @@ class EmbeddedPrefect:
         (self.home / API_FILE).write_text(
             json.dumps({"url": self.server.api_url, "pids": pids}), encoding="utf-8"
         )
+
+
+class AlreadyServing(RuntimeError):
+    """Another `decisionflow serve` runs the embedded Prefect of this data folder."""
+
+    def __init__(self, pid: int, home: Path) -> None:
+        self.zh = f"另一个 decisionflow serve（进程 {pid}）正在使用 {home}"
+        self.en = f"another decisionflow serve (pid {pid}) is using {home}"
+        super().__init__(f"{self.zh} / {self.en}")
+
+
+def _command_line(pid: int) -> str:
+    """The command line of process `pid` ("" when it is gone or cannot be read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_leftovers(home: Path) -> None:
+    """Stop the local server and serving process that a killed `decisionflow serve` left
+    running on this data folder (recorded in api.json, and still running the same commands).
+    A serve that is still running on the folder is refused: two would share one database."""
+    try:
+        pids = json.loads((home / API_FILE).read_text(encoding="utf-8"))["pids"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    serve = pids.get("serve")
+    if isinstance(serve, int) and serve != os.getpid() and _alive(serve) and "serve" in _command_line(serve):
+        raise AlreadyServing(serve, home)
+    for name, marker in (("runner", "flows.prefect_runtime"), ("server", "prefect")):
+        pid = pids.get(name)
+        if isinstance(pid, int) and _alive(pid) and marker in _command_line(pid):
+            log.warning("stopping the %s (pid %s) an earlier serve left running", name, pid)
+            os.kill(pid, signal.SIGTERM)
+    (home / API_FILE).unlink(missing_ok=True)
 
 
 def recorded_api_url(data_dir: Path | None) -> str | None:

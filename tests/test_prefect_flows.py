@@ -487,3 +487,41 @@ def test_serve_runs_a_local_prefect_serves_the_deployments_and_restarts_them(tmp
         rest += line
     assert "Traceback" not in rest, rest
     engine.dispose()
+
+
+def test_processes_left_by_a_killed_serve_are_stopped_and_a_running_serve_is_not_doubled(
+    tmp_path: Path,
+) -> None:
+    from flows.prefect_runtime import AlreadyServing, stop_leftovers
+
+    home = tmp_path / "prefect"
+    home.mkdir()
+    # a "server" still running, recorded by a serve that is gone (its pid: a finished process)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "prefect", "server"])
+    record = {
+        "url": "http://127.0.0.1:1/api",
+        "pids": {"serve": gone.pid, "server": server.pid, "runner": None},
+    }
+    (home / API_FILE).write_text(json.dumps(record), encoding="utf-8")
+    try:
+        stop_leftovers(home)
+        assert server.wait(timeout=30) == -signal.SIGTERM
+        assert not (home / API_FILE).exists()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+    # a serve of this data folder that is still running: refused, nothing stopped
+    serving = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "serve"])
+    record["pids"] = {"serve": serving.pid, "server": None, "runner": None}
+    (home / API_FILE).write_text(json.dumps(record), encoding="utf-8")
+    try:
+        with pytest.raises(AlreadyServing) as caught:
+            stop_leftovers(home)
+        assert str(serving.pid) in caught.value.en and serving.poll() is None
+    finally:
+        serving.kill()
+        serving.wait()
