@@ -489,6 +489,14 @@ def test_serve_runs_a_local_prefect_serves_the_deployments_and_restarts_them(tmp
     engine.dispose()
 
 
+def started(*words: str) -> subprocess.Popen[str]:
+    """A process whose command line holds `words`, once it runs (it says so on stdout)."""
+    code = "import time; print('up', flush=True); time.sleep(120)"
+    process = subprocess.Popen([sys.executable, "-c", code, *words], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "up\n"
+    return process
+
+
 def test_processes_left_by_a_killed_serve_are_stopped_and_a_running_serve_is_not_doubled(
     tmp_path: Path,
 ) -> None:
@@ -499,7 +507,7 @@ def test_processes_left_by_a_killed_serve_are_stopped_and_a_running_serve_is_not
     # a "server" still running, recorded by a serve that is gone (its pid: a finished process)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "prefect", "server"])
+    server = started("prefect", "server")
     record = {
         "url": "http://127.0.0.1:1/api",
         "pids": {"serve": gone.pid, "server": server.pid, "runner": None},
@@ -515,7 +523,7 @@ def test_processes_left_by_a_killed_serve_are_stopped_and_a_running_serve_is_not
             server.wait()
 
     # a serve of this data folder that is still running: refused, nothing stopped
-    serving = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "serve"])
+    serving = started("serve")
     record["pids"] = {"serve": serving.pid, "server": None, "runner": None}
     (home / API_FILE).write_text(json.dumps(record), encoding="utf-8")
     try:
