@@ -117,13 +117,12 @@ def serve(
             f"decisionflow serve started / 已启动: 每 {seconds:g} 秒巡检 / sweep every {seconds:g} s, "
             f"channels {', '.join(settings.channels)}, database {where}"
         )
-        if embedded is None:
-            typer.echo(f"Prefect: {external} (workers run the deployments / 由工作进程运行部署)")
-        else:
-            typer.echo(
-                f"Prefect: local server / 本地服务 under {embedded.home} (starting / 启动中), "
-                f"dispatch every {dispatch_interval:g} s"
-            )
+        where_prefect = (
+            f"{external} (workers run the deployments / 由工作进程运行部署)"
+            if embedded is None
+            else f"local server / 本地服务 under {embedded.home} (starting / 启动中)"
+        )
+        typer.echo(f"Prefect: {where_prefect}, dispatch every {dispatch_interval:g} s")
         while not stop.wait(timeout=3600):
             pass
         name = signal.Signals(received[0]).name if received else "stop"

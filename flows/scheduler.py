@@ -92,7 +92,12 @@ class DispatchJob:
         elif self.unreachable and not report.unreachable:
             log.info("Prefect reachable again")
         self.unreachable = report.unreachable
-        if report.started or report.failed:
+        if report.failed:
+            failures = "; ".join(
+                f"outbox {e.event_id}: {e.error}" for e in report.events if e.outcome == "failed"
+            )
+            log.warning("dispatch at %s: %s (%s)", now.isoformat(), report.line(), failures)
+        elif report.started:
             log.info("dispatch at %s: %s", now.isoformat(), report.line())
         return report
 
