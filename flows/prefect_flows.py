@@ -62,8 +62,11 @@ def worth_retrying(_task: Any, _run: Any, state: Any) -> bool:
     briefly failing. A refusal, a missing row, a broken template or a bug fails at once."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    lasting = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
     try:
         state.result()
+    except lasting:
+        return False
     except (OperationalError, InterfaceError, OSError):
         return True
     except Exception:

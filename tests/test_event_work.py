@@ -276,3 +276,20 @@ def test_an_archived_decision_gets_its_dossier(ctx: ServiceContext) -> None:
     first = path.read_bytes()
     assert assemble_dossier(ctx, event).read_bytes() == first  # dated at the event: the same bytes
     assert refresh_catalogues(ctx, event) is None  # D1 is in no catalogue
+
+
+def test_only_failures_that_may_pass_are_retried() -> None:
+    from prefect.states import Failed
+    from sqlalchemy.exc import OperationalError
+
+    from flows.errors import not_found
+    from flows.prefect_flows import worth_retrying
+
+    def failed(exc: BaseException) -> bool:
+        return worth_retrying(None, None, Failed(data=exc))
+
+    assert failed(OperationalError("SELECT 1", {}, Exception("the server closed the connection")))
+    assert failed(OSError(5, "Input/output error"))
+    assert not failed(FileNotFoundError("evidence file missing"))
+    assert not failed(not_found("outbox_event_id", 7))
+    assert not failed(KeyError("no_such_name"))
