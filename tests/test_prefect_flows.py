@@ -248,6 +248,41 @@ def test_the_catalogue_files_are_regenerated_after_a_catalogue_adjustment(
     assert ELEVATORS["matter_name"] in names  # the adjustment's new matter is in the regenerated draft
 
 
+def test_the_dossier_and_the_annual_report_on_demand(prefect_server: None, shared: ServiceContext) -> None:
+    import zipfile
+
+    from prefect import get_client
+    from prefect.client.schemas.objects import StateType
+
+    from tests.helpers import decided, legality_lawful, participation_done, published
+
+    district(shared)
+    drafted(shared)
+    participation_done(shared)
+    legality_lawful(shared)
+    decided(shared)
+    published(shared)
+    act(shared, "archive_decision", "zhou", "2026-04-23T09:00", decision="D1")
+    runner = serve("archive-dossier", "annual-report")
+    with get_client(sync_client=True) as client:
+        runs = [
+            client.create_flow_run_from_deployment(
+                client.read_deployment_by_name(BY_NAME[name].full_name).id, parameters=parameters
+            )
+            for name, parameters in (
+                ("archive-dossier", {"decision": "D1"}),
+                ("annual-report", {"year": 2026}),
+            )
+        ]
+    run_queued(runner)
+    with get_client(sync_client=True) as client:
+        assert [client.read_flow_run(r.id).state.type for r in runs] == [StateType.COMPLETED] * 2
+    assert shared.data_dir is not None
+    assert "manifest.json" in zipfile.ZipFile(shared.data_dir / "dossiers" / "D1.zip").namelist()
+    report = shared.data_dir / "reports" / "2026"
+    assert sorted(p.name for p in report.iterdir()) == ["annual-report-2026.html", "annual-report-2026.json"]
+
+
 # ---------------------------------------------------------------- retries and failures
 def test_a_task_that_fails_once_is_retried_and_the_run_completes(
     prefect_server: None, shared: ServiceContext, monkeypatch: pytest.MonkeyPatch
