@@ -215,10 +215,21 @@ def user_add(
     actor: ActorOption,
     name: Annotated[str, typer.Option("--name")] = "",
     email: Annotated[str | None, typer.Option("--email")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="also set the sign-in password, typed at a hidden prompt")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="also set the sign-in password, read from standard input")
+    ] = False,
     database: DatabaseOption = None,
 ) -> None:
-    """Add a user account with its roles (audited)."""
+    """Add a user account with its roles (audited); with --password or --password-stdin, also its sign-in password."""
+    from cli.account_cmd import read_new_password, set_password_or_exit
+
+    secret = read_new_password(id, password_stdin) if password or password_stdin else None
     _act(database, "add_user", actor, {"id": id, "unit": unit, "roles": role, "name": name, "email": email})
+    if secret is not None:
+        set_password_or_exit(database, actor, id, secret)
 
 
 @user_app.command("disable")

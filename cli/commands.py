@@ -2,6 +2,7 @@
 
 import cli.serve_cmd  # noqa: F401  (imports cli.notify_cmd: sweep, deadlines, inbox, outbox, serve)
 from cli import (  # noqa: F401
+    account_cmd,
     admin_cmd,
     archive_cmd,
     calendar_cmd,

@@ -16,6 +16,7 @@ from cli.decision_cmd import pad, stage_label, step_line, weekday_zh
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlmodel import Session
 
 DEFAULT_DEMO_DATABASE = "sqlite:///var/demo.db"
 NEXT_STEPS_SHOWN = 3
@@ -46,7 +47,7 @@ def demo(
     from sqlmodel import Session, select
 
     from cli.common import open_database
-    from flows.demo import ORGAN, build_demo, demo_status
+    from flows.demo import ORGAN, build_demo, demo_password, demo_status
     from flows.errors import ProcedureError
     from flows.service import ServiceContext
     from flows.service.audit import verify_all
@@ -123,6 +124,7 @@ def demo(
     with Session(engine) as session:
         rows = demo_status(session, moment)
         chains, events, breaks = verify_all(session)
+        accounts = demo_accounts(session)
     engine.dispose()
 
     local = moment.astimezone(ZONE)
@@ -151,12 +153,48 @@ def demo(
         if not upcoming:
             typer.echo(f"{'':13}   → 无待办法定期限 / no statutory date pending")
     typer.echo("")
+    if accounts:
+        typer.echo("演示账号 demo accounts（网页登录 web sign-in: /login）")
+        typer.echo(
+            f"{pad('账号 account', 13)} {pad('密码 password', 24)} {pad('姓名 name', 18)} {pad('单位 unit', 22)} 角色 roles"
+        )
+        for code, name, unit_name, roles in accounts:
+            typer.echo(
+                f"{pad(code, 13)} {pad(demo_password(code), 24)} {pad(name, 18)} {pad(unit_name, 22)} {roles}"
+            )
+        typer.echo("")
     if rows:
         example = rows[len(rows) // 2].code
         typer.echo(
             f"完整时间线 full timeline: decisionflow decision timeline {example} --database {database}"
         )
     raise typer.Exit(1 if breaks else 0)
+
+
+def demo_accounts(session: Session) -> list[tuple[str, str, str, str]]:
+    """The accounts that can sign in (code, name, unit, roles), in the demo's order."""
+    from sqlmodel import col, select
+
+    from flows.demo import USERS
+    from models import Credential, Unit, User, UserRole
+
+    order = {user["id"]: index for index, user in enumerate(USERS)}
+    rows = session.exec(
+        select(User.code, User.name, Unit.name, UserRole.role)
+        .join(Unit, col(Unit.id) == User.unit_id)
+        .join(Credential, col(Credential.user_id) == col(User.id))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(col(User.active).is_(True))
+    ).all()
+    found: dict[str, tuple[str, str, list[str]]] = {}
+    for code, name, unit_name, role in rows:
+        found.setdefault(code, (name, unit_name, []))[2].extend([role] if role else [])
+    return [
+        (code, name, unit_name, ", ".join(sorted(roles)))
+        for code, (name, unit_name, roles) in sorted(
+            found.items(), key=lambda item: order.get(item[0], len(order))
+        )
+    ]
 
 
 def _replace(engine: Engine, database: str, path: Path | None) -> Engine:

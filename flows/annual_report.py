@@ -451,6 +451,18 @@ class _Span:
     end: datetime | None = None  # set while the stage stands completed
 
 
+def stage_moves(decision_id: int, at: datetime, stages: Any) -> list[StageEvent]:
+    """The stage transitions one audit event's notes record (`Tx.move_stage` notes each as
+    {stage: "before->after"}); none when the event moved no stage."""
+    if not isinstance(stages, dict):
+        return []
+    moves = []
+    for stage_id, move in stages.items():
+        before, _, after = str(move).partition("->")
+        moves.append(StageEvent(decision_id, stage_id, before, after, at))
+    return moves
+
+
 def stage_spans(events: Iterable[StageEvent]) -> dict[tuple[int, str], _Span]:
     """Per (decision, stage): when work on it started (its first move into a worked-on status)
     and when it was completed (its latest completion, unless it was re-opened since). The
@@ -830,9 +842,7 @@ def gather_facts(
             continue
         if action in EVENT_ACTIONS:
             actions.append(ActionEvent(decision_id, action, at))
-        for stage_id, move in stages.items() if isinstance(stages, dict) else ():
-            before, _, after = str(move).partition("->")  # as Tx.move_stage notes it
-            stage_events.append(StageEvent(decision_id, stage_id, before, after, at))
+        stage_events.extend(stage_moves(decision_id, at, stages))
     deadlines = tuple(
         DeadlineRow(
             row.decision_id or 0,
@@ -1109,10 +1119,13 @@ __all__ = [
     "AnnualReport",
     "AnnualStatistics",
     "ReportFacts",
+    "StageEvent",
     "annual_statistics",
     "build_annual_report",
     "check_report_reader",
     "compute_statistics",
     "gather_facts",
     "report_data",
+    "stage_moves",
+    "stage_spans",
 ]

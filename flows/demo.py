@@ -24,6 +24,7 @@ from sqlmodel import Session
 from flows.calendar import WorkingCalendar, local_date
 from flows.scenario import sweep_until
 from flows.service import ServiceContext, run_action, setup_jurisdiction
+from flows.service.accounts import set_demo_passwords
 from flows.service.framework import load_calendar
 from flows.timeline import DecisionOverview, decision_overview
 from models.db import DatabaseStateError, database_kind
@@ -71,6 +72,15 @@ USERS: list[dict[str, Any]] = [
     {"id": "yangfan", "name": "杨帆", "unit": "zfb", "roles": ["supervisor"]},
     {"id": "chenchen", "name": "陈晨", "unit": "wb", "roles": ["party_liaison"]},
 ]
+
+# Every demo account signs in with a published password (set only on a database marked demo).
+DEMO_PASSWORD = "demo-{code}-2026"
+DEMO_ADMIN = "liuyang"
+
+
+def demo_password(code: str) -> str:
+    return DEMO_PASSWORD.format(code=code)
+
 
 # the roster in speaking order, the head last (Art. 30(2))
 MEMBERS = ["zhangming", "wangfang", "liuqiang", "huanghai", "quzhang"]
@@ -763,6 +773,8 @@ def build_demo(ctx: ServiceContext, now: datetime) -> DemoResult:
     setup_jurisdiction(
         ctx, {"organ": ORGAN, "timezone": str(TIMEZONE)}, UNITS, USERS, now=first - timedelta(days=1)
     )
+    passwords = {user["id"]: demo_password(user["id"]) for user in USERS}
+    set_demo_passwords(ctx, DEMO_ADMIN, passwords, now=first - timedelta(days=1))
     # Codes follow registration order within each year, as the organ would number them.
     codes: dict[str, str] = {}
     per_year: dict[int, int] = {}
@@ -797,4 +809,4 @@ def demo_status(session: Session, now: datetime) -> list[DecisionOverview]:
     return decision_overview(session, now)
 
 
-__all__ = ["ORGAN", "DemoResult", "build_demo", "demo_status"]
+__all__ = ["ORGAN", "USERS", "DemoResult", "build_demo", "demo_password", "demo_status"]

@@ -17,6 +17,9 @@ class Credential(SQLModel, table=True):
     failed_attempts: int = 0  # consecutive failures since the last success
     locked_until: datetime | None = None
     last_sign_in_at: datetime | None = None
+    # the account's sessions: a web session is valid while it carries this number; signing
+    # out and a new password move it on, which ends every session of the account at once
+    session_epoch: int = 0
 
 
 class ApiToken(SQLModel, table=True):

@@ -226,8 +226,9 @@ def decided(ctx: ServiceContext, ref: str = "D1", meeting: str = "2026-04-17") -
     )
 
 
-def published(ctx: ServiceContext, ref: str = "D1") -> None:
-    """After `decided`: the Party committee's report and reply, then publication (Art. 31-32)."""
+def published(ctx: ServiceContext, ref: str = "D1", **publication: Any) -> None:
+    """After `decided`: the Party committee's report and reply, then publication (Art. 31-32);
+    `publication` adds to (or replaces) the publication's fields."""
     act(ctx, "record_party_report", "chen", "2026-04-20T09:00", decision=ref, on_date="2026-04-20")
     act(
         ctx,
@@ -244,7 +245,10 @@ def published(ctx: ServiceContext, ref: str = "D1") -> None:
         "zhou",
         "2026-04-22T09:00",
         decision=ref,
-        channels=["gazette", "website", "newspaper"],
-        published_on="2026-04-22",
-        text="决定全文",
+        **{
+            "channels": ["gazette", "website", "newspaper"],
+            "published_on": "2026-04-22",
+            "text": "决定全文",
+            **publication,
+        },
     )

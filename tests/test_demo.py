@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cli import app
 from flows.demo import build_demo, demo_status
 from flows.service import ServiceContext, row_digests
+from flows.service.accounts import verify_sign_in
 from flows.service.audit import verify_all
 from models import AuditEvent, CommentPeriod, Decision, DecisionStatus, StageInstance, StageStatus
 from models.db import make_engine, mark_database
@@ -133,3 +134,10 @@ def test_the_demo_command_prints_every_decision_and_the_decision_commands_work(t
         missing = runner.invoke(app, ["decision", command, "NO-SUCH", "--database", url])
         assert missing.exit_code == 2
         assert "error NOT_FOUND [REF]" in missing.output and "NO-SUCH" in missing.output
+
+    # every demo account signs in with the password the command printed
+    assert "演示账号 demo accounts" in shown.output and "demo-liuyang-2026" in shown.output
+    engine = make_engine(url)
+    signed = verify_sign_in(ServiceContext(engine=engine), "liuyang", "demo-liuyang-2026", "127.0.0.1")
+    engine.dispose()
+    assert signed.ok and signed.actor is not None and "admin" in signed.actor.roles

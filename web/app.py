@@ -123,6 +123,8 @@ def render(
 ) -> HTMLResponse:
     """A page in the request's locale, with `_` (gettext), `pick` (zh/en text the service
     carries), the CSRF token and the signed-in user (if any) in its context."""
+    from web.deps import current_user  # deps reads the app's context: imported when used
+
     locale = locale_of(request)
     translation = i18n.translations(locale)
     values: dict[str, Any] = {
@@ -133,7 +135,7 @@ def render(
         "pick": lambda zh, en: i18n.pick(locale, zh, en),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
-        "user": getattr(request.state, "user", None),
+        "user": current_user(request),
     }
     values.update(context or {})
     templates: Jinja2Templates = request.app.state.templates

@@ -1,7 +1,9 @@
 """Who is asking: the signed-in user of a page request (the session cookie) as the same
 `Actor` the service layer checks roles and units on. The session holds only the user's code;
 the user, unit and roles are read again on every request, so a disabled user or a changed
-role takes effect at once."""
+role takes effect at once. The session also carries the account's session number
+(`Credential.session_epoch`): signing out, or a new password, moves the number on and every
+session that carries the old one stops working, on every device."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from sqlmodel import Session, col, select
 
 from flows.errors import ProcedureError
 from flows.service.framework import Actor, load_actor, the_jurisdiction
-from models import Unit, User
+from models import Credential, Unit, User
 
 SESSION_USER = "user"
+SESSION_EPOCH = "epoch"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class WebUser:
     actor: Actor
     name: str
     unit_name: str
+    session_epoch: int | None = None  # None: the account has no password (cannot sign in)
 
     @property
     def code(self) -> str:
@@ -43,11 +47,14 @@ def load_web_user(session: Session, code: str) -> WebUser | None:
     if actor.user_id is None:  # the public is never signed in
         return None
     found = session.exec(
-        select(User.name, Unit.name).join(Unit, col(Unit.id) == User.unit_id).where(User.id == actor.user_id)
+        select(User.name, Unit.name, Credential.session_epoch)
+        .join(Unit, col(Unit.id) == User.unit_id)
+        .outerjoin(Credential, col(Credential.user_id) == col(User.id))
+        .where(User.id == actor.user_id)
     ).first()
     if found is None:
         return None
-    return WebUser(actor, found[0], found[1])
+    return WebUser(actor, found[0], found[1], found[2])
 
 
 def current_user(request: Request) -> WebUser | None:
@@ -60,8 +67,13 @@ def current_user(request: Request) -> WebUser | None:
     if isinstance(code, str) and code:
         with Session(request.app.state.ctx.engine) as session:
             user = load_web_user(session, code)
-        if user is None:
-            request.session.clear()  # disabled or removed since sign-in
+        if (
+            user is None
+            or user.session_epoch is None
+            or request.session.get(SESSION_EPOCH) != user.session_epoch
+        ):
+            user = None
+            request.session.clear()  # disabled, signed out elsewhere or a new password since sign-in
     request.state.user = user
     return user
 

@@ -13,9 +13,15 @@ confidential decision is readable only by a named, active user who has a role on
 
 An administrator (`admin`) runs the system and has no access to a decision's content by that role.
 Listing commands leave out what the reader may not see; a command about one decision refuses
-with AUTH."""
+with AUTH.
+
+The staff's web pages and the JSON API are stricter than the CLI (issue 10: "a department sees
+its own drafts"): there a user sees a decision only with a role on it, as above, or once it has
+been published (`may_see`), and its audit trail only with a role on it (`has_role_on`)."""
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from sqlmodel import Session
 
@@ -32,9 +38,9 @@ def is_confidential(decision: Decision) -> bool:
     return "confidential" in (decision.flags or []) or "confidential" in (decision.proposed_flags or [])
 
 
-def may_read(reader: Actor | None, decision: Decision) -> bool:
-    if not is_confidential(decision):
-        return True
+def has_role_on(reader: Actor | None, decision: Decision) -> bool:
+    """The reader is a named, active user with a role on the decision: one of `READ_ROLES`,
+    or a user of one of its units (undertaking, lead, or acting after the decision)."""
     if reader is None or reader.user_id is None:  # no one named, or the public
         return False
     if reader.roles & READ_ROLES:
@@ -44,11 +50,51 @@ def may_read(reader: Actor | None, decision: Decision) -> bool:
     )
 
 
+def may_read(reader: Actor | None, decision: Decision) -> bool:
+    """The CLI's rule: anyone reads a decision that is not confidential."""
+    return not is_confidential(decision) or has_role_on(reader, decision)
+
+
+def may_see(reader: Actor | None, decision: Decision) -> bool:
+    """The web's and the API's rule for staff: a decision with a role on it, or one already
+    published (which the portal shows anyone; a confidential decision is never published).
+    Another unit's drafts stay with that unit."""
+    if has_role_on(reader, decision):
+        return True
+    return decision.published_on is not None and not is_confidential(decision)
+
+
 def load_reader(session: Session, code: str | None) -> Actor | None:
     """The reader an adapter names (`--actor`), or None when it names no one."""
     if code is None:
         return None
     return load_actor(session, the_jurisdiction(session), code)
+
+
+def check_see(reader: Actor | None, decision: Decision) -> None:
+    """Refuse (AUTH, 403) a staff page or API read of a decision the reader may not see."""
+    if not may_see(reader, decision):
+        _forbidden(
+            reader,
+            f"决策 {decision.code} 尚未公布，仅对其负有职责的人员可见",
+            f"decision {decision.code} is not published: only a user with a role on it may see it",
+        )
+
+
+def check_role_on(reader: Actor | None, decision: Decision) -> None:
+    """Refuse (AUTH, 403) what only a user with a role on the decision may read (its audit
+    trail: the events carry what the public gave, e.g. a commenter's contact)."""
+    if not has_role_on(reader, decision):
+        _forbidden(
+            reader,
+            f"决策 {decision.code} 的审计记录仅对其负有职责的人员开放",
+            f"the audit trail of {decision.code} is open only to users with a role on it",
+        )
+
+
+def _forbidden(reader: Actor | None, zh: str, en: str) -> NoReturn:
+    who = reader.code if reader else "—"
+    raise refusal("AUTH", f"{zh}（现为 {who}）", f"{en} (now {who})", field="decision", kind="forbidden")
 
 
 def check_read(reader: Actor | None, decision: Decision) -> None:
@@ -64,4 +110,14 @@ def check_read(reader: Actor | None, decision: Decision) -> None:
         )
 
 
-__all__ = ["READ_ROLES", "check_read", "is_confidential", "load_reader", "may_read"]
+__all__ = [
+    "READ_ROLES",
+    "check_read",
+    "check_role_on",
+    "check_see",
+    "has_role_on",
+    "is_confidential",
+    "load_reader",
+    "may_read",
+    "may_see",
+]

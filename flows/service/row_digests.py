@@ -44,7 +44,7 @@ VOLATILE: Mapping[str, frozenset[str]] = {
     # comments (each a tracked row); a digest taken before either existed still matches
     "decision": frozenset({"audit_seq", "audit_head", "comment_seq"}),
     # sign-in bookkeeping, moved by every sign-in attempt and every API call
-    "credential": frozenset({"failed_attempts", "locked_until", "last_sign_in_at"}),
+    "credential": frozenset({"failed_attempts", "locked_until", "last_sign_in_at", "session_epoch"}),
     "apitoken": frozenset({"last_used_at"}),
     "deadline": frozenset(
         {"next_remind_at", "reminded_until", "failures", "failed_step", "last_error", "failed_at", "retry_at"}
