@@ -1,7 +1,7 @@
 """outbox dispatch
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 15:27:25.966416
 
 The dispatcher's bookkeeping on outbox events: the flow and run each started, a claim
@@ -17,8 +17,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0010'
+revision: str = '0012'
+down_revision: str | Sequence[str] | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
