@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from flows import procedure as proc
 from flows.deployments import BY_NAME
 from flows.dispatcher import dispatch_once, prefect_client
-from flows.prefect_runtime import API_FILE, LocalServer, no_heartbeats
+from flows.prefect_runtime import API_FILE, LocalServer, no_heartbeats, stop_leftovers
 from flows.service import ServiceContext
 from models import CommentPeriod, Notification, OutboxEvent
 from models.db import make_engine, normalise_url
@@ -513,6 +513,7 @@ def test_serve_runs_a_local_prefect_serves_the_deployments_and_restarts_them(tmp
         if process.poll() is None:
             process.kill()
             process.wait()
+            stop_leftovers(home)  # the server and serving process of the serve killed here
     assert not (home / API_FILE).exists()
     for pid in (api["pids"]["server"],):
         with pytest.raises(ProcessLookupError):
@@ -535,7 +536,7 @@ def started(*words: str) -> subprocess.Popen[str]:
 def test_processes_left_by_a_killed_serve_are_stopped_and_a_running_serve_is_not_doubled(
     tmp_path: Path,
 ) -> None:
-    from flows.prefect_runtime import AlreadyServing, stop_leftovers
+    from flows.prefect_runtime import AlreadyServing
 
     home = tmp_path / "prefect"
     home.mkdir()
