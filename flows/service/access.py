@@ -64,4 +64,41 @@ def check_read(reader: Actor | None, decision: Decision) -> None:
         )
 
 
-__all__ = ["READ_ROLES", "check_read", "is_confidential", "load_reader", "may_read"]
+def may_read_file(reader: Actor | None, decision: Decision) -> bool:
+    """The decision's working file (drafts, inputs, deadlines, audit trail) as the staff pages
+    and the API show it, confidential or not: the offices that handle every decision
+    (`READ_ROLES`) and the decision's own units. A department sees its own drafts, not another
+    department's (Art. 11); the public reads what is published, on the portal. Everyone who may
+    read the file may also read a confidential decision (`may_read`)."""
+    if reader is None or reader.user_id is None:
+        return False
+    if reader.roles & READ_ROLES:
+        return True
+    return reader.unit_code in (decision.unit_codes or []) or (
+        reader.unit_id is not None and reader.unit_id == decision.lead_unit_id
+    )
+
+
+def check_read_file(reader: Actor | None, decision: Decision) -> None:
+    """Refuse (AUTH, forbidden) a reader who may not read the decision's working file."""
+    if not may_read_file(reader, decision):
+        who = reader.code if reader else "—"
+        raise refusal(
+            "AUTH",
+            f"决策 {decision.code} 的案卷仅供其承办单位和负有职责的机构查阅（{who}）",
+            f"the file of decision {decision.code} is for its own units and the offices with a role on it"
+            f" ({who})",
+            field="actor",
+            kind="forbidden",
+        )
+
+
+__all__ = [
+    "READ_ROLES",
+    "check_read",
+    "check_read_file",
+    "is_confidential",
+    "load_reader",
+    "may_read",
+    "may_read_file",
+]
