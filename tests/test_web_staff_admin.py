@@ -62,6 +62,10 @@ def test_a_notice_upload_is_capped_and_checked(ctx: ServiceContext) -> None:
     )
     assert too_big.status_code == 422
     assert 'id="file-error"' in too_big.text and "1024 KiB" in too_big.text
+    huge = admin.form(
+        "/work/admin/calendar", files={"file": ("big.yaml", b"#" * (3 * MAX_FILE_BYTES), "text/plain")}
+    )
+    assert huge.status_code == 422 and "1024 KiB" in huge.text  # refused by its declared length
     wrong = admin.form("/work/admin/calendar", files={"file": ("notice.txt", b"year: 2027", "text/plain")})
     assert wrong.status_code == 422 and ".yaml" in wrong.text
     broken = admin.form(

@@ -76,6 +76,13 @@ ACTIONS: dict[str, Label] = {
     "change_settings": ("变更辖区设置", "Change the settings"),
     "extend_deadline": ("延长期限", "Extend a deadline"),
     "shorten_deadline": ("缩短期限", "Shorten a deadline"),
+    # what the audit trail records besides the actions
+    "deadline_due": ("期限到期（系统）", "A deadline fell due (system)"),
+    "calendar_recomputed": ("按放假通知重算期限", "Deadlines recomputed by a holiday notice"),
+    "calendar_loaded": ("载入放假通知", "Holiday notice loaded"),
+    "setup_jurisdiction": ("设立辖区", "Jurisdiction set up"),
+    "mark_read": ("标记通知已读", "Notifications marked read"),
+    "retry_delivery": ("重发投递", "Delivery retried"),
 }
 
 FIELDS: dict[str, Label] = {

@@ -18,6 +18,7 @@ from flows import procedure as proc
 from flows.calendar import WEEKDAYS_ZH
 from flows.errors import ProcedureError
 from flows.service import REGISTRY, ActionResult, ServiceContext, run_action
+from flows.service.worklist import Available
 from web import forms, labels
 from web.app import STATUS_OF_KIND, locale_of, render, service_context
 from web.deps import WebUser, require_user
@@ -137,6 +138,24 @@ def action_form(
     return ActionForm(action, fields, dict(fixed), post_url, back_url, forms.prefill(fields, prefill or {}))
 
 
+def action_forms(
+    available: Sequence[Available], fixed: Mapping[str, Any], base_url: str, units: Mapping[str, str]
+) -> list[ActionForm]:
+    """The forms of the actions available on one subject (a decision, a catalogue year), each
+    sent to `{base_url}/act/{action}`."""
+    return [
+        action_form(
+            a.action,
+            fixed=fixed,
+            post_url=f"{base_url}/act/{a.action}",
+            back_url=base_url,
+            choices=a.choices,
+            units=units,
+        )
+        for a in available
+    ]
+
+
 def form_page(
     request: Request,
     form: ActionForm,
@@ -195,6 +214,7 @@ __all__ = [
     "ActionForm",
     "SignedIn",
     "action_form",
+    "action_forms",
     "app_context",
     "clock",
     "flash",

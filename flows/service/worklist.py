@@ -265,6 +265,8 @@ BLOCKED: dict[str, Callable[[DecisionState], bool]] = {
     "record_party_report": _stage_done("party_report"),
     "record_party_reply": lambda s: not s.party_reported or _stage_done("party_report")(s),
     "publish_decision": _stage_done("publication"),
+    # R17: a decision that is published is archived after its publication (Art. 33)
+    "archive_decision": lambda s: not _stage_done("publication")(s),
     "judge_risk": lambda s: not s.risk_assessed,
     "record_changes_after_review": lambda s: s.review_outcome != "lawful_after_changes",
     "confirm_revision": lambda s: not _revised_after_opinion(s),

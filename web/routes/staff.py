@@ -31,7 +31,18 @@ from web.app import STATUS_OF_KIND, service_context
 from web.csrf import require_csrf
 from web.deps import WebUser, require_user
 from web.routes import staff_office
-from web.workdesk import ActionForm, SignedIn, action_form, app_context, clock, flash, form_page, page, submit
+from web.workdesk import (
+    ActionForm,
+    SignedIn,
+    action_form,
+    action_forms,
+    app_context,
+    clock,
+    flash,
+    form_page,
+    page,
+    submit,
+)
 
 router = APIRouter(prefix="/work", dependencies=[Depends(require_user)])
 router.include_router(staff_office.router)
@@ -123,22 +134,12 @@ def decision(code: str, request: Request, user: SignedIn) -> HTMLResponse:
     ctx = app_context(request)
     file = decision_file(ctx, user.actor, code, clock(request))
     units = unit_names(ctx)
-    action_forms = [
-        action_form(
-            a.action,
-            fixed={"decision": file.code},
-            post_url=f"/work/decisions/{file.code}/act/{a.action}",
-            back_url=f"/work/decisions/{file.code}",
-            choices=a.choices,
-            units=units,
-        )
-        for a in file.actions
-        if a.action not in OWN_PAGE
-    ]
+    offered = [a for a in file.actions if a.action not in OWN_PAGE]
+    forms = action_forms(offered, {"decision": file.code}, f"/work/decisions/{file.code}", units)
     return page(
         request,
         "staff/decision.html",
-        {"file": file, "action_forms": action_forms, "own_page": OWN_PAGE, "units": units},
+        {"file": file, "action_forms": forms, "own_page": OWN_PAGE, "units": units},
     )
 
 

@@ -23,11 +23,29 @@ from flows.service import ActionResult
 from flows.service.calendar_admin import CALENDAR_ROLES, MAX_FILE_BYTES, holiday_blocks, load_calendar_file
 from flows.service.casefile import timezone_of
 from flows.service.framework import require_role
-from flows.service.office import ADMIN_ROLES, calendar_desk, catalogue_desk, directory, unit_names
+from flows.service.office import (
+    ADMIN_ROLES,
+    CATALOGUE_ACTIONS,
+    calendar_desk,
+    catalogue_desk,
+    directory,
+    unit_names,
+)
 from web.app import STATUS_OF_KIND, service_context
 from web.csrf import require_csrf
 from web.deps import WebUser
-from web.workdesk import ActionForm, SignedIn, action_form, app_context, clock, flash, form_page, page, submit
+from web.workdesk import (
+    ActionForm,
+    SignedIn,
+    action_form,
+    action_forms,
+    app_context,
+    clock,
+    flash,
+    form_page,
+    page,
+    submit,
+)
 
 router = APIRouter()
 
@@ -64,22 +82,11 @@ def _year(year: int) -> int:
 def catalogue(year: int, request: Request, user: SignedIn) -> HTMLResponse:
     ctx = app_context(request)
     desk = catalogue_desk(ctx, user.actor, _year(year))
-    units = unit_names(ctx)
-    action_forms = [
-        action_form(
-            a.action,
-            fixed={"year": desk.year},
-            post_url=f"/work/catalogue/{desk.year}/act/{a.action}",
-            back_url=f"/work/catalogue/{desk.year}",
-            choices=a.choices,
-            units=units,
-        )
-        for a in desk.actions
-    ]
+    forms = action_forms(desk.actions, {"year": desk.year}, f"/work/catalogue/{desk.year}", unit_names(ctx))
     return page(
         request,
         "staff/catalogue.html",
-        {"desk": desk, "action_forms": action_forms, "formats": FORMATS, "kinds": CATALOGUE_KINDS},
+        {"desk": desk, "action_forms": forms, "formats": FORMATS, "kinds": CATALOGUE_KINDS},
     )
 
 
@@ -87,14 +94,7 @@ def _catalogue_form(request: Request, user: WebUser, year: int, action: str) -> 
     ctx = app_context(request)
     desk = catalogue_desk(ctx, user.actor, _year(year))
     found = next((a for a in desk.actions if a.action == action), None)
-    if action not in (
-        "propose_catalogue_entry",
-        "review_catalogue_entry",
-        "approve_catalogue",
-        "record_catalogue_party_approval",
-        "publish_catalogue",
-        "adjust_catalogue",
-    ):
+    if action not in CATALOGUE_ACTIONS:
         raise HTTPException(status_code=404)
     return action_form(
         action,
@@ -218,7 +218,20 @@ async def _upload(file: Any) -> tuple[str, bytes]:
     return name, data
 
 
-@router.post("/admin/calendar", dependencies=[Depends(require_csrf)])
+UPLOAD_SLACK = 64 * 1024  # the multipart envelope and the form's other fields
+
+
+def upload_capped(request: Request) -> None:
+    """Refuse an upload larger than a holiday notice can be before its body is read: the
+    body's declared length is checked first (a browser always declares it)."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > MAX_FILE_BYTES + UPLOAD_SLACK:
+        raise invalid(
+            "file", f"文件不得超过 {MAX_FILE_BYTES // 1024} KiB", f"at most {MAX_FILE_BYTES // 1024} KiB"
+        )
+
+
+@router.post("/admin/calendar", dependencies=[Depends(upload_capped), Depends(require_csrf)])
 async def load_calendar(request: Request, user: SignedIn) -> Response:
     """Load a year's holiday notice (`calendar_admin.load_calendar_file`, one audited
     transaction that recomputes the deadlines counted on that year)."""
