@@ -316,3 +316,47 @@ def test_english_is_switchable_on_the_staff_pages(ctx: ServiceContext, codes: di
     page = web.get(f"/work/decisions/{codes['renewal']}").text
     assert "Statutory dates of the remaining steps" in page and "Submit the risk assessment" in page
     assert "尚待完成步骤的法定日期" not in page
+
+
+def test_every_action_on_a_decision_has_a_form_for_the_roles_it_names(
+    ctx: ServiceContext, codes: dict[str, str]
+) -> None:
+    """On the parking decision (区发展和改革局), each action's form opens for a user holding one
+    of its roles, with an input for every payload field; the public's actions are the portal's."""
+    from flows import procedure as proc
+    from flows.service import REGISTRY
+    from flows.service.worklist import decision_actions
+
+    holder = {
+        "department_staff": "zhoumin",
+        "legal_reviewer": "wanglei",
+        "gov_office": "zhouwen",
+        "head": "quzhang",
+        "party_liaison": "chenchen",
+    }
+    clients = {user: signed_in(ctx, user) for user in holder.values()}
+    parking = codes["parking"]
+    for action in decision_actions():
+        roles = proc.procedure().actions[action].roles
+        user = next((holder[role] for role in sorted(roles) if role in holder), None)
+        if user is None:
+            assert roles == {"public"}, action
+            assert clients["zhoumin"].get(f"/work/decisions/{parking}/act/{action}").status_code == 403
+            continue
+        page = clients[user].get(f"/work/decisions/{parking}/act/{action}")
+        if action == "record_meeting":  # the meeting has a page of its own
+            assert page.status_code == 303 and page.headers["location"] == f"/work/meetings/{parking}"
+            continue
+        assert page.status_code == 200, (action, user)
+        for name in set(REGISTRY[action].payload.model_fields) - {"decision"}:
+            assert f'name="{name}"' in page.text, (action, name)
+
+
+def test_a_catalogued_matter_links_to_a_prefilled_registration(ctx: ServiceContext) -> None:
+    web = signed_in(ctx, "liwei")
+    page = web.get("/work/catalogue/2026").text
+    link = re.search(r'href="(/work/decisions/new\?catalogue_entry=2026%2FE7&amp;[^"]*)"', page)
+    assert link is not None
+    form = web.get(link.group(1).replace("&amp;", "&")).text
+    assert 'value="2026/E7"' in form and 'value="区旧城改造房屋征收补偿标准"' in form
+    assert re.search(r'<option value="zjj" selected>', form)

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from documents.catalogue import FORMATS
+from flows import procedure as proc
 from flows.calendar import local_date
 from flows.catalogue_files import generate_catalogue_files
 from flows.errors import ProcedureError, invalid
@@ -86,7 +87,13 @@ def catalogue(year: int, request: Request, user: SignedIn) -> HTMLResponse:
     return page(
         request,
         "staff/catalogue.html",
-        {"desk": desk, "action_forms": forms, "formats": FORMATS, "kinds": CATALOGUE_KINDS},
+        {
+            "desk": desk,
+            "action_forms": forms,
+            "formats": FORMATS,
+            "kinds": CATALOGUE_KINDS,
+            "may_register": bool(user.roles & proc.procedure().actions["register_decision"].roles),
+        },
     )
 
 
