@@ -9,7 +9,6 @@ it, with the test's secret key), and the demo district built once per test modul
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import tempfile
 import uuid
@@ -108,7 +107,3 @@ def demo_database(now: datetime = DEMO_NOW) -> Iterator[tuple[ServiceContext, De
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                 admin.dispose()
-
-
-def environment_database() -> str:
-    return os.environ.get("DECISIONFLOW_TEST_DATABASE", "sqlite://")
