@@ -1,16 +1,20 @@
 """`decisionflow serve`: the long-running process of issue 3. It checks the notification
 settings first (a bad configuration exits 2 before anything starts), then runs the deadline
-sweep on an interval in a background scheduler until SIGINT or SIGTERM, and shuts down
-cleanly. The web app joins this process in a later issue."""
+sweep and the outbox dispatcher (issue 9) on intervals in a background scheduler until SIGINT
+or SIGTERM, and shuts down cleanly. With no PREFECT_API_URL it also runs a local Prefect
+server and serves the deployments (flows/prefect_runtime.py); with it, that server is used and
+workers run the deployments. The web app joins this process in a later issue."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,13 +22,21 @@ from cli import app
 from cli.common import DatabaseOption, fail
 from cli.notify_cmd import ConfigOption, load_notify_settings, notify_context
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SERVE_HELP = (
-    "Sweep deadlines on an interval until SIGINT/SIGTERM (web app: a later issue).\n\n"
+    "Sweep deadlines and dispatch the outbox to Prefect until SIGINT/SIGTERM (web app: a later issue).\n\n"
     "Every SECONDS the sweep fires due deadlines, creates reminders and delivers the outbox. "
+    "Every --dispatch-interval seconds the dispatcher starts a Prefect flow run for each new "
+    "event that needs machine work.\n\n"
+    "With no PREFECT_API_URL, serve runs a local Prefect server on 127.0.0.1 (its database under "
+    "the data folder, in prefect/) and serves the deployments itself. With PREFECT_API_URL set, "
+    "it uses that server, and workers run the deployments (prefect deploy --all; prefect worker "
+    "start --pool decisionflow).\n\n"
     "The notification settings (channels, SMTP host, templates) are checked before anything "
-    "starts; a bad one exits 2 naming its field.\n\n"
-    "The web app joins this process in a later issue; for now serve runs the scheduler only."
+    "starts; a bad one exits 2 naming its field."
 )
 
 
@@ -40,9 +52,14 @@ def serve(
             help="seconds between sweeps (default: sweep_interval_seconds, 30)",
         ),
     ] = None,
+    dispatch_interval: Annotated[
+        float,
+        typer.Option("--dispatch-interval", metavar="SECONDS", help="seconds between outbox dispatches"),
+    ] = 2.0,
 ) -> None:
-    """Sweep deadlines on an interval until SIGINT/SIGTERM (see SERVE_HELP)."""
-    from flows.scheduler import build_scheduler
+    """Sweep deadlines and dispatch the outbox on intervals until SIGINT/SIGTERM (see SERVE_HELP)."""
+    from flows.prefect_runtime import AlreadyServing, EmbeddedPrefect, configured_api_url
+    from flows.scheduler import DispatchJob, build_scheduler
     from notifications.errors import ConfigError
     from notifications.runtime import check_startup
 
@@ -54,9 +71,25 @@ def serve(
     seconds = settings.sweep_interval_seconds if interval is None else interval
     if not seconds > 0:
         fail("INPUT", "--interval", "须为正数", "must be positive")
+    if not dispatch_interval > 0:
+        fail("INPUT", "--dispatch-interval", "须为正数", "must be positive")
 
     _configure_logging()
     ctx = notify_context(database, settings)
+    external = configured_api_url()
+    embedded: EmbeddedPrefect | None = None
+    if external is None:
+        if ctx.data_dir is None:
+            ctx.engine.dispose()
+            fail(
+                "INPUT",
+                "DECISIONFLOW_DATA_DIR",
+                "本地 Prefect 服务的数据库须放在数据文件夹中：请设置此变量，或以 PREFECT_API_URL 指定 Prefect 服务",
+                "the local Prefect server keeps its database in the data folder: set this variable, "
+                "or name a Prefect server with PREFECT_API_URL",
+            )
+        embedded = EmbeddedPrefect(ctx.data_dir, flow_environment(ctx.engine, ctx.data_dir, config))
+    dispatcher = DispatchJob(ctx, (lambda: external) if embedded is None else (lambda: embedded.api_url))
     stop = threading.Event()
     received: list[int] = []
 
@@ -65,14 +98,31 @@ def serve(
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    scheduler = build_scheduler(ctx, interval_seconds=seconds, first_run_at=datetime.now(UTC))
+    scheduler = build_scheduler(
+        ctx,
+        interval_seconds=seconds,
+        first_run_at=datetime.now(UTC),
+        dispatch=dispatcher,
+        dispatch_seconds=dispatch_interval,
+    )
     try:
+        if embedded is not None:
+            try:
+                embedded.start()
+            except AlreadyServing as exc:
+                fail("INPUT", "--database", exc.zh, exc.en)
         scheduler.start()
         where = ctx.engine.url.render_as_string(hide_password=True)
         typer.echo(
             f"decisionflow serve started / 已启动: 每 {seconds:g} 秒巡检 / sweep every {seconds:g} s, "
             f"channels {', '.join(settings.channels)}, database {where}"
         )
+        where_prefect = (
+            f"{external} (workers run the deployments / 由工作进程运行部署)"
+            if embedded is None
+            else f"local server / 本地服务 under {embedded.home} (starting / 启动中)"
+        )
+        typer.echo(f"Prefect: {where_prefect}, dispatch every {dispatch_interval:g} s")
         while not stop.wait(timeout=3600):
             pass
         name = signal.Signals(received[0]).name if received else "stop"
@@ -80,10 +130,25 @@ def serve(
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        if embedded is not None:
+            embedded.stop()
         ctx.engine.dispose()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     typer.echo("decisionflow serve stopped / 已停止")
+
+
+def flow_environment(engine: Engine, data_dir: Path, config: Path | None) -> dict[str, str]:
+    """The environment of the flows that serve runs: the same database, data folder and
+    notification settings as serve itself (never a run parameter: the URL may hold a password)."""
+    from models.db import DATA_DIR_ENV, engine_url
+
+    env = dict(os.environ)
+    env["DECISIONFLOW_DATABASE_URL"] = engine_url(engine)
+    env[DATA_DIR_ENV] = str(data_dir)
+    if config is not None:
+        env["DECISIONFLOW_NOTIFY_CONFIG"] = str(config.resolve())
+    return env
 
 
 def _configure_logging() -> None:

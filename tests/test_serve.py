@@ -284,7 +284,9 @@ def _drafted_on(ctx: ServiceContext, day: date) -> None:
 
 
 def test_serve_runs_the_sweep_until_sigterm(serve_database: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a Prefect server named but down: serve runs no local one, and the events wait
+    # (the embedded set-up: test_prefect_flows.py)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     env.pop("DECISIONFLOW_NOTIFY_CONFIG", None)
     process = subprocess.Popen(
         [sys.executable, "-c", "from cli import main; main()", "serve", "--database", serve_database],
@@ -300,6 +302,9 @@ def test_serve_runs_the_sweep_until_sigterm(serve_database: str, tmp_path: Path)
     try:
         started = wait_for_line(out, "started", seen_out)
         assert "sweep every 30 s" in started and "channels inbox" in started
+        assert "http://127.0.0.1:9/api (workers run the deployments" in wait_for_line(
+            out, "Prefect:", seen_out
+        )
         # the first sweep runs at start and closes the window that ended meanwhile
         swept = wait_for_line(err, "fired 1 (transitions 1)", seen_err)
         assert "flows.scheduler" in swept
