@@ -154,7 +154,12 @@ def _final(client: Any, run_id: str | None) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20, help="events to measure (after one warm-up)")
-    args = parser.parse_args()
+    report(parser.parse_args().events)
+
+
+def report(events: int) -> None:
+    """Measure `events` events on a local Prefect server and print median and p95."""
+    args = argparse.Namespace(events=events)
     say(f"Prefect overhead per event on {platform.node()} ({os.cpu_count()} CPUs), {args.events} events")
     samples = measure(args.events)
     for label, values in (

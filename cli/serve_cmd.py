@@ -3,18 +3,20 @@ settings first (a bad configuration exits 2 before anything starts), then runs t
 sweep and the outbox dispatcher (issue 9) on intervals in a background scheduler until SIGINT
 or SIGTERM, and shuts down cleanly. With no PREFECT_API_URL it also runs a local Prefect
 server and serves the deployments (flows/prefect_runtime.py); with it, that server is used and
-workers run the deployments. The web app joins this process in a later issue."""
+workers run the deployments. The web app (issue 10) is served by uvicorn in a thread of the same
+process, on 127.0.0.1:8000 by default."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,9 +27,13 @@ from cli.notify_cmd import ConfigOption, load_notify_settings, notify_context
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from flows.service import ServiceContext
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SERVE_HELP = (
-    "Sweep deadlines and dispatch the outbox to Prefect until SIGINT/SIGTERM (web app: a later issue).\n\n"
+    "Serve the web app, sweep deadlines and dispatch the outbox to Prefect until SIGINT/SIGTERM.\n\n"
+    "The web app (staff pages, public portal, JSON API /api/v1) listens on --host:--port, "
+    "127.0.0.1:8000 by default. "
     "Every SECONDS the sweep fires due deadlines, creates reminders and delivers the outbox. "
     "Every --dispatch-interval seconds the dispatcher starts a Prefect flow run for each new "
     "event that needs machine work.\n\n"
@@ -56,6 +62,9 @@ def serve(
         float,
         typer.Option("--dispatch-interval", metavar="SECONDS", help="seconds between outbox dispatches"),
     ] = 2.0,
+    host: Annotated[str, typer.Option("--host", help="address of the web app")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port of the web app (0: any free port)")] = 8000,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="serve the web app")] = True,
 ) -> None:
     """Sweep deadlines and dispatch the outbox on intervals until SIGINT/SIGTERM (see SERVE_HELP)."""
     from flows.prefect_runtime import AlreadyServing, EmbeddedPrefect, configured_api_url
@@ -73,6 +82,10 @@ def serve(
         fail("INPUT", "--interval", "须为正数", "must be positive")
     if not dispatch_interval > 0:
         fail("INPUT", "--dispatch-interval", "须为正数", "must be positive")
+
+    if not 0 <= port <= 65535:
+        fail("INPUT", "--port", "须在 0–65535 之间", "must be between 0 and 65535")
+    listener = listen(host, port) if web else None  # a taken port is refused before anything starts
 
     _configure_logging()
     ctx = notify_context(database, settings)
@@ -112,6 +125,7 @@ def serve(
             except AlreadyServing as exc:
                 fail("INPUT", "--database", exc.zh, exc.en)
         scheduler.start()
+        web_server = _start_web(ctx, listener) if listener is not None else None
         where = ctx.engine.url.render_as_string(hide_password=True)
         typer.echo(
             f"decisionflow serve started / 已启动: 每 {seconds:g} 秒巡检 / sweep every {seconds:g} s, "
@@ -123,11 +137,18 @@ def serve(
             else f"local server / 本地服务 under {embedded.home} (starting / 启动中)"
         )
         typer.echo(f"Prefect: {where_prefect}, dispatch every {dispatch_interval:g} s")
+        if listener is not None:
+            bound_host, bound_port = listener.getsockname()[:2]
+            typer.echo(f"web / 网页: http://{bound_host}:{bound_port}/  (staff / 工作人员: /login)")
         while not stop.wait(timeout=3600):
             pass
         name = signal.Signals(received[0]).name if received else "stop"
         typer.echo(f"{name}: 正在停止 / stopping (waiting for a running sweep)")
     finally:
+        if "web_server" in locals() and web_server is not None:
+            web_server.stop()
+        if listener is not None:
+            listener.close()
         if scheduler.running:
             scheduler.shutdown(wait=True)
         if embedded is not None:
@@ -156,3 +177,49 @@ def _configure_logging() -> None:
     per-run chatter is kept to warnings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class WebServer:
+    """The web app served by uvicorn in a thread, on a socket bound before it starts."""
+
+    def __init__(self, app: Any, listener: socket.socket) -> None:
+        import uvicorn
+
+        # the process's own signal handling stays serve's (uvicorn runs off the main thread)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [listener]}, name="web", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web app's socket, listening at once (browsers may connect while the rest starts)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        fail(
+            "INPUT",
+            "--port",
+            f"无法监听 {host}:{port}（{exc.strerror}）",
+            f"cannot listen on {host}:{port} ({exc.strerror})",
+        )
+    listener.listen(128)
+    return listener
+
+
+def _start_web(ctx: ServiceContext, listener: socket.socket) -> WebServer:
+    from web.app import WebConfig, create_app
+
+    server = WebServer(create_app(ctx, WebConfig.from_environment(ctx.data_dir)), listener)
+    server.start()
+    return server

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -34,21 +31,18 @@ def chromium_path() -> str:
 
 @contextmanager
 def live_server(app: Any) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    """Serve `app` on 127.0.0.1 (a free port) in a thread, as `decisionflow serve` does;
+    yields the base URL."""
+    from cli.serve_cmd import WebServer, listen
+
+    listener = listen("127.0.0.1", 0)
+    server = WebServer(app, listener)
+    server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+        server.stop()
+        listener.close()
 
 
 @contextmanager

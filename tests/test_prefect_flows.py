@@ -471,6 +471,8 @@ def test_serve_runs_a_local_prefect_serves_the_deployments_and_restarts_them(tmp
             url,
             "--dispatch-interval",
             "1",
+            "--port",
+            "0",
         ],
         cwd=tmp_path,
         env=env,
