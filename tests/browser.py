@@ -46,23 +46,35 @@ def live_server(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def browser_page(base_url: str) -> Iterator[Any]:
-    """A fresh Chromium page (its own context: its own cookies) with the zh-CN locale."""
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless: one browser for a whole story, in which each person gets
+    a context of their own (`new_page`)."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         try:
-            context = browser.new_context(
-                base_url=base_url, locale="zh-CN", viewport={"width": 1280, "height": 860}
-            )
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-            context.close()
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser: Any, base_url: str, locale: str = "zh-CN") -> Any:
+    """A page in a new context of `browser` (its own cookies: another person), zh-CN."""
+    context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@contextmanager
+def browser_page(base_url: str) -> Iterator[Any]:
+    """A fresh Chromium page (its own context: its own cookies) with the zh-CN locale."""
+    with chromium() as browser:
+        page = new_page(browser, base_url)
+        yield page
+        page.context.close()
 
 
 def screenshot(page: Any, name: str) -> Path:
