@@ -31,7 +31,7 @@ from models import Credential, User
 from models.db import make_engine, normalise_url
 from web.app import SESSION_COOKIE, WebConfig, create_app
 from web.csrf import SESSION_KEY as CSRF_SESSION_KEY
-from web.deps import SESSION_EPOCH, SESSION_USER
+from web.deps import SESSION_EPOCH, SESSION_SINCE, SESSION_USER
 
 SECRET = "test-secret-for-the-web-tests"
 CONFIG = WebConfig(secret_key=SECRET)
@@ -75,7 +75,8 @@ def signed_in(ctx: ServiceContext, user: str, config: WebConfig = CONFIG) -> Web
         epoch = credential.session_epoch
     web = client(ctx, config)
     web.csrf = secrets.token_urlsafe(16)
-    values = {SESSION_USER: user, SESSION_EPOCH: epoch, CSRF_SESSION_KEY: web.csrf}
+    since = int(ctx.clock().timestamp())  # sessions age on the app's clock
+    values = {SESSION_USER: user, SESSION_EPOCH: epoch, SESSION_SINCE: since, CSRF_SESSION_KEY: web.csrf}
     web.cookies.set(SESSION_COOKIE, session_cookie(values, config.secret_key))
     return web
 
