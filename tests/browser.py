@@ -78,10 +78,14 @@ def browser_page(base_url: str) -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot for the README (docs/screenshots/<name>.png)."""
+    """Save a full-page screenshot for the README (docs/screenshots/<name>.png). The pointer is
+    moved away and the focus taken off the page first, so that the same page gives the same
+    picture run after run (no hover or focus ring caught half-drawn)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     target = SCREENSHOTS / f"{name}.png"
     scratch = target.with_suffix(".tmp.png")
-    page.screenshot(path=str(scratch), full_page=True)
+    page.screenshot(path=str(scratch), full_page=True, animations="disabled", caret="hide")
     shutil.move(scratch, target)
     return target
