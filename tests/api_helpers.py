@@ -21,7 +21,7 @@ from flows.service.accounts import TOKEN_PREFIX, token_digest
 from models import User
 from models.web import ApiToken, Credential
 from web.app import SESSION_COOKIE, WebConfig, create_app
-from web.deps import SESSION_EPOCH
+from web.deps import SESSION_EPOCH, SESSION_SINCE
 
 SECRET_KEY = "test-secret-key"
 
@@ -73,12 +73,18 @@ def api_client(ctx: ServiceContext, clock: Clock) -> TestClient:
 
 
 def session_cookie(
-    user_code: str, secret_key: str = SECRET_KEY, *, ctx: ServiceContext | None = None
+    user_code: str,
+    secret_key: str = SECRET_KEY,
+    *,
+    ctx: ServiceContext | None = None,
+    signed_in_at: datetime | None = None,
 ) -> dict[str, str]:
     """The page session cookie of a signed-in `user_code`, as SessionMiddleware makes it,
-    carrying the account's session number when `ctx` is given (else it is not honoured)."""
+    carrying the account's session number when `ctx` is given (else it is not honoured) and
+    the time of signing in (`signed_in_at` by the app's clock, else `ctx`'s clock)."""
     body: dict[str, object] = {"user": user_code}
     if ctx is not None:
+        body[SESSION_SINCE] = int((signed_in_at or ctx.clock()).timestamp())
         with Session(ctx.engine) as session:
             user_id = session.exec(select(User.id).where(User.code == user_code)).first()
             credential = session.get(Credential, user_id) if user_id is not None else None

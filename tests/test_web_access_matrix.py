@@ -363,7 +363,7 @@ def test_every_page_as_every_role_and_anonymous(demo: Demo) -> None:
                     check(answer.headers.get("location", "").startswith("/login"), url)
                 for caller in callers:
                     web.cookies.clear()
-                    web.cookies.update(session_cookie(caller.code or "", ctx=demo.ctx))
+                    web.cookies.update(session_cookie(caller.code or "", ctx=demo.ctx, signed_in_at=NOW))
                     answer = web.get(url, follow_redirects=False)
                     # a staff page of one decision is its working file: its units and the offices
                     if decision is not None and audience != PUBLIC and not demo.has_role(caller, decision):

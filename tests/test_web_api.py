@@ -19,6 +19,7 @@ from models import AuditEvent, CommentPeriod, Decision, PublicComment
 from models.web import ApiToken
 from tests.api_helpers import Clock, api_client, bearer, issue_token
 from tests.helpers import act, at, district, drafted, snapshot
+from web.abuse import COMMENT_LIMIT
 from web.routes import api as api_routes
 
 OPEN_PERIOD = {
@@ -252,16 +253,17 @@ def test_a_body_too_large_is_refused_before_it_is_read_whole(
 
 
 def test_anonymous_public_actions_are_rate_limited_per_address(ctx: ServiceContext, web: TestClient) -> None:
+    """The portal's own limit (web.abuse.COMMENT_LIMIT), shared with the portal's form."""
     act(ctx, "open_comment_period", "li", "2026-03-03T09:00", **OPEN_PERIOD)
     answers = [
         web.post("/api/v1/actions/submit_public_comment", json={"decision": "D1", "text": f"意见{i}"})
-        for i in range(api_routes.PUBLIC_CALLS + 1)
+        for i in range(COMMENT_LIMIT.count + 1)
     ]
-    assert [a.status_code for a in answers] == [200] * api_routes.PUBLIC_CALLS + [429]
+    assert [a.status_code for a in answers] == [200] * COMMENT_LIMIT.count + [429]
     error = error_of(answers[-1], 429, "INPUT")
     assert error["kind"] == "rate_limited" and int(answers[-1].headers["retry-after"]) > 0
     with Session(ctx.engine) as session:
-        assert len(session.exec(select(PublicComment)).all()) == api_routes.PUBLIC_CALLS
+        assert len(session.exec(select(PublicComment)).all()) == COMMENT_LIMIT.count
 
 
 # ---------------------------------------------------------------------------- reads

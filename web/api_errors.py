@@ -5,7 +5,7 @@
 with the rule id one of the procedure's rules (`flows.procedure.RULES`: the guards R1-R22,
 the product rules P*, and the error kinds STATE, ORDER, AUTH, INPUT, NOT_FOUND). The
 service's refusals (`ProcedureError`) keep their own rule; the API's own refusals (no or a
-bad token, a body too large, too many requests) and FastAPI's parameter validation are put in
+bad token, a body too large or not JSON, too many requests) and FastAPI's parameter validation are put in
 the same shape. `ApiRoute` is the route class of the API's router that does this."""
 
 from __future__ import annotations
@@ -24,12 +24,20 @@ from flows.errors import ProcedureError, refusal
 from web.app import STATUS_OF_KIND
 
 ApiErrorKind = Literal[
-    "refused", "invalid", "forbidden", "not_found", "unauthenticated", "too_large", "rate_limited"
+    "refused",
+    "invalid",
+    "forbidden",
+    "not_found",
+    "unauthenticated",
+    "too_large",
+    "unsupported_media_type",
+    "rate_limited",
 ]
 STATUS_OF_API_KIND: dict[str, int] = {
     **STATUS_OF_KIND,
     "unauthenticated": 401,
     "too_large": 413,
+    "unsupported_media_type": 415,
     "rate_limited": 429,
 }
 
@@ -56,6 +64,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "no such object / 对象不存在",
     409: "refused by a rule of the procedure / 程序规则不允许",
     413: "request body too large / 请求过大",
+    415: "the body is not sent as application/json / 请求体须为 application/json",
     422: "invalid input / 输入无效",
     429: "too many requests from this address / 请求过于频繁",
 }
@@ -65,7 +74,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class ApiRefusal(Exception):
-    """An answer of the API's own (401, 413, 429) in the error body's shape."""
+    """An answer of the API's own (401, 413, 415, 429) in the error body's shape."""
 
     def __init__(
         self, error: ProcedureError, kind: ApiErrorKind, headers: dict[str, str] | None = None

@@ -16,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from flows.errors import ProcedureError
+from flows import hygiene
+from flows.errors import ProcedureError, not_found
 from flows.service import ServiceContext
 from web import i18n
+from web.abuse import BodyLimit
 from web.csrf import CSRF_FIELD, csrf_token
 
 WEB_DIR = Path(__file__).parent
@@ -34,7 +36,8 @@ STATUS_OF_KIND = {"refused": 409, "invalid": 422, "forbidden": 403, "not_found":
 class WebConfig:
     secret_key: str
     cookie_secure: bool = False
-    session_max_age: int = 8 * 3600  # one working day
+    session_max_age: int = 8 * 3600  # one working day without a request ends a session ...
+    session_lifetime: int = 12 * 3600  # ... and so does this long after signing in, whatever happens
 
     @classmethod
     def from_environment(cls, data_dir: Path | None) -> WebConfig:
@@ -76,6 +79,7 @@ def create_app(ctx: ServiceContext, config: WebConfig) -> FastAPI:
         same_site="lax",
         https_only=config.cookie_secure,
     )
+    app.add_middleware(BodyLimit)  # inside security_headers: its 413 is raised where the body is read
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     for router in all_routers():
@@ -85,7 +89,12 @@ def create_app(ctx: ServiceContext, config: WebConfig) -> FastAPI:
 
 
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
+    if hygiene.text_problem(request.scope["path"], multiline=False) is not None:
+        response: Response = unusable_path(request)  # nothing is named with a control character
+    else:
+        response = await call_next(request)
+    if private_answer(request, response):
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -95,6 +104,30 @@ async def security_headers(request: Request, call_next: Callable[[Request], Awai
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def unusable_path(request: Request) -> Response:
+    """404 for a path with a control character (NUL, a line break, a bidi override) in it: no
+    code or name holds one, and PostgreSQL refuses a NUL in a query (a 500 otherwise)."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": not_found("path", "…").as_dict()}, status_code=404)
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+
+def private_answer(request: Request, response: Response) -> bool:
+    """Whether no cache may keep the answer (`Cache-Control: no-store`): every page (it
+    carries the session's CSRF token, and the signed-in user's name and data), and every
+    answer to a request with a session cookie or a token, or that sets a cookie. Only the
+    static files and what anyone gets without credentials (the public API's reads, a
+    catalogue file) may be kept by a shared cache."""
+    if request.url.path.startswith("/static/"):
+        return False
+    return (
+        SESSION_COOKIE in request.cookies
+        or "authorization" in request.headers
+        or "set-cookie" in response.headers
+        or response.headers.get("content-type", "").startswith("text/html")
+    )
 
 
 async def procedure_error(request: Request, exc: ProcedureError) -> Response:

@@ -9,14 +9,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from web.csrf import csrf_token
-from web.deps import SESSION_EPOCH, SESSION_USER
+from web.deps import SESSION_EPOCH, SESSION_SINCE, SESSION_USER
 
 HOME = "/work"  # the signed-in user's home page (my tasks)
-
-
-def client_address(request: Request) -> str:
-    """The address a request comes from (behind a proxy, as the server was told to trust it)."""
-    return request.client.host if request.client else "-"
 
 
 def safe_next(target: str | None, default: str = HOME) -> str:
@@ -35,6 +30,7 @@ def start_session(request: Request, user_code: str, session_epoch: int) -> None:
     request.session.clear()
     request.session[SESSION_USER] = user_code
     request.session[SESSION_EPOCH] = session_epoch
+    request.session[SESSION_SINCE] = int(request.app.state.ctx.clock().timestamp())
     csrf_token(request)  # a new token for the new session
     if hasattr(request.state, "user"):
         del request.state.user

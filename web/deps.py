@@ -3,11 +3,14 @@
 the user, unit and roles are read again on every request, so a disabled user or a changed
 role takes effect at once. The session also carries the account's session number
 (`Credential.session_epoch`): signing out, or a new password, moves the number on and every
-session that carries the old one stops working, on every device."""
+session that carries the old one stops working, on every device. A session also ends
+`WebConfig.session_lifetime` after signing in, however busy it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from sqlmodel import Session, col, select
@@ -18,6 +21,7 @@ from models import Credential, Unit, User
 
 SESSION_USER = "user"
 SESSION_EPOCH = "epoch"
+SESSION_SINCE = "since"  # when the user signed in (POSIX seconds, the service context's clock)
 
 
 @dataclass(frozen=True)
@@ -71,16 +75,29 @@ def current_user(request: Request) -> WebUser | None:
             user is None
             or user.session_epoch is None
             or request.session.get(SESSION_EPOCH) != user.session_epoch
+            or not _within_lifetime(request)
         ):
             user = None
-            request.session.clear()  # disabled, signed out elsewhere or a new password since sign-in
+            request.session.clear()  # disabled, signed out elsewhere, a new password or too old
     request.state.user = user
     return user
+
+
+def _within_lifetime(request: Request) -> bool:
+    """Whether the session was signed in less than `WebConfig.session_lifetime` ago. The
+    session cookie is signed again at every answer, so its own age limit only ends sessions
+    left idle: without this, a copied cookie kept in use would work until sign-out."""
+    since = request.session.get(SESSION_SINCE)
+    if not isinstance(since, int | float):
+        return False
+    now: datetime = request.app.state.ctx.clock()
+    lifetime: int = request.app.state.config.session_lifetime
+    return -60 <= now.timestamp() - since <= lifetime  # a minute's grace for a clock set back
 
 
 def require_user(request: Request) -> WebUser:
     """A page that needs a signed-in user: others are sent to the sign-in page."""
     user = current_user(request)
     if user is None:
-        raise HTTPException(status_code=303, headers={"Location": f"/login?next={request.url.path}"})
+        raise HTTPException(status_code=303, headers={"Location": f"/login?next={quote(request.url.path)}"})
     return user

@@ -16,8 +16,11 @@ Sign-in (`verify_sign_in`) is limited twice:
   the address waits until the oldest of them leaves the window. With several web processes
   each keeps its own count, so an address may try that many times per process.
 
-An unknown account costs the same hash verification as a known one (a dummy hash), so the
-answer's timing does not tell which accounts exist. A hash made with older argon2
+Neither the answer nor its timing tells which accounts exist. An unknown account costs the
+same hash verification as a known one (a dummy hash); a password longer than any account's
+is refused before any account is read; and a name without a password (unknown, or an account
+never given one) is counted and locked as an account is (`UnknownNames`, in memory), so that
+it too is shown as locked after `MAX_FAILURES` failures, until the same minute. A hash made with older argon2
 parameters is made again at the next successful sign-in (an audited `rehash_password`).
 Failed attempts are logged, not audited: they would flood the chain, and the bookkeeping
 columns they move are left out of the row digests (`row_digests.VOLATILE`).
@@ -427,6 +430,57 @@ def address_throttle(engine: Engine) -> AddressThrottle:
         return throttle
 
 
+class UnknownNames:
+    """Failed sign-ins on names that have no password (no such account, or one never given a
+    password), counted exactly as `_record_failure` counts an account's: `MAX_FAILURES` in a
+    row lock the name for `LOCK_DURATION`. Otherwise only real accounts would ever be shown
+    as locked, and five wrong passwords would tell whether an account exists. In memory, per
+    process (one process serves the app; with several, a name is locked per process), at
+    most `max_names` names (digests), the longest quiet forgotten first. Thread safe."""
+
+    def __init__(self, max_names: int = 100_000) -> None:
+        self.max_names = max_names
+        self._names: dict[bytes, tuple[int, datetime | None]] = {}  # failures, locked until
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(name: str) -> bytes:
+        return hashlib.sha256(name.encode()).digest()
+
+    def locked_until(self, name: str, now: datetime) -> datetime | None:
+        with self._lock:
+            _, until = self._names.get(self._key(name), (0, None))
+        return until if until is not None and until > now else None
+
+    def record(self, name: str, now: datetime) -> datetime | None:
+        """One more failure; the lock's end if the name is (now) locked."""
+        key = self._key(name)
+        with self._lock:
+            failures, until = self._names.pop(key, (0, None))
+            if until is not None and until > now:
+                self._names[key] = (failures, until)
+                return until
+            failures += 1
+            if failures >= MAX_FAILURES:
+                failures, until = 0, now + LOCK_DURATION
+            self._names[key] = (failures, until)  # the most recent goes last
+            while len(self._names) > self.max_names:
+                del self._names[next(iter(self._names))]
+            return until if failures == 0 else None
+
+
+_UNKNOWN: WeakKeyDictionary[Engine, UnknownNames] = WeakKeyDictionary()
+
+
+def unknown_names(engine: Engine) -> UnknownNames:
+    """This process's count of failures on names without a password, for `engine`'s database."""
+    with _THROTTLES_LOCK:
+        names = _UNKNOWN.get(engine)
+        if names is None:
+            names = _UNKNOWN[engine] = UnknownNames()
+        return names
+
+
 Outcome = Literal["ok", "wrong", "locked", "throttled", "disabled"]
 
 
@@ -463,12 +517,22 @@ def verify_sign_in(
             "sign-in from %s refused: %d failures within %s", address, throttle.limit, throttle.window
         )
         return SignInResult("throttled", code, retry_after=wait)
+    if len(password) > PASSWORD_MAX:  # no account has it: refused before any account is read
+        throttle.record(address, moment)
+        return SignInResult("wrong", code)
+    readable = bool(code) and hygiene.text_problem(code, multiline=False) is None  # no NUL for the database
     with Session(ctx.engine) as session:
-        account = read_account(session, code) if code else None
-    zone = account.timezone if account else "Asia/Shanghai"
-    if account is not None and account.locked_until is not None and account.locked_until > moment:
-        return SignInResult("locked", code, locked_until=account.locked_until, timezone=zone)
+        zone = the_jurisdiction(session).timezone
+        account = read_account(session, code) if readable else None
     stored = account.password_hash if account else None
+    unknown = unknown_names(ctx.engine) if account is None or stored is None else None
+    locked: datetime | None = None
+    if unknown is not None:
+        locked = unknown.locked_until(code, moment)
+    elif account is not None and account.locked_until is not None and account.locked_until > moment:
+        locked = account.locked_until
+    if locked is not None:
+        return SignInResult("locked", code, locked_until=locked, timezone=zone)
     if not _matches(stored, password):
         throttle.record(address, moment)
         log.info("failed sign-in for %r from %s", code[:64], address)
@@ -476,7 +540,11 @@ def verify_sign_in(
             locked_until = _record_failure(ctx, account.user_id, moment)
             if locked_until is not None:
                 log.warning("account %s locked until %s", account.code, locked_until.isoformat())
-                return SignInResult("locked", code, locked_until=locked_until, timezone=zone)
+        else:
+            assert unknown is not None
+            locked_until = unknown.record(code, moment)
+        if locked_until is not None:
+            return SignInResult("locked", code, locked_until=locked_until, timezone=zone)
         return SignInResult("wrong", code)
     assert account is not None and stored is not None
     if not account.active:
@@ -705,6 +773,7 @@ __all__ = [
     "SignInResult",
     "TokenHolder",
     "TokenInfo",
+    "UnknownNames",
     "actor_for_token",
     "authenticate_token",
     "check_password_policy",

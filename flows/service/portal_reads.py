@@ -9,7 +9,8 @@ Only what the public may see leaves this module:
 - a confidential decision (the flag in effect or proposed, `flows/service/access.py`) is never
   listed, and asking for it by code is NOT_FOUND, exactly as for a code that does not exist;
 - a decision counts as published once its publication is recorded (Art. 32); before that its
-  page is NOT_FOUND; a draft is shown only once a comment period published it (Art. 15);
+  page is NOT_FOUND; a draft is shown only once a comment period published it (Art. 15),
+  and only the version that was published: later revisions stay inside until publication;
 - a catalogue version only once it is published (Art. 3(3), R21);
 - no commenter's name or contact, and no registrant's contact, ever: the published
   participant list (Art. 16(2)) is shown as the organ published it.
@@ -35,11 +36,13 @@ from documents.catalogue import (
     columns,
     render,
 )
+from flows import hygiene
 from flows import procedure as proc
 from flows.annual_report import stage_moves, stage_spans
 from flows.calendar import end_of_day, local_date, start_of_day
 from flows.catalogue_files import catalogue_documents
 from flows.errors import not_found
+from flows.hygiene import FIRST_DAY, LAST_DAY
 from flows.rules import NOT_YET_HELD
 from flows.service.access import may_read
 from flows.service.catalogue import catalogue_versions
@@ -447,8 +450,9 @@ def open_consultations(session: Session, now: datetime) -> list[ConsultationSumm
 
 
 def consultation(session: Session, documents: DocumentStore, code: str, now: datetime) -> Consultation:
-    """The decision's latest comment period, its notice and the current draft. NOT_FOUND for a
-    decision the public may not read or whose draft was never published for comment."""
+    """The decision's latest comment period, its notice and the draft it published (the
+    version current when the period opened). NOT_FOUND for a decision the public may not
+    read or whose draft was never published for comment."""
     jurisdiction = _require_jurisdiction(session, "decision", code)
     decision = _public_decision(session, jurisdiction, code)
     period = session.exec(
@@ -466,9 +470,9 @@ def consultation(session: Session, documents: DocumentStore, code: str, now: dat
         for row in _evidence(session, decision.id or 0, "comment_notice")
         if row.created_at >= period.opened_at
     ]
-    draft = session.exec(
+    draft = session.exec(  # the version the period published, not a later revision
         select(DraftVersion)
-        .where(DraftVersion.decision_id == decision.id)
+        .where(DraftVersion.decision_id == decision.id, col(DraftVersion.created_at) <= period.opened_at)
         .order_by(col(DraftVersion.number).desc())
     ).first()
     settings = resolved_settings(jurisdiction, decision.procedure_version)
@@ -488,6 +492,29 @@ def consultation(session: Session, documents: DocumentStore, code: str, now: dat
         and period.status == CommentPeriodStatus.open
         and decision.status == DecisionStatus.in_procedure,
     )
+
+
+def check_public_target(session: Session, action: str, payload: Mapping[str, Any]) -> None:
+    """Refuse NOT_FOUND, as the portal's pages answer, one of the public's actions on what the
+    public may not see: a comment on a draft never published for comment, a registration
+    for a hearing of a decision the public may not read, feedback on a decision not
+    published. A confidential decision is answered exactly as a code that does not exist.
+    (A payload without a decision code is left to the service to refuse.)"""
+    code = payload.get("decision")
+    if not isinstance(code, str):
+        return
+    code = code.strip()  # as the service reads it
+    if hygiene.text_problem(code, multiline=False) is not None:  # no code has a NUL, nor may a query
+        raise not_found("decision", code)
+    decision = _public_decision(session, _require_jurisdiction(session, "decision", code), code)
+    if action == "submit_public_comment":
+        shown = session.exec(select(CommentPeriod.id).where(CommentPeriod.decision_id == decision.id)).first()
+    elif action == "submit_execution_feedback":
+        shown = session.exec(select(Publication.id).where(Publication.decision_id == decision.id)).first()
+    else:
+        return
+    if shown is None:
+        raise not_found("decision", code)
 
 
 # ------------------------------------------------------------------ hearings
@@ -808,8 +835,11 @@ def catalogue_years(session: Session) -> list[CatalogueYearSummary]:
 def _published_version(
     session: Session, year: int, version: int | None
 ) -> tuple[int, list[CatalogueVersionInfo]]:
-    """The version asked for (default: the one in force) if it is published; NOT_FOUND else."""
+    """The version asked for (default: the one in force) if it is published; NOT_FOUND else
+    (also for a year no catalogue can have, which the database could not even compare)."""
     jurisdiction = _require_jurisdiction(session, "year", year)
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise not_found("year", year)
     versions = _published_versions(session, jurisdiction.id or 0, year)
     if not versions:
         raise not_found("year", year)
@@ -949,6 +979,7 @@ __all__ = [
     "adoption_tally",
     "catalogue_file",
     "catalogue_years",
+    "check_public_target",
     "comment_receipt",
     "consultation",
     "countdown",

@@ -9,10 +9,15 @@ the user as the actor and `api:<token name>@<address>` as the account.
 - `POST /api/v1/actions/{action}`: one route per action, generated from the service's
   registry, each documented with its own request schema, roles and articles. The public's
   actions (`submit_public_comment`, `register_for_hearing`, `submit_execution_feedback`) need
-  no token and are taken as `public` (a token, if sent, is checked and named in the audit);
-  an anonymous address may make `PUBLIC_CALLS` of them per `PUBLIC_WINDOW` seconds.
+  no token and are taken as `public` (a token, if sent, is checked and named in the audit)
+  through `web.abuse.submit_public`, exactly as the portal's forms: sanitised, a resubmission
+  answered with the first answer, NOT_FOUND where the portal's pages are, and, without a
+  token, the portal's per-address rate limits. A comment's answer carries its receipt.
   Every other action needs a token (401 without one) whose user holds one of its roles (403
   before the body is read).
+- an action's body is JSON, sent as `application/json` (415 otherwise: a page on another
+  site cannot post one without the browser asking first), at most `MAX_BODY` bytes
+  (`MAX_PUBLIC_BODY` without a token) and `MAX_DEPTH` levels deep.
 - reads: `/me`, `/decisions`, `/decisions/{code}`, `/decisions/{code}/audit`, `/deadlines`
   (a token), `/catalogues/{year}` and `/published` (public); see flows/service/queries.py.
 
@@ -21,9 +26,7 @@ Who may call what is declared once, in web/permissions.py."""
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import deque
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Annotated, Any
@@ -43,13 +46,13 @@ from flows.service import queries as q
 from flows.service.accounts import TokenHolder, authenticate_token
 from flows.service.framework import Actor, check_role, the_jurisdiction
 from models import DecisionStatus
+from web.abuse import client_address, submit_public
 from web.api_errors import ERROR_RESPONSES, ApiRefusal, ApiRoute, unauthenticated
 from web.permissions import ACTION_PATH, API_PREFIX, API_READS, PUBLIC, SIGNED_IN, Audience, action_audience
+from web.receipts import make_receipt
 
 MAX_BODY = 2 * 1024 * 1024  # bytes of JSON an action may send (draft texts included)
 MAX_PUBLIC_BODY = 128 * 1024  # ... an anonymous one (a comment is at most 20,000 characters)
-PUBLIC_CALLS = 10  # anonymous public actions per address ...
-PUBLIC_WINDOW = 600.0  # ... per this many seconds (kept in memory, per process)
 
 router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["api"], responses=ERROR_RESPONSES)
 bearer = HTTPBearer(
@@ -114,34 +117,6 @@ class ActionAnswer(BaseModel):
     chain: str
 
 
-class _Window:
-    """Anonymous calls per address in a sliding window (in memory, per process)."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit, self.seconds = limit, seconds
-        self.calls: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def admit(self, address: str) -> float | None:
-        """None when admitted, else the seconds until the address may call again."""
-        now = time.monotonic()
-        with self.lock:
-            calls = self.calls.setdefault(address, deque())
-            while calls and now - calls[0] >= self.seconds:
-                calls.popleft()
-            if len(calls) >= self.limit:
-                return self.seconds - (now - calls[0])
-            calls.append(now)
-            return None
-
-
-def _public_window(request: Request) -> _Window:
-    window = getattr(request.app.state, "api_public_window", None)
-    if window is None:
-        window = request.app.state.api_public_window = _Window(PUBLIC_CALLS, PUBLIC_WINDOW)
-    return window
-
-
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
@@ -151,9 +126,56 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+MAX_DEPTH = 32  # levels of nesting in an action's JSON (no payload needs more than a few)
+JSON_TYPE = "application/json"
+
+
+def _depth(body: bytes | bytearray) -> int:
+    """How deep the JSON text's arrays and objects nest (brackets inside strings are not
+    counted), found without parsing: a deeper text is refused before the parser recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _check_json_type(request: Request) -> None:
+    """Refuse (415) a body not declared JSON: a form on another site posts text/plain,
+    urlencoded or multipart bodies without asking, and `application/json` only after a CORS
+    preflight, which this API never grants."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != JSON_TYPE:
+        raise ApiRefusal(
+            refusal(
+                "INPUT",
+                f"请求体须为 JSON，Content-Type 须为 {JSON_TYPE}",
+                f"the body must be JSON sent as Content-Type {JSON_TYPE}",
+                field="Content-Type",
+                kind="invalid",
+            ),
+            "unsupported_media_type",
+        )
+
+
 async def read_payload(request: Request, limit: int) -> dict[str, Any]:
-    """The request's JSON object, read up to `limit` bytes (413 beyond), duplicate keys and
+    """The request's JSON object (Content-Type application/json, 415 otherwise), read up to
+    `limit` bytes (413 beyond), nested at most `MAX_DEPTH` deep, duplicate keys and
     non-finite numbers refused (422)."""
+    _check_json_type(request)
     declared = request.headers.get("content-length", "")
     too_large = ApiRefusal(
         refusal(
@@ -176,6 +198,10 @@ async def read_payload(request: Request, limit: int) -> dict[str, Any]:
     def no_constant(name: str) -> Any:
         raise invalid("payload", f"不接受 {name}", f"{name} is not accepted")
 
+    if _depth(body) > MAX_DEPTH:
+        raise invalid(
+            "payload", f"JSON 嵌套不得超过 {MAX_DEPTH} 层", f"the JSON nests more than {MAX_DEPTH} levels"
+        )
     try:
         data = json.loads(bytes(body), object_pairs_hook=_no_duplicate_keys, parse_constant=no_constant)
     except ProcedureError:
@@ -196,32 +222,55 @@ def _check_roles(name: str, audience: Audience, actor: Actor) -> None:
     check_role(name, rule, actor, None)
 
 
+def _public_action(
+    request: Request, holder: TokenHolder | None, name: str, payload: dict[str, Any]
+) -> ActionAnswer:
+    """One of the public's actions, the portal's way (`web.abuse.submit_public`); without a
+    token, under the portal's rate limits. A comment's answer carries its receipt, and a
+    resubmission the first answer with `duplicate`."""
+    done = submit_public(
+        request.app,
+        api_context(request, holder),
+        name,
+        payload,
+        client_address(request),
+        limited=holder is None,
+    )
+    if done.result is None:
+        raise ApiRefusal(
+            refusal(
+                "INPUT",
+                "来自此地址的请求过于频繁，请稍后再试",
+                "too many requests from this address; try again later",
+                kind="invalid",
+            ),
+            "rate_limited",
+            {"Retry-After": str(math.ceil(done.retry_after))},
+        )
+    result = done.result
+    data = dict(result.data)
+    if name == "submit_public_comment":
+        secret: str = request.app.state.config.secret_key
+        data["receipt"] = make_receipt(secret, str(done.payload["decision"]).strip(), str(data["comment"]))
+    if done.duplicate:
+        data["duplicate"] = True
+    return ActionAnswer(action=result.action, data=data, audit_seq=result.audit_seq, chain=result.chain)
+
+
 def action_endpoint(name: str) -> Callable[..., Coroutine[Any, Any, ActionAnswer]]:
     audience = action_audience(name)
 
     async def take_action(request: Request, holder: Caller) -> ActionAnswer:
         if audience == PUBLIC:
-            actor_code = "public"
-            if holder is None:
-                wait = _public_window(request).admit(request.client.host if request.client else "-")
-                if wait is not None:
-                    raise ApiRefusal(
-                        refusal(
-                            "INPUT",
-                            "来自此地址的请求过于频繁，请稍后再试",
-                            "too many requests from this address; try again later",
-                            kind="invalid",
-                        ),
-                        "rate_limited",
-                        {"Retry-After": str(int(wait) + 1)},
-                    )
-        else:
-            if holder is None:
-                raise unauthenticated("须提供 API 令牌", "an API token is required")
-            _check_roles(name, audience, holder.actor)
-            actor_code = holder.actor.code
-        payload = await read_payload(request, MAX_PUBLIC_BODY if holder is None else MAX_BODY)
-        result = await run_in_threadpool(run_action, api_context(request, holder), name, actor_code, payload)
+            payload = await read_payload(request, MAX_PUBLIC_BODY if holder is None else MAX_BODY)
+            return await run_in_threadpool(_public_action, request, holder, name, payload)
+        if holder is None:
+            raise unauthenticated("须提供 API 令牌", "an API token is required")
+        _check_roles(name, audience, holder.actor)
+        payload = await read_payload(request, MAX_BODY)
+        result = await run_in_threadpool(
+            run_action, api_context(request, holder), name, holder.actor.code, payload
+        )
         return ActionAnswer(
             action=result.action, data=result.data, audit_seq=result.audit_seq, chain=result.chain
         )

@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.errors import ProcedureError
 from flows.service.accounts import PASSWORD_MIN, end_sessions, set_password, verify_sign_in
+from web.abuse import client_address
 from web.app import STATUS_OF_KIND, render, service_context
-from web.auth import client_address, end_session, local_minute, safe_next, start_session
+from web.auth import end_session, local_minute, safe_next, start_session
 from web.csrf import require_csrf
 from web.deps import WebUser, current_user, require_user
 

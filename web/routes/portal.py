@@ -6,10 +6,11 @@ glance; the published catalogues of each year with their files; and the receipt 
 
 Reads come from `flows/service/portal_reads.py`, which shows only what the public may see
 (never a confidential or unpublished decision, never a contact). The two forms act as the
-public through `run_action` ("submit_public_comment", "register_for_hearing"), each behind
-the size limit, the CSRF check, the per-address rate limit and the HTML sanitising of
-`web/abuse.py`; a comment also behind the duplicate check. A comment's receipt is made and
-checked by `web/receipts.py`."""
+public ("submit_public_comment", "register_for_hearing") behind the size limit and the CSRF
+check, then through `web.abuse.submit_public`, the one way the public's actions are taken
+(the JSON API's too): the HTML sanitising, the duplicate check (comments), the per-address
+rate limit and the NOT_FOUND of the pages. A comment's receipt is made and checked by
+`web/receipts.py`."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from flows.errors import ProcedureError
-from flows.service import portal_reads, run_action
+from flows.service import portal_reads
 from flows.service.documents import DocumentStore
 from web import i18n
-from web.abuse import client_address, limit_body, plain_text, portal_guard
+from web.abuse import client_address, limit_body, plain_text, portal_guard, submit_public
 from web.app import STATUS_OF_KIND, render, service_context
+from web.auth import safe_next
 from web.csrf import require_csrf
 from web.receipts import make_receipt, read_receipt
 
@@ -88,7 +90,7 @@ def home(request: Request) -> HTMLResponse:
 @router.get("/lang/{locale}")
 def switch_language(locale: str, request: Request, back: str = "/") -> RedirectResponse:
     """Choose the interface language (a cookie; nothing on the server changes)."""
-    target = back if back.startswith("/") and not back.startswith("//") else "/"
+    target = safe_next(back, "/")
     response = RedirectResponse(target, status_code=303)
     if locale in i18n.LOCALES:
         response.set_cookie(i18n.LOCALE_COOKIE, locale, max_age=365 * 86400, samesite="lax", httponly=True)
@@ -124,32 +126,28 @@ def consultation(code: str, request: Request) -> HTMLResponse:
 
 @router.post("/consultations/{code}", response_class=HTMLResponse, dependencies=FORM_GUARDS)
 def submit_comment(code: str, request: Request, form: PostedForm) -> HTMLResponse:
-    """A comment from the public (Art. 15): sanitised, checked for a duplicate and against
-    the address's rate limit, then submitted as `public`; the answer is its receipt."""
+    """A comment from the public (Art. 15), through `submit_public` (sanitised, checked for a
+    duplicate and against the address's rate limit, then submitted as `public`); the answer
+    is its receipt."""
     typed = {name: _field(form, name) for name in ("text", "name", "contact")}
-    guard, address = portal_guard(request.app), client_address(request)
-    key = guard.recent.key(f"comment:{code}", address, typed["text"])
-    with guard.recent.one_at_a_time(key):
-        earlier = guard.recent.recall(key)
-        if earlier is not None:
-            return _receipt_page(request, earlier, duplicate=True)
-        wait = guard.comments.hit(address)
-        if wait is not None:
-            return _too_many(request, wait)
-        with _session(request) as session:  # NOT_FOUND where the public may not read
-            portal_reads.consultation(session, _documents(request), code, _now(request))
-        try:
-            result = run_action(
-                service_context(request, acting="public"),
-                "submit_public_comment",
-                "public",
-                {"decision": code, **typed},
-            )
-        except ProcedureError as exc:
-            status = STATUS_OF_KIND.get(exc.kind, 409)
-            return _consultation_page(request, code, error=exc, typed=typed, status_code=status)
-        receipt = make_receipt(_secret(request), code, str(result.data["comment"]))
-        guard.recent.remember(key, receipt)
+    try:
+        done = submit_public(
+            request.app,
+            service_context(request, acting="public"),
+            "submit_public_comment",
+            {"decision": code, **typed},
+            client_address(request),
+        )
+    except ProcedureError as exc:
+        if exc.kind == "not_found":
+            raise
+        status = STATUS_OF_KIND.get(exc.kind, 409)
+        return _consultation_page(request, code, error=exc, typed=typed, status_code=status)
+    if done.result is None:
+        return _too_many(request, done.retry_after)
+    receipt = make_receipt(_secret(request), code, str(done.result.data["comment"]))
+    if done.duplicate:
+        return _receipt_page(request, receipt, duplicate=True)
     return _receipt_page(request, receipt, status_code=201)
 
 
@@ -220,25 +218,31 @@ def hearing_page(code: str, hearing: str, request: Request) -> HTMLResponse:
 
 @router.post("/hearings/{code}/{hearing}", response_class=HTMLResponse, dependencies=FORM_GUARDS)
 def register_for_hearing(code: str, hearing: str, request: Request, form: PostedForm) -> HTMLResponse:
-    """A registration from the public (Art. 16(2)): sanitised and rate-limited per address,
-    then made as `public`; the answer is the registration number."""
+    """A registration from the public (Art. 16(2)), through `submit_public` (sanitised and
+    rate-limited per address, then made as `public`); the answer is the registration number."""
     typed = {name: _field(form, name) for name in ("name", "contact", "interest_group")}
-    wait = portal_guard(request.app).registrations.hit(client_address(request))
-    if wait is not None:
-        return _too_many(request, wait)
-    with _session(request) as session:  # NOT_FOUND where the public may not read
-        notice = portal_reads.hearing_notice(session, _documents(request), code, hearing, _now(request))
     try:
-        result = run_action(
+        done = submit_public(
+            request.app,
             service_context(request, acting="public"),
             "register_for_hearing",
-            "public",
             {"decision": code, "hearing": hearing, **typed},
+            client_address(request),
         )
     except ProcedureError as exc:
+        if exc.kind == "not_found":
+            raise
         status = STATUS_OF_KIND.get(exc.kind, 409)
         return _hearing_page(request, code, hearing, error=exc, typed=typed, status_code=status)
-    context = {"h": notice, "registration": result.data["registration"], "group": typed["interest_group"]}
+    if done.result is None:
+        return _too_many(request, done.retry_after)
+    with _session(request) as session:
+        notice = portal_reads.hearing_notice(session, _documents(request), code, hearing, _now(request))
+    context = {
+        "h": notice,
+        "registration": done.result.data["registration"],
+        "group": typed["interest_group"],
+    }
     return render(request, "portal/hearing_registered.html", context, status_code=201)
 
 
