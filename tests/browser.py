@@ -49,9 +49,10 @@ def live_server(app: Any) -> Iterator[str]:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless: one browser for a whole story, in which each person gets
     a context of their own (`new_page`)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     executable = chromium_path()
+    expect.set_options(timeout=15_000)  # as long as an action may take: CI machines are busy
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         try:
