@@ -49,9 +49,10 @@ def live_server(app: Any) -> Iterator[str]:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless: one browser for a whole story, in which each person gets
     a context of their own (`new_page`)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     executable = chromium_path()
+    expect.set_options(timeout=15_000)  # as long as an action may take: CI machines are busy
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         try:
@@ -78,10 +79,14 @@ def browser_page(base_url: str) -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot for the README (docs/screenshots/<name>.png)."""
+    """Save a full-page screenshot for the README (docs/screenshots/<name>.png). The pointer is
+    moved away and the focus taken off the page first, so that the same page gives the same
+    picture run after run (no hover or focus ring caught half-drawn)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     target = SCREENSHOTS / f"{name}.png"
     scratch = target.with_suffix(".tmp.png")
-    page.screenshot(path=str(scratch), full_page=True)
+    page.screenshot(path=str(scratch), full_page=True, animations="disabled", caret="hide")
     shutil.move(scratch, target)
     return target

@@ -65,7 +65,11 @@ class Story:
 
     def signed_in(self, code: str, next: str = "/", password: str | None = None) -> Any:
         """A new person who signs in as `code` through the sign-in form."""
-        page = self.person()
+        return self.sign_in(self.person(), code, next, password)
+
+    def sign_in(self, page: Any, code: str, next: str = "/", password: str | None = None) -> Any:
+        """`page`'s person signs in as `code` (a session lasts 12 hours by the app's clock: on
+        another day, people sign in again)."""
         page.goto(f"/login?next={next}")
         page.fill("#user", code)
         page.fill("#password", password or password_of(code))
@@ -172,6 +176,9 @@ def test_a_decision_from_registration_to_the_portal(story: Story) -> None:
         "end_date": "2026-03-13",
         "channels": ["区政府门户网站", "区住房和城乡建设局公众号"],
     }
+    li.goto(f"/work/decisions/{code}")
+    expect(li).to_have_url(re.compile(r".*/login\?next="))  # yesterday's session has ended
+    story.sign_in(li, "li", next=f"/work/decisions/{code}")
     act_on_page(li, code, "open_comment_period", comment_form)
     error = li.locator("#urgent_reason-error")
     expect(error.locator(".rule-id")).to_have_text("R3")
@@ -271,7 +278,7 @@ def test_a_decision_from_registration_to_the_portal(story: Story) -> None:
         procedures_statement="已履行公众参与程序；已补充资金测算",
     )
     story.at("2026-04-10T09:00")
-    wang.goto("/work/legality")
+    story.sign_in(wang, "wang", next="/work/legality")
     expect(row.locator("td.clock")).to_contain_text("2 / 7")
     act_on_page(wang, code, "record_legal_adviser_opinion", {"adviser": "张律师", "opinion": "合法"})
     act_on_page(wang, code, "issue_legality_opinion", {"outcome": "lawful", "opinion": "经审查，草案合法。"})
@@ -313,6 +320,7 @@ def test_a_decision_from_registration_to_the_portal(story: Story) -> None:
         result="agreed",
     )
     story.at("2026-04-24T09:00")
+    story.sign_in(zhou, "zhou", next="/work")
     act_on_page(
         zhou,
         code,
