@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/decisionflow demo --database sqlite:///var/demo.db --fresh
+	$(BIN)/decisionflow serve --database sqlite:///var/demo.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

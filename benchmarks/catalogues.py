@@ -7,8 +7,10 @@ directly as plain data (the renderers' input; no database), rendered in every fo
 (HTML, DOCX, XLSX, CSV, JSON). Prints the median time per format over `--runs` runs and the
 total, against the target: under 5 s for all formats together.
 
-`main` runs the sections in `SECTIONS` one after the other; a further section (e.g. the
-Prefect overhead per event) is a function taking the parsed arguments, added to the list."""
+Section 2, the Prefect overhead per event (`--events`, default 10; 0 skips it): from outbox
+commit to flow run completed, median and p95, on a local Prefect server.
+
+`main` runs the sections in `SECTIONS` one after the other."""
 
 from __future__ import annotations
 
@@ -99,9 +101,18 @@ def catalogues_section(args: argparse.Namespace) -> None:
     print(f"  total {total:6.2f} s   (target < {TARGET_SECONDS:.0f} s: {verdict})")
 
 
+def prefect_section(args: argparse.Namespace) -> None:
+    """Section 2: the Prefect overhead per event, from outbox commit to flow run completed,
+    median and p95 on a local Prefect server (benchmarks.prefect_overhead); `--events 0` skips it."""
+    if args.events > 0:
+        from benchmarks.prefect_overhead import report
+
+        report(args.events)
+
+
 Section = Callable[[argparse.Namespace], None]
-# The sections main() runs, in order; e.g. the Prefect overhead per event joins here.
-SECTIONS: list[Section] = [catalogues_section]
+# The sections main() runs, in order.
+SECTIONS: list[Section] = [catalogues_section, prefect_section]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -110,6 +121,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rows", type=int, default=10_000, help="catalogue entries (default 10,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per format; the median is shown")
+    parser.add_argument("--events", type=int, default=10, help="events for the Prefect overhead (0: skip)")
     return parser.parse_args(argv)
 
 

@@ -9,6 +9,7 @@ from cli import (  # noqa: F401
     catalogue_cmd,
     decision_cmd,
     demo_cmd,
+    dispatch_cmd,
     keys_cmd,
     report_cmd,
 )

@@ -10,8 +10,6 @@ English labels. Titles and every other text are escaped by the template's autoes
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
@@ -19,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from documents.files import write_whole
 
 TEMPLATE = "annual_report.html"
 
@@ -232,25 +232,12 @@ def render_json(report: Mapping[str, Any]) -> bytes:
     return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`: a reader never
-    sees half a document, and a crash leaves the previous one."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_report(report: Mapping[str, Any], out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Write `<stem>.html` and `<stem>.json` into `out_dir` (created); returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     html, data = out_dir / f"{stem}.html", out_dir / f"{stem}.json"
-    _write_atomically(html, render_html(report))
-    _write_atomically(data, render_json(report))
+    write_whole(html, render_html(report), mode=0o600)  # as before: published by a person
+    write_whole(data, render_json(report), mode=0o600)
     return html, data
 
 

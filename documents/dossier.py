@@ -24,9 +24,7 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from documents.files import write_whole
 
 FORMAT = "decisionflow-dossier/1"
 MANIFEST = "manifest.json"
@@ -251,14 +251,5 @@ def write_dossier(data: DossierData, target: Path) -> Path:
     """Write the ZIP to `target` atomically (a reader never sees half a file; writing the same
     data again gives the same bytes)."""
     local = data.generated_at.astimezone(ZoneInfo(data.timezone))
-    content = zip_bytes(dossier_files(data), local)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    # the whole record, confidential decisions' included: the owner's only, as before
+    return write_whole(target, zip_bytes(dossier_files(data), local), mode=0o600)

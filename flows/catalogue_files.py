@@ -17,8 +17,6 @@ against its entry (`progress`)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from documents.catalogue import FORMATS, CatalogueDocument, CatalogueKind, CatalogueRow, Progress, render
+from documents.files import write_whole
 from flows import procedure as proc
 from flows.calendar import local_date
 from flows.errors import invalid, not_found
@@ -231,7 +230,7 @@ def generate_catalogue_files(
     for doc in (decisions, hearings):
         for fmt in dict.fromkeys(formats):
             path = out_dir / f"{stem}-{doc.kind}.{fmt}"
-            _write_whole(path, render(doc, fmt))
+            write_whole(path, render(doc, fmt))
             written[doc.kind][fmt] = path
     return CatalogueFiles(
         year=year,
@@ -242,18 +241,6 @@ def generate_catalogue_files(
         decisions=written["decisions"],
         hearings=written["hearings"],
     )
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)  # a published document, readable like any other file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["ALWAYS_LISTED", "CatalogueFiles", "catalogue_documents", "generate_catalogue_files", "progress"]

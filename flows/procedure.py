@@ -1642,6 +1642,120 @@ ACTIONS: dict[str, ActionRule] = {
 }
 
 
+# --------------------------------------------------------------------------- the machine work of events
+# Every committed action writes outbox events (`Tx.emit`). The dispatcher (flows/dispatcher.py)
+# looks each one up here: the Prefect flow it starts, or none. Only events that need machine
+# work start a run; the run then does the `work` listed for the event. The table is the
+# current code's machinery, not the statute: it is not pinned with a decision's procedure
+# version, and an event type missing from it is never started (the dispatcher marks it done
+# and logs it; a test checks that every event the service can emit is listed).
+DECISION_PROCEDURE = "decision-procedure"  # the per-decision flow: one run per routed event
+CATALOGUES = "catalogues"  # regenerates one year's decision and hearing catalogues
+
+EventWork = Literal["notify", "notice", "catalogues", "dossier"]
+EVENT_WORK: dict[str, tuple[str, str]] = {
+    # work: (zh, en)
+    "notify": ("通知等待办理的人员", "tell the people who wait for this event"),
+    "notice": ("生成本环节的公告文书", "render the public notice the step needs"),
+    "catalogues": ("刷新决策所属年度的目录", "refresh the catalogues of the decision's year"),
+    "dossier": ("组卷（一事一档）", "assemble the archive dossier"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRoute:
+    flow: str | None  # the flow (deployment) the event starts; None: no run
+    work: tuple[EventWork, ...] = ()  # what a decision-procedure run does for the event
+    reason: str
+
+
+def route(flow: str | None, *work: EventWork, reason: str) -> EventRoute:
+    return EventRoute(flow=flow, work=work, reason=reason)
+
+
+def no_run(reason: str) -> EventRoute:
+    return EventRoute(flow=None, reason=reason)
+
+
+_DP = DECISION_PROCEDURE
+EVENT_ROUTES: dict[str, EventRoute] = {
+    # registration and initiation (Arts. 3, 10-11)
+    "decision_registered": route(_DP, "notify", reason="the government office starts the procedure"),
+    "catalogue_adjustment_needed": route(
+        _DP, "notify", reason="the legal office must adjust the catalogue to include the matter (Art. 3(1))"
+    ),
+    "flags_proposed": route(_DP, "notify", reason="the legal office confirms or refuses the flag (P16)"),
+    "flag_confirmed": no_run("the decision's record shows it; the stage set is already recomputed"),
+    "flag_refused": no_run("the decision's record shows it with the reason"),
+    "flags_changed": no_run("the stage set is recomputed by the action itself"),
+    "procedure_started": route(_DP, "catalogues", reason="the catalogue shows the matter under way"),
+    "decision_withdrawn": route(
+        _DP, "catalogues", reason="the catalogue shows the matter withdrawn (暂缓/调整)"
+    ),
+    # drafting and the stages
+    "draft_submitted": no_run("the department's own record; nobody waits for it"),
+    "draft_revised": no_run("a revision is checked when the review or the meeting uses the draft"),
+    "legality_review_affected": no_run("the legal office confirms the revision when it next acts (P15)"),
+    "stages_kept": no_run("a note on the decision's record"),
+    "stage_awaiting_approval": route(_DP, "notify", reason="the legal office approves or returns the stage"),
+    "stage_approved": route(_DP, "notify", reason="the department goes on with its next stage"),
+    "stage_returned": route(_DP, "notify", reason="the department redoes the stage, with the reasons"),
+    # public participation and hearings (Arts. 14-18)
+    "comment_period_opened": route(_DP, "notice", reason="the public comment notice (Art. 15)"),
+    "comment_period_closed": no_run("the sweep closed it and told the department itself"),
+    "participation_completed": no_run("the department's own step; the legal office approves it if listed"),
+    "hearing_announced": route(_DP, "notice", reason="the hearing notice (Art. 16(2))"),
+    "hearing_participants_selected": no_run("the list is published by its own action"),
+    "hearing_list_published": route(_DP, "notice", reason="the hearing participant list (Art. 16(3))"),
+    "hearing_materials_delivered": no_run("a record of delivery; the deadline row tracks the lead time"),
+    "hearing_held": no_run("the hearing record is evidence of the action itself"),
+    "hearing_report_submitted": no_run("the report is evidence of the action itself"),
+    # expert review, risk assessment, fair competition (Arts. 19-24)
+    "expert_review_completed": no_run("the department's own record"),
+    "risk_assessment_submitted": no_run("the department's own record"),
+    "risk_judged": no_run("the judgement is checked when the meeting is recorded (R7)"),
+    "fair_competition_review_failed": no_run("the failure blocks the meeting by its guard"),
+    # legality review (Arts. 25-28)
+    "legality_review_submitted": route(_DP, "notify", reason="the legal office reviews it (Art. 25)"),
+    "legality_review_returned": route(_DP, "notify", reason="the department completes the materials"),
+    "legality_opinion_issued": route(_DP, "notify", reason="the department goes on, or revises the draft"),
+    "revision_confirmed": no_run("the decision's record shows it"),
+    # collective discussion and the decision (Arts. 29-31)
+    "submitted_for_discussion": route(_DP, "notify", reason="the government office puts it on the meeting"),
+    "decision_deferred": no_run("the matter stays under way; the meeting takes it up again"),
+    "decision_made": route(
+        _DP,
+        "notify",
+        "catalogues",
+        reason="the department learns the decision; the catalogue shows it completed",
+    ),
+    "party_replied": no_run("the reply is evidence of the action itself"),
+    "decision_published": route(_DP, "notice", reason="the published decision text (Art. 32)"),
+    "decision_archived": route(_DP, "dossier", reason="the archive dossier (一事一档, Art. 33)"),
+    # execution, evaluation, suspension (Arts. 34-38)
+    "execution_unit_assigned": no_run("the execution unit sees the decision in its list"),
+    "execution_problem_reported": no_run("the report is evidence of the action itself"),
+    "execution_feedback_received": no_run("the execution unit answers it in its own list"),
+    "post_evaluation_started": no_run("the evaluator's own step"),
+    "post_evaluation_reported": no_run("the report is evidence of the action itself"),
+    "execution_suspended": route(_DP, "catalogues", reason="the catalogue shows the matter suspended (暂缓)"),
+    "execution_resumed": route(_DP, "catalogues", reason="the catalogue shows the matter completed again"),
+    "adjustment_started": no_run("the adjustment is a new decision with events of its own"),
+    "decision_terminated": no_run("a suspended matter already shows as 暂缓 in the catalogue"),
+    # time limits: the deadline rows carry their own reminders (the sweep)
+    "deadline_extended": no_run("the sweep reminds from the moved deadline row"),
+    "deadline_shortened": no_run("the sweep reminds from the moved deadline row"),
+    "deadline_recomputed": no_run("the sweep reminds from the recomputed deadline row (P13)"),
+    # the annual catalogue (Art. 3(3)): events of the catalogue year, not of a decision
+    "catalogue_entry_proposed": route(CATALOGUES, reason="the draft catalogue lists the proposal"),
+    "catalogue_entry_reviewed": route(CATALOGUES, reason="the draft catalogue shows the review"),
+    "catalogue_approved": route(CATALOGUES, reason="the approved catalogue"),
+    "catalogue_party_approved": route(CATALOGUES, reason="the catalogue approved by the Party committee"),
+    "catalogue_published": route(CATALOGUES, reason="the published catalogue (R21)"),
+    "catalogue_adjusted": route(CATALOGUES, reason="a new numbered version of the catalogue"),
+}
+
+
 # --------------------------------------------------------------------------- the versioned procedure
 @dataclass(frozen=True, kw_only=True)
 class Procedure:

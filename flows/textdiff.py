@@ -103,6 +103,11 @@ def _segments(old: str, new: str) -> list[Segment]:
     return segments
 
 
+def segments(old: str, new: str) -> list[Segment]:
+    """The changed and unchanged parts of a line, for a page that marks them up itself."""
+    return _segments(old, new)
+
+
 def char_diff(old: str, new: str) -> str:
     """The new line with deletions marked ``[-…-]`` and insertions ``{+…+}``, character by character."""
     parts: list[str] = []

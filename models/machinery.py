@@ -52,6 +52,11 @@ class Deadline(SQLModel, table=True):
 
 
 class OutboxEvent(SQLModel, table=True):
+    """A domain event, committed with the action that emitted it. The dispatcher
+    (flows/dispatcher.py) turns it into a Prefect flow run, or into nothing, by the routing
+    table of the procedure data, and then sets `dispatched_at`."""
+
+    __table_args__ = (Index("ix_outboxevent_waiting", "dispatched_at", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     event_type: str = Field(max_length=64, index=True)
     decision_id: int | None = Field(default=None, foreign_key="decision.id", index=True)
@@ -59,6 +64,14 @@ class OutboxEvent(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=json_dict())
     created_at: datetime
     dispatched_at: datetime | None = None
+    # Dispatch bookkeeping (issue 9): the flow the event started ("" for none) and its run.
+    flow: str = Field(default="", max_length=64)
+    flow_run_id: str | None = Field(default=None, max_length=36)
+    # A dispatcher's claim: others leave the event alone until the lease runs out (a
+    # dispatcher that died mid-batch); the run's idempotency key makes a retry harmless.
+    lease_until: datetime | None = None
+    dispatch_attempts: int = 0  # failed attempts to start its run
+    dispatch_error: str = Field(default="", max_length=500)  # the last one, "Type: message"
 
 
 class AuditEvent(SQLModel, table=True):

@@ -124,6 +124,37 @@ DEFAULT_POLICIES: dict[str, ReminderPolicy] = {
 }
 
 
+# --------------------------------------------------------------------------- who is told of an event
+@dataclass(frozen=True)
+class EventNotice:
+    """The notification a domain event sends (issue 9): its template, and who waits for the
+    event, by role and unit like the reminders. The decision-procedure flow sends it once per
+    event and recipient (the procedure's routing table lists `notify` for the event)."""
+
+    template: str  # the template's event name, e.g. event.returned
+    audiences: tuple[Audience, ...]
+
+
+DEPARTMENT = (STAFF, LEAD_HEAD)  # the lead unit: its staff and its head
+
+EVENT_NOTICES: dict[str, EventNotice] = {
+    # the legal office (司法局) reviews, approves, confirms and keeps the catalogue
+    "legality_review_submitted": EventNotice("event.review_requested", LEGAL_OFFICE),
+    "stage_awaiting_approval": EventNotice("event.approval_requested", LEGAL_OFFICE),
+    "flags_proposed": EventNotice("event.flag_proposed", LEGAL_OFFICE),
+    "catalogue_adjustment_needed": EventNotice("event.catalogue_adjustment_needed", LEGAL_OFFICE),
+    # the government office starts the procedure and sets the meeting's agenda
+    "decision_registered": EventNotice("event.procedure_requested", (GOV_OFFICE,)),
+    "submitted_for_discussion": EventNotice("event.discussion_requested", (GOV_OFFICE,)),
+    # the department learns what became of what it submitted
+    "stage_returned": EventNotice("event.returned", DEPARTMENT),
+    "legality_review_returned": EventNotice("event.returned", DEPARTMENT),
+    "stage_approved": EventNotice("event.stage_approved", (STAFF,)),
+    "legality_opinion_issued": EventNotice("event.opinion_issued", DEPARTMENT),
+    "decision_made": EventNotice("event.decision_made", DEPARTMENT),
+}
+
+
 # --------------------------------------------------------------------------- jurisdiction overrides
 class _AudienceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

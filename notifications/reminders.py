@@ -339,12 +339,25 @@ def _remind_batch(
             session.add(deadline)
             continue
         created.extend(mine)
+    report.deliveries += add_notifications(session, created, now, directory, env.settings)
+
+
+def add_notifications(
+    session: Session,
+    created: Iterable[tuple[Notification, list[str], User]],
+    now: datetime,
+    directory: Directory,
+    settings: NotificationSettings,
+) -> int:
+    """Write new notifications (each one is its user's inbox entry) and a pending delivery
+    for each of its external channels that has a target; returns how many deliveries."""
+    created = list(created)
     session.add_all([note for note, _, _ in created])
     session.flush()
     deliveries = []
     for note, channels, user in created:
         for channel in channels:
-            target = _target(channel, user, directory, env.settings)
+            target = _target(channel, user, directory, settings)
             if target is None:
                 continue
             deliveries.append(
@@ -359,7 +372,7 @@ def _remind_batch(
                 )
             )
     session.add_all(deliveries)
-    report.deliveries += len(deliveries)
+    return len(deliveries)
 
 
 def _compose(

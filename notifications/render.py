@@ -9,6 +9,11 @@ Only files ending in `.html` are autoescaped; the subject and text parts are pla
 
 `Renderer.check()` renders every event, locale and part with SAMPLE_CONTEXT (and a variant
 with every flag flipped) so that a broken override is found at start-up, not at the first send.
+
+Two families of events share the machinery: the deadline reminders (`EVENTS`, context
+SAMPLE_CONTEXT) and the domain-event notifications that the decision-procedure flow sends
+(`DOMAIN_EVENTS`, the templates named in `policy.EVENT_NOTICES`, context EVENT_SAMPLE_CONTEXT;
+their text and HTML parts extend `<locale>/event_base.txt` and `<locale>/event_base.html`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -37,9 +42,12 @@ from jinja2 import (
 
 from notifications.config import LOCALES
 from notifications.errors import ConfigError
+from notifications.policy import EVENT_NOTICES
 
 __all__ = [
+    "DOMAIN_EVENTS",
     "EVENTS",
+    "EVENT_SAMPLE_CONTEXT",
     "LOCALES",
     "PARTS",
     "SAMPLE_CONTEXT",
@@ -57,6 +65,8 @@ EVENTS: Final[tuple[str, ...]] = (
     "deadline.escalated",
     "deadline.transition",
 )
+# The domain-event notifications (issue 9): one template per entry of policy.EVENT_NOTICES.
+DOMAIN_EVENTS: Final[tuple[str, ...]] = tuple(sorted({notice.template for notice in EVENT_NOTICES.values()}))
 PARTS: Final[tuple[str, ...]] = ("subject", "text", "html")
 
 LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
@@ -82,6 +92,24 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "level": 0,  # escalation level: 0 assignee, 1 unit head, 2 legal office and supervisors
     "recipient": {"code": "li", "name": "李明"},
     "late": False,  # created after downtime: the message says it is sent late
+    "link": "http://127.0.0.1:8000/decisions/JC-2026-001",
+}
+
+# What the decision-procedure flow passes to `render` for a domain event; every event
+# template may use exactly these names. `detail` and `reason` may be empty strings.
+EVENT_SAMPLE_CONTEXT: dict[str, Any] = {
+    "organ": "香洲区人民政府",
+    "decision": {"code": "JC-2026-001", "title": "香洲区老旧小区改造实施方案"},
+    "event": {
+        "type": "stage_returned",  # the outbox event's type
+        "at": datetime(2026, 10, 9, 2, 30, tzinfo=UTC),  # when the action was taken
+        "by": {"code": "wang", "name": "王芳", "unit": "区司法局"},  # who took it, and their unit
+    },
+    "step": {"zh": "合法性审查", "en": "legality review"},  # the procedure stage concerned
+    "detail": {"zh": "第1轮", "en": "round 1"},  # what the event says: an outcome, a date, flags
+    "reason": "请补充社会稳定风险评估报告。",  # the reasons given (a return), else ""
+    "recipient": {"code": "li", "name": "李明"},
+    "late": False,  # sent well after the event (Prefect was down): the message says so
     "link": "http://127.0.0.1:8000/decisions/JC-2026-001",
 }
 
@@ -154,6 +182,21 @@ def _check_contexts() -> Iterator[Mapping[str, Any]]:
     yield variant
 
 
+def _event_check_contexts() -> Iterator[Mapping[str, Any]]:
+    """EVENT_SAMPLE_CONTEXT, then a variant taking the other side of every branch."""
+    yield EVENT_SAMPLE_CONTEXT
+    variant = copy.deepcopy(EVENT_SAMPLE_CONTEXT)
+    variant["late"] = not EVENT_SAMPLE_CONTEXT["late"]
+    variant["detail"] = {"zh": "", "en": ""}
+    variant["reason"] = ""
+    yield variant
+
+
+def check_contexts(event: str) -> Iterator[Mapping[str, Any]]:
+    """The contexts `Renderer.check` renders `event` with."""
+    return _check_contexts() if event in EVENTS else _event_check_contexts()
+
+
 class Renderer:
     """Renders (event, locale, context) into subject, text and HTML. Build one per process."""
 
@@ -178,7 +221,7 @@ class Renderer:
     def render(self, event: str, locale: str, context: Mapping[str, Any]) -> Rendered:
         """Raises ValueError for an unknown event or locale, and Jinja2's errors (UndefinedError
         for a variable missing from `context`, TemplateNotFound, ...) as they are."""
-        if event not in EVENTS:
+        if event not in EVENTS and event not in DOMAIN_EVENTS:
             raise ValueError(f"未知通知事件 {event!r} / unknown notification event {event!r}")
         if locale not in LOCALES:
             raise ValueError(f"不支持的语言 {locale!r} / unsupported locale {locale!r}")
@@ -187,7 +230,7 @@ class Renderer:
         return Rendered(subject=" ".join(subject.split()), text=text.strip(), html=html.strip())
 
     def check(self) -> None:
-        """Render every event x locale x part; the first problem becomes a ConfigError naming
+        """Render every event (deadline and domain) x locale x part; the first problem becomes a ConfigError naming
         the template file and the undefined variable, the syntax error or the missing file."""
         if self.templates_dir is not None and not self.templates_dir.is_dir():
             raise ConfigError(
@@ -195,11 +238,11 @@ class Renderer:
                 f"模板目录不存在：{self.templates_dir}",
                 f"templates directory not found: {self.templates_dir}",
             )
-        for event in EVENTS:
+        for event in (*EVENTS, *DOMAIN_EVENTS):
             for locale in LOCALES:
                 for part in PARTS:
                     name = template_name(event, locale, part)
-                    for context in _check_contexts():
+                    for context in check_contexts(event):
                         try:
                             self.env.get_template(name).render(context)
                         except Exception as exc:

@@ -101,6 +101,16 @@ def ctx(engine: Engine, tmp_path: Path) -> ServiceContext:
     return ServiceContext(engine=engine, data_dir=tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real Prefect server for the whole session (it takes about 11 s to start): Prefect's
+    test harness, a temporary SQLite database, PREFECT_API_URL pointing at it."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
 def at(text_value: str) -> datetime:
     """A local (Asia/Shanghai) time, as scenario files write it."""
     return datetime.fromisoformat(text_value).replace(tzinfo=SHANGHAI)

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -37,7 +38,11 @@ from tests.helpers import act, at, district, drafted
 from tests.schema import create_all
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT = 60.0  # generous: a cold interpreter imports the whole stack
+STARTUP_TIMEOUT = 60.0
+WEB_ANY_PORT = (
+    "--port",
+    "0",
+)  # the web app on a free port  # generous: a cold interpreter imports the whole stack
 
 
 class JobRuns:
@@ -284,10 +289,20 @@ def _drafted_on(ctx: ServiceContext, day: date) -> None:
 
 
 def test_serve_runs_the_sweep_until_sigterm(serve_database: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a Prefect server named but down: serve runs no local one, and the events wait
+    # (the embedded set-up: test_prefect_flows.py)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     env.pop("DECISIONFLOW_NOTIFY_CONFIG", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from cli import main; main()", "serve", "--database", serve_database],
+        [
+            sys.executable,
+            "-c",
+            "from cli import main; main()",
+            "serve",
+            "--database",
+            serve_database,
+            *WEB_ANY_PORT,
+        ],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -300,6 +315,14 @@ def test_serve_runs_the_sweep_until_sigterm(serve_database: str, tmp_path: Path)
     try:
         started = wait_for_line(out, "started", seen_out)
         assert "sweep every 30 s" in started and "channels inbox" in started
+        assert "http://127.0.0.1:9/api (workers run the deployments" in wait_for_line(
+            out, "Prefect:", seen_out
+        )
+        # the web app answers on the port serve chose and printed
+        address = wait_for_line(out, "web / 网页:", seen_out).split()[3]
+        portal = httpx.get(address, timeout=STARTUP_TIMEOUT)
+        assert portal.status_code == 200 and "公众参与平台" in portal.text
+        assert httpx.get(f"{address}api/v1/published", timeout=STARTUP_TIMEOUT).status_code == 200
         # the first sweep runs at start and closes the window that ended meanwhile
         swept = wait_for_line(err, "fired 1 (transitions 1)", seen_err)
         assert "flows.scheduler" in swept

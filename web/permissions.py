@@ -59,6 +59,23 @@ PAGE_PREFIXES: tuple[tuple[str, Audience], ...] = (
     ("/work", SIGNED_IN),
     ("/account", SIGNED_IN),
 )
+# an action's page: its audience is the action's own (`action_audience`)
+BY_ACTION = "by_action"
+
+
+def staff_pages() -> dict[str, Audience]:
+    """Staff pages narrower than their prefix (exact route paths). A page of one decision
+    then applies `access.may_read_file`: its own units and the offices with a role on it."""
+    from flows.service.worklist import LEGAL_ROLES
+
+    return {
+        "/work/decisions/new": action_audience("register_decision"),
+        "/work/legality": LEGAL_ROLES,
+        "/work/decisions/{code}/act/{action}": BY_ACTION,
+        "/work/catalogue/{year}/act/{action}": BY_ACTION,
+    }
+
+
 # the portal's pages: public by prefix (issue 10, part 3)
 PUBLIC_PREFIXES: tuple[str, ...] = ("/catalogues", "/consultations", "/hearings", "/decisions", "/receipts")
 
@@ -84,6 +101,9 @@ def audience_of(path: str) -> Audience | None:
             return table[path]
     if path in PUBLIC_PAGES:
         return PUBLIC
+    narrower = staff_pages().get(path)
+    if narrower is not None:
+        return narrower
     for prefix, audience in PAGE_PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
             return audience
@@ -122,6 +142,7 @@ def routes(app: Any) -> Iterator[tuple[str, frozenset[str]]]:
 __all__ = [
     "ACTION_PATH",
     "API_READS",
+    "BY_ACTION",
     "PUBLIC",
     "PUBLIC_PAGES",
     "SIGNED_IN",
@@ -130,4 +151,5 @@ __all__ = [
     "admits",
     "audience_of",
     "routes",
+    "staff_pages",
 ]

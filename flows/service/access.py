@@ -110,14 +110,31 @@ def check_read(reader: Actor | None, decision: Decision) -> None:
         )
 
 
+# The decision's working file (drafts, inputs, deadlines, audit trail) as the staff pages show
+# it: for the offices that handle every decision and the decision's own units (Art. 11).
+may_read_file = has_role_on
+
+
+def check_read_file(reader: Actor | None, decision: Decision) -> None:
+    """Refuse (AUTH, forbidden) a reader who may not read the decision's working file."""
+    if not may_read_file(reader, decision):
+        _forbidden(
+            reader,
+            f"决策 {decision.code} 的案卷仅供其承办单位和负有职责的机构查阅",
+            f"the file of decision {decision.code} is for its own units and the offices with a role on it",
+        )
+
+
 __all__ = [
     "READ_ROLES",
     "check_read",
+    "check_read_file",
     "check_role_on",
     "check_see",
     "has_role_on",
     "is_confidential",
     "load_reader",
     "may_read",
+    "may_read_file",
     "may_see",
 ]

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from flows import rules, textdiff
 from flows.calendar import local_date
@@ -255,10 +255,15 @@ def earliest_meeting_date(tx: Tx) -> date | None:
 def members_with_role(tx: Tx, role: str) -> dict[str, str]:
     """Code -> name of the jurisdiction's active users holding `role`, in code order. With
     `meeting_member` this is the roster of the meeting (Local Organic Law Art. 78)."""
-    rows = tx.session.exec(
+    return role_holders(tx.session, tx.jurisdiction.id or 0, role)
+
+
+def role_holders(session: Session, jurisdiction_id: int, role: str) -> dict[str, str]:
+    """`members_with_role` for a reader outside an action (the meeting page)."""
+    rows = session.exec(
         select(User.code, User.name)
         .join(UserRole, col(UserRole.user_id) == col(User.id))
-        .where(User.jurisdiction_id == tx.jurisdiction.id, col(User.active), UserRole.role == role)
+        .where(User.jurisdiction_id == jurisdiction_id, col(User.active), UserRole.role == role)
         .order_by(col(User.code))
     ).all()
     return dict(rows)

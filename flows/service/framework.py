@@ -607,7 +607,7 @@ class Tx:
         body = {"action": self.action, "actor": self.actor.code, **(payload or {})}
         if self.decision:
             body["decision"] = self.decision.code
-        # unique per emitted event; the dispatcher uses it as the Prefect run's idempotency key
+        # unique per emitted event (the dispatcher keys each Prefect run on the event's id)
         key = f"{event_type}:{decision_id or 'j' + str(self.jurisdiction.id)}:{uuid.uuid4().hex}"
         event = OutboxEvent(
             event_type=event_type,

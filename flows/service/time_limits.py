@@ -149,7 +149,7 @@ def change_deadline(tx: Tx, p: ChangeDeadline, change: Literal["extend", "shorte
         "reason": p.reason,
     }
     tx.notes["deadline_change"] = change_record
-    tx.emit(f"deadline_{change}ed", change_record)
+    tx.emit("deadline_extended" if change == "extend" else "deadline_shortened", change_record)
     return {"kind": p.kind, "due": result.day.isoformat(), "previous": before.isoformat()}
 
 
