@@ -12,7 +12,7 @@ from models.enums import CatalogueEntryStatus, CatalogueVersionStatus, text_enum
 class CatalogueYear(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("jurisdiction_id", "year"),)
     id: int | None = Field(default=None, primary_key=True)
-    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
     year: int
     current_version: int = 1
     published_version: int | None = None  # the version in force on the public portal
@@ -21,7 +21,7 @@ class CatalogueYear(SQLModel, table=True):
 class CatalogueEntry(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("catalogue_year_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    catalogue_year_id: int = Field(foreign_key="catalogueyear.id", index=True)
+    catalogue_year_id: int = Field(foreign_key="catalogueyear.id")
     code: str = Field(max_length=64)
     seq: int
     matter_name: str = Field(max_length=300)
@@ -51,7 +51,7 @@ class CatalogueEntry(SQLModel, table=True):
 class CatalogueVersion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("catalogue_year_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)
-    catalogue_year_id: int = Field(foreign_key="catalogueyear.id", index=True)
+    catalogue_year_id: int = Field(foreign_key="catalogueyear.id")
     number: int
     # draft -> approved (executive meeting) -> party_approved -> published (R21);
     # an approved version adjusted before publication is superseded by the next one

@@ -12,7 +12,7 @@ from models.enums import DecisionStatus, StageStatus, text_enum
 class Decision(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
     code: str = Field(max_length=64)
     title: str = Field(max_length=300)
     category: int  # Art. 3(1) types 1-5
@@ -50,7 +50,7 @@ class Decision(SQLModel, table=True):
 class DraftVersion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     number: int
     document_sha256: str = Field(max_length=64)
     explanation_sha256: str | None = Field(default=None, max_length=64)
@@ -67,7 +67,7 @@ class DraftVersion(SQLModel, table=True):
 class StageInstance(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "stage"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     stage: str = Field(max_length=32)
     status: StageStatus = Field(sa_column=text_enum(StageStatus))
     note: str = ""

@@ -69,7 +69,7 @@ class ExecutionFeedback(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("decision_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     code: str = Field(max_length=64)  # made by the system (F1, F2, ...), never by the sender
     text: str
     contact: str = Field(default="", max_length=200)

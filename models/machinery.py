@@ -80,7 +80,7 @@ class AuditEvent(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("chain", "seq"),)
     id: int | None = Field(default=None, primary_key=True)
-    chain: str = Field(max_length=64, index=True)
+    chain: str = Field(max_length=64)
     seq: int
     decision_id: int | None = Field(default=None, foreign_key="decision.id", index=True)
     action: str = Field(max_length=64)

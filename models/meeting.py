@@ -39,7 +39,7 @@ class Meeting(SQLModel, table=True):
 class MemberOpinion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("meeting_id", "speaking_order"),)
     id: int | None = Field(default=None, primary_key=True)
-    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    meeting_id: int = Field(foreign_key="meeting.id")
     speaking_order: int
     member: str = Field(max_length=64)  # user code of a member present
     is_head: bool = False  # the head's (or acting head's) statement, stored last (R14)

@@ -21,7 +21,7 @@ class Jurisdiction(SQLModel, table=True):
 class Unit(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
     code: str = Field(max_length=64)  # short id used in scenarios and the CLI
     name: str = Field(max_length=200)
     kind: UnitKind = Field(sa_column=text_enum(UnitKind))
@@ -31,7 +31,7 @@ class Unit(SQLModel, table=True):
 class User(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
     code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     unit_id: int = Field(foreign_key="unit.id", index=True)

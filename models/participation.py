@@ -27,7 +27,7 @@ class CommentPeriod(SQLModel, table=True):
 class PublicComment(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     period_id: int = Field(foreign_key="commentperiod.id", index=True)
     code: str = Field(max_length=64)
     name: str = Field(default="", max_length=100)
@@ -54,7 +54,7 @@ class InputResponse(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("decision_id", "input_kind", "input_code"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     input_kind: str = Field(max_length=24)  # comment | hearing_statement | expert_opinion
     input_code: str = Field(max_length=64)
     outcome: str = Field(max_length=24)  # adopted | partly_adopted | not_adopted
@@ -66,7 +66,7 @@ class InputResponse(SQLModel, table=True):
 class Hearing(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     code: str = Field(max_length=64)
     starts_at: datetime
     place: str
@@ -96,7 +96,7 @@ class Hearing(SQLModel, table=True):
 class HearingRegistration(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("hearing_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    hearing_id: int = Field(foreign_key="hearing.id")
     code: str = Field(max_length=64)
     name: str = Field(max_length=100)
     contact: str = Field(default="", max_length=200)
@@ -109,7 +109,7 @@ class HearingRegistration(SQLModel, table=True):
 class HearingStatement(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("hearing_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    hearing_id: int = Field(foreign_key="hearing.id")
     code: str = Field(max_length=64)
     speaker: str = Field(max_length=100)
     text: str

@@ -12,7 +12,7 @@ from models.enums import ReviewStatus, text_enum
 class Expert(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    jurisdiction_id: int = Field(foreign_key="jurisdiction.id", index=True)
+    jurisdiction_id: int = Field(foreign_key="jurisdiction.id")
     code: str = Field(max_length=64)
     name: str = Field(max_length=100)
     fields: list[str] = Field(default_factory=list, sa_column=json_list())
@@ -23,7 +23,7 @@ class Expert(SQLModel, table=True):
 class ExpertSelection(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "expert_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     expert_id: int = Field(foreign_key="expert.id")
     declaration: str = ""  # interest declaration, Art. 20
     has_direct_interest: bool = False
@@ -34,7 +34,7 @@ class ExpertSelection(SQLModel, table=True):
 class ExpertOpinion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("decision_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     code: str = Field(max_length=64)
     expert_id: int = Field(foreign_key="expert.id")
     text: str
@@ -76,7 +76,7 @@ class LegalityReview(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("decision_id", "round"),)
     id: int | None = Field(default=None, primary_key=True)
-    decision_id: int = Field(foreign_key="decision.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id")
     round: int
     draft_number: int
     submitted_at: datetime

@@ -15,7 +15,7 @@ from flows.service import ServiceContext
 from flows.service import checkpoint as cp
 from flows.service.audit import event_hash, event_identity, roles_digest, verify_all
 from models import AuditEvent
-from tests.helpers import act, at, district, drafted
+from tests.helpers import act, at, comment_window, district, drafted
 
 
 @pytest.fixture
@@ -275,6 +275,38 @@ def test_a_state_row_deleted_behind_the_service_is_caught(ctx: ServiceContext) -
     with Session(ctx.engine) as session:
         problems = [p.line() for p in row_digests.verify(session)[1]]
     assert any(p.startswith("ROW draftversion:") and "deleted behind" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE publiccomment SET text = '同意' WHERE code = 'C2'",
+        "DELETE FROM publiccomment WHERE code = 'C1'",
+        "UPDATE stageinstance SET status = 'completed' WHERE stage = 'legality_review'",
+    ],
+)
+def test_rows_written_without_an_orm_object_are_guarded_too(ctx: ServiceContext, edit: str) -> None:
+    """Comments and a registration's stage rows go in by Core INSERT (the hot paths); their
+    digests are recorded all the same, so an edit or a deletion behind the service shows."""
+    from sqlalchemy import text
+
+    from flows.service import row_digests
+
+    district(ctx)
+    drafted(ctx, "D1")
+    comment_window(ctx, "2026-03-03", "2026-04-02")
+    for opinion in ("反对", "建议延期"):
+        act(ctx, "submit_public_comment", "public", "2026-03-04T09:00", decision="D1", text=opinion)
+    with Session(ctx.engine) as session:
+        checked, problems = row_digests.verify(session)
+    assert checked > 15 and problems == []
+    with ctx.engine.begin() as conn:
+        conn.execute(text(edit))
+    with Session(ctx.engine) as session:
+        assert verify_all(session)[2] == []  # the chains are untouched
+        problems = [p.line() for p in row_digests.verify(session)[1]]
+    table = edit.split()[2 if edit.startswith("DELETE") else 1]
+    assert len(problems) == 1 and problems[0].startswith(f"ROW {table}:"), problems
 
 
 def test_rows_changed_by_the_service_keep_matching(ctx: ServiceContext) -> None:

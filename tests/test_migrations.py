@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -47,6 +47,26 @@ def test_the_migrations_have_one_head_starting_at_the_initial_revision() -> None
     assert scripts.get_heads() == [scripts.get_current_head()]
     base = scripts.get_bases()
     assert base == ["0001"], base
+
+
+def test_no_index_repeats_the_leading_columns_of_a_unique_key() -> None:
+    """A narrow index beside a unique key that starts with its columns serves nothing the key
+    does not, and PostgreSQL's planner may prefer it for a lookup by the whole key on a young
+    table, filtering row by row (migration 0013 dropped twenty)."""
+    redundant = []
+    for table in SQLModel.metadata.tables.values():
+        keys = [
+            [column.name for column in constraint.columns]
+            for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
+        ] + [[column.name for column in index.columns] for index in table.indexes if index.unique]
+        for index in table.indexes:
+            columns = [column.name for column in index.columns]
+            if not index.unique and any(
+                len(key) > len(columns) and key[: len(columns)] == columns for key in keys
+            ):
+                redundant.append(f"{table.name}.{index.name}")
+    assert redundant == []
 
 
 def test_upgrade_head_on_a_fresh_sqlite_file_matches_the_models(tmp_path: Path) -> None:

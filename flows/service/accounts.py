@@ -53,7 +53,7 @@ from flows import hygiene
 from flows.errors import ProcedureError, invalid, not_found, refusal
 from flows.service import audit
 from flows.service.framework import Actor, ServiceContext, load_actor, require_role, the_jurisdiction
-from models import ApiToken, AuditEvent, Credential, User
+from models import ApiToken, Credential, User
 from models.db import transact
 
 log = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def _audit(
     action: str,
     payload: dict[str, Any],
     now: datetime,
-) -> AuditEvent:
+) -> audit.Appended:
     """An account event on the jurisdiction's chain (the caller holds the jurisdiction's lock)."""
     return audit.append(
         session,

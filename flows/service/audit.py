@@ -125,7 +125,7 @@ def append(
     backdate_reason: str = "",
     new_chain: bool = False,
     head: tuple[int, str] | None = None,
-) -> AuditEvent:
+) -> Appended:
     """Append one event. The caller holds the row lock that owns `chain`; the unique
     (chain, seq) key turns any race that slips past it into a retryable conflict.
     `actor_roles` is the actor's roles as held at the time (comma-separated, sorted),
@@ -150,25 +150,41 @@ def append(
     os_account = os_account[:64]
     roles_hash = roles_digest(actor_roles)
     identity = identity_fields(actor_roles, roles_hash, os_account, backdated_by, backdate_reason)
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        decision_id=decision_id,
-        action=action,
-        actor=actor,
-        actor_roles=actor_roles,
-        roles_hash=roles_hash,
-        os_account=os_account,
-        backdated_by=backdated_by,
-        backdate_reason=backdate_reason,
-        occurred_at=occurred_at,
-        payload=payload,
-        prev_hash=prev,
-        hash=event_hash(chain, seq, action, actor, occurred_at, payload, prev, identity),
+    digest = event_hash(chain, seq, action, actor, occurred_at, payload, prev, identity)
+    # a Core INSERT on the session's connection, after the flush in `row_digests.take`: every
+    # action appends one event, and an ORM object per event costs more than the statement
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "chain": chain,
+            "seq": seq,
+            "decision_id": decision_id,
+            "action": action,
+            "actor": actor,
+            "actor_roles": actor_roles,
+            "roles_hash": roles_hash,
+            "os_account": os_account,
+            "backdated_by": backdated_by,
+            "backdate_reason": backdate_reason,
+            "occurred_at": occurred_at,
+            "payload": payload,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
-    session.add(event)
-    session.flush()
-    return event
+    return Appended(chain, seq, digest)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The event `append` wrote: its place in the chain and its hash."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+_INSERT_EVENT = AuditEvent.__table__.insert()  # type: ignore[attr-defined]
 
 
 def _last_event(

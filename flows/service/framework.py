@@ -260,6 +260,7 @@ class Tx:
     os_account: str = ""  # recorded on the audit events the action appends
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _units: dict[str, Unit] = field(default_factory=dict, repr=False)
+    _outbox: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def calendar(self) -> WorkingCalendar:
@@ -382,6 +383,18 @@ class Tx:
             raise not_found(field_name, code)
         self._units[code] = unit
         return unit
+
+    def read_units(self, codes: Sequence[str], field_name: str, query: Any, params: dict[str, Any]) -> Any:
+        """Run `query`, whose rows are (unit, value) for the units named by `codes`, remember
+        the units (refusing an unknown one, under `field_name`) and return the value: one
+        statement where a caller needs its units and one more fact (registration: whether its
+        code is taken)."""
+        rows: Sequence[Any] = self.session.execute(query, params).all()
+        self._units.update({unit.code: unit for unit, _ in rows})
+        for code in codes:
+            if code not in self._units:
+                raise not_found(field_name, code)
+        return rows[0][1]
 
     def unit_by_id(self, unit_id: int) -> Unit:
         unit = self.session.get(Unit, unit_id)
@@ -601,29 +614,46 @@ class Tx:
         for row in self.session.exec(query):
             self._close(row, status)
 
-    def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> OutboxEvent:
-        """An outbox row, committed with the action; the dispatcher acts on it later."""
+    def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> None:
+        """An outbox row, committed with the action (`write_outbox`); the dispatcher acts on it
+        later."""
         decision_id = self.decision.id if self.decision else None
         body = {"action": self.action, "actor": self.actor.code, **(payload or {})}
         if self.decision:
             body["decision"] = self.decision.code
         # unique per emitted event (the dispatcher keys each Prefect run on the event's id)
         key = f"{event_type}:{decision_id or 'j' + str(self.jurisdiction.id)}:{uuid.uuid4().hex}"
-        event = OutboxEvent(
-            event_type=event_type,
-            decision_id=decision_id,
-            idempotency_key=key,
-            payload=body,
-            created_at=self.now,
+        self._outbox.append(
+            {
+                "event_type": event_type,
+                "decision_id": decision_id,
+                "idempotency_key": key,
+                "payload": body,
+                "created_at": self.now,
+                "dispatched_at": None,
+                "flow": "",
+                "flow_run_id": None,
+                "lease_until": None,
+                "dispatch_attempts": 0,
+                "dispatch_error": "",
+            }
         )
-        self.session.add(event)
         self.notes.setdefault("events", []).append(event_type)
-        return event
 
     def touch(self) -> None:
-        if self.decision is not None:
+        if self.decision is not None and self.decision.updated_at != self.now:  # not a new one
             self.decision.updated_at = self.now
             self.session.add(self.decision)
+
+    def write_outbox(self) -> None:
+        """The outbox rows `emit` queued, in one statement (no ORM object per event); called
+        before the audit event by every writer that runs handlers on a `Tx`."""
+        if self._outbox:
+            self.session.connection().execute(_INSERT_OUTBOX, self._outbox)
+            self._outbox.clear()
+
+
+_INSERT_OUTBOX = OutboxEvent.__table__.insert()  # type: ignore[attr-defined]
 
 
 def due_instant(spec: proc.DeadlineKind, day: date, tz: ZoneInfo) -> datetime:
@@ -1062,6 +1092,7 @@ def _apply(
         tx.check_preconditions(payload)
     result = dict(spec.handler(tx, payload) or {})
     tx.touch()
+    tx.write_outbox()
     chain = tx.chain or (f"decision:{tx.decision.id}" if tx.decision else f"jurisdiction:{jurisdiction.id}")
     if tx.decision is None and tx.chain is None:
         the_jurisdiction(session, lock=True)  # serialise appends to the set-up chain

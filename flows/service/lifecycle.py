@@ -4,10 +4,12 @@ plus the legal office's stage approvals."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import func, insert
+from sqlalchemy import bindparam, exists, func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from flows import procedure as proc
@@ -25,6 +27,7 @@ from models import (
     DraftVersion,
     StageInstance,
     StageStatus,
+    Unit,
 )
 
 ProposalSource = Literal["leader", "department", "lower_government", "deputy_or_cppcc", "public"]
@@ -67,13 +70,13 @@ def create_decision(
     start_adjustment (a major adjustment runs as a new procedure instance, Art. 37).
     `entry` passes an already resolved catalogue entry (the adjusted decision's)."""
     units = list(dict.fromkeys([*([p.lead_unit] if p.lead_unit else []), *p.units]))
-    for code in units:
-        tx.unit(code, "units")
     code = p.ref or _next_code(tx)
-    exists = tx.session.exec(
-        select(Decision.id).where(Decision.jurisdiction_id == tx.jurisdiction.id, Decision.code == code)
-    ).first()
-    if exists is not None:
+    params = {"jurisdiction_id": tx.jurisdiction.id, "code": code, "units": units}
+    if units:
+        taken = tx.read_units(units, "units", _units_and_code_query(), params)
+    else:
+        taken = tx.session.execute(_code_taken_query(), params).scalar_one()
+    if taken:
         raise invalid("ref", f"决策编号 {code} 已存在", f"decision {code} already exists")
     # P16: confidential and exploratory_reform are proposals until the legal office confirms
     # them; an adjustment (Art. 37) keeps the confirmations of the decision it adjusts.
@@ -141,9 +144,8 @@ def create_decision(
         }
         for stage_id, status in statuses.items()
     ]
-    table = StageInstance.__table__  # type: ignore[attr-defined]
     # executemany through insertmanyvalues: one cached statement; ids matched by stage
-    created = tx.session.connection().execute(insert(table).returning(table.c.id, table.c.stage), rows)
+    created = tx.session.connection().execute(_insert_stages(), rows)
     ids = {stage: row_id for row_id, stage in created}
     row_digests.record_inserted(tx.session, StageInstance, [{"id": ids[r["stage"]], **r} for r in rows])
     if p.proposal:
@@ -158,6 +160,34 @@ def create_decision(
         tx.emit("flags_proposed", {"flags": sorted(proposed)})  # for the legal office (P16)
     tx.emit("decision_registered", {"title": p.title})
     return decision
+
+
+# registration's statements, built once per process (its hot path)
+@cache
+def _code_taken() -> Any:
+    return exists().where(
+        col(Decision.jurisdiction_id) == bindparam("jurisdiction_id"), col(Decision.code) == bindparam("code")
+    )
+
+
+@cache
+def _code_taken_query() -> Any:
+    return sa_select(_code_taken())
+
+
+@cache
+def _units_and_code_query() -> Any:
+    """The units a registration names, each with whether its code is taken."""
+    return sa_select(Unit, _code_taken()).where(
+        col(Unit.jurisdiction_id) == bindparam("jurisdiction_id"),
+        col(Unit.code).in_(bindparam("units", expanding=True)),
+    )
+
+
+@cache
+def _insert_stages() -> Any:
+    table = StageInstance.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id, table.c.stage)
 
 
 def _next_code(tx: Tx) -> str:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
 from sqlalchemy import String, and_, bindparam, cast, exists, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from flows import rules
 from flows.errors import invalid, not_found
 from flows.hygiene import next_free_code
+from flows.service import row_digests
 from flows.service.execution import authorise_answer
 from flows.service.framework import DecisionPayload, Tx, action
 from models import (
@@ -110,17 +112,28 @@ def notice_states_the_law(notice: str, last_day: date, urgent_reason: str) -> st
     return "\n".join([notice, *additions])
 
 
-def open_window(tx: Tx) -> tuple[CommentPeriod | None, Deadline | None, str | None]:
-    """The open comment period, the deadline that closes it, and the next comment code if it
+class Window(NamedTuple):
+    """What a comment needs of the open period: its id, its first day, when it closes, and
+    the next comment code if it is free."""
+
+    period_id: int
+    start_date: date
+    closes_at: datetime | None
+    free_code: str | None
+
+
+def open_window(tx: Tx) -> Window | None:
+    """The open comment period, when its deadline closes it, and the next comment code if it
     is free (`C<n>` after the decision's counter; None when a code was taken out of turn), in
-    one query: the public's hot path during a mass consultation."""
+    one query of four columns: the public's hot path during a mass consultation."""
     decision = tx.require_decision()
     candidate = f"C{decision.comment_seq + 1}"
-    found = tx.session.exec(_window_query(), params={"decision_id": decision.id, "code": candidate}).first()
+    params = {"decision_id": decision.id, "code": candidate}
+    found: Any = tx.session.connection().execute(_window_query(), params).first()
     if found is None:
-        return None, None, None
-    period, deadline, code_taken = found
-    return period, deadline, None if code_taken else candidate
+        return None
+    period_id, start_date, closes_at, code_taken = found
+    return Window(period_id, start_date, closes_at, None if code_taken else candidate)
 
 
 @cache  # built once per process: the hot path
@@ -130,7 +143,7 @@ def _window_query() -> Any:
         col(PublicComment.decision_id) == decision_id, col(PublicComment.code) == bindparam("code")
     )
     return (
-        select(CommentPeriod, Deadline, taken)
+        sa_select(col(CommentPeriod.id), col(CommentPeriod.start_date), col(Deadline.due_at), taken)
         .outerjoin(
             Deadline,
             and_(
@@ -141,7 +154,8 @@ def _window_query() -> Any:
             ),
         )
         .where(
-            col(CommentPeriod.decision_id) == decision_id, CommentPeriod.status == CommentPeriodStatus.open
+            col(CommentPeriod.decision_id) == decision_id,
+            col(CommentPeriod.status) == CommentPeriodStatus.open,
         )
         .order_by(col(Deadline.id).desc())
     )
@@ -184,32 +198,35 @@ class SubmitComment(DecisionPayload):
 @action("submit_public_comment", SubmitComment)
 def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
     decision = tx.require_decision()
-    period, deadline, free_code = open_window(tx)
+    window = open_window(tx)
     tx.check(
         rules.comment_window_open(
             tx.now,
             tx.today,
-            period.start_date if period else None,
-            deadline.due_at if deadline else None,
+            window.start_date if window else None,
+            window.closes_at if window else None,
         )
     )
-    assert period is not None
+    assert window is not None
     if not p.name and not tx.settings["anonymous_comments"]:
         raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
-    code = free_code or _next_comment_code(tx)  # the public never chooses its code
+    code = window.free_code or _next_comment_code(tx)  # the public never chooses its code
     decision.comment_seq += 1
     attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
-    tx.session.add(
-        PublicComment(
-            decision_id=decision.id or 0,
-            period_id=period.id or 0,
-            code=code,
-            name=p.name,
-            contact=p.contact,
-            text=p.text,
-            attachment_sha256=attachment,
-            submitted_at=tx.now,
-        )
+    # the public's hot path: one Core INSERT, its digest recorded for the audit event
+    row_digests.insert_row(
+        tx.session,
+        PublicComment,
+        {
+            "decision_id": decision.id,
+            "period_id": window.period_id,
+            "code": code,
+            "name": p.name,
+            "contact": p.contact,
+            "text": p.text,
+            "attachment_sha256": attachment,
+            "submitted_at": tx.now,
+        },
     )
     return {"comment": code}
 

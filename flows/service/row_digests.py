@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
@@ -76,13 +77,36 @@ def record_inserted(session: Session, model: type[SQLModel], rows: Iterable[Mapp
     """Digests of rows inserted with a Core statement, for the next event of the transaction:
     each row must carry every column, primary key included, as the database now holds it."""
     table = str(model.__tablename__)
-    columns = {attr.key for attr in inspect(model).column_attrs}
+    columns, key_columns = _shape(model)
     inserted: dict[str, str] = session.info.setdefault(INSERTED, {})
     for row in rows:
-        if set(row) != columns:
+        if row.keys() != columns:
             raise ValueError(f"{table}: a recorded row needs exactly the columns {sorted(columns)}")
-        key = ",".join(str(row[c.key]) for c in inspect(model).primary_key)
+        key = ",".join(str(row[c]) for c in key_columns)
         inserted[f"{table}:{key}"] = digest(table, row)
+
+
+@cache
+def _shape(model: type[SQLModel]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A table's column names and primary-key names (mapped once per process)."""
+    mapper = inspect(model)
+    return frozenset(attr.key for attr in mapper.column_attrs), tuple(c.key for c in mapper.primary_key)
+
+
+def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) -> int:
+    """Insert one row of a tracked table with a Core statement (a hot path: no ORM object),
+    record its digest for the transaction's next event, and return its new id. `row` carries
+    every column but the id."""
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = _INSERT_RETURNING_ID.get(table)
+    if statement is None:
+        statement = _INSERT_RETURNING_ID[table] = insert(table).returning(table.c.id)
+    row_id = int(session.connection().execute(statement, dict(row)).scalar_one())
+    record_inserted(session, model, [{"id": row_id, **row}])
+    return row_id
+
+
+_INSERT_RETURNING_ID: dict[Any, Any] = {}  # one statement per table, built on first use
 
 
 def take(session: Session) -> dict[str, str]:
@@ -121,8 +145,13 @@ def digest(table: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _plain(value: Any) -> Any:
     """One spelling per value, whether it comes from the session or back from either database."""
+    if value is None or type(value) in _SCALARS:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):

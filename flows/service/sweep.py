@@ -300,6 +300,7 @@ def _fire_one(
     )
     handler = TRANSITIONS.get(deadline.kind)
     changed = handler(tx, deadline) if handler and decision else False
+    tx.write_outbox()
     if deadline.status == DeadlineStatus.open:
         deadline.status = DeadlineStatus.fired
     deadline.fired_at = now
