@@ -105,6 +105,42 @@ def test_a_code_taken_an_unknown_unit_or_role_is_refused(ctx: ServiceContext) ->
     refused(ctx, "INPUT", "add_user", "liu", "2026-03-01T09:00", id="n", unit="housing", roles=["public"])
 
 
+@pytest.mark.parametrize("reserved", ["system", "public", "System"])
+def test_no_account_takes_the_name_of_the_system_or_the_public(ctx: ServiceContext, reserved: str) -> None:
+    """An account named `system` would be refused as an actor forever, or worse be taken for
+    the sweep's identity; one named `public` would act as the anonymous public."""
+    district(ctx)
+    error = refused(
+        ctx,
+        "INPUT",
+        "add_user",
+        "liu",
+        "2026-03-01T09:00",
+        id=reserved,
+        unit="justice",
+        roles=["admin"],
+    )
+    assert error.field == "users.id" and "reserved" in str(error)
+    with Session(ctx.engine) as session:
+        assert session.exec(select(User).where(col(User.code) == reserved)).first() is None
+
+
+def test_init_refuses_a_reserved_account_name(tmp_path: Path) -> None:
+    spec = tmp_path / "reserved.yaml"
+    spec.write_text(
+        "jurisdiction: {organ: 某区人民政府}\nunits: [{id: j, name: 司法局, kind: legal_office}]\n"
+        "users: [{id: a, unit: j, roles: [admin]}, {id: system, unit: j, roles: [admin]}]\n",
+        encoding="utf-8",
+    )
+    url = sqlite_url(tmp_path)
+    result = runner.invoke(app, ["init", str(spec), "--database", url])
+    assert result.exit_code == 2 and "reserved" in result.output, result.output
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert session.exec(select(Jurisdiction)).first() is None  # nothing half-written
+    engine.dispose()
+
+
 def test_a_disabled_account_can_no_longer_act_and_is_kept(ctx: ServiceContext) -> None:
     district(ctx)
     refused(ctx, "INPUT", "disable_user", "liu", "2026-03-01T09:00", id="liu", reason="离职")  # not oneself

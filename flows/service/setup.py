@@ -152,6 +152,9 @@ def add_units(session: Session, jurisdiction_id: int, unit_specs: list[UnitSpec]
     return unit_ids
 
 
+RESERVED_USER_IDS = frozenset({proc.SYSTEM_ACTOR, "public"})
+
+
 def add_users(session: Session, jurisdiction_id: int, user_specs: list[UserSpec]) -> None:
     """Create user accounts with their roles and notification preferences; refuses a code
     already taken and a unit that does not exist."""
@@ -159,6 +162,16 @@ def add_users(session: Session, jurisdiction_id: int, user_specs: list[UserSpec]
     unit_ids = add_units(session, jurisdiction_id, [])
     taken = set(session.exec(select(User.code).where(User.jurisdiction_id == jurisdiction_id)).all())
     for u in user_specs:
+        if u.id.lower() in RESERVED_USER_IDS:
+            # `system` is the sweep's and the flows' own identity, `public` the anonymous
+            # commenter's: an account by either name would be mistaken for it
+            raise refusal(
+                "INPUT",
+                f"用户编号 {u.id} 为系统保留",
+                f"user id {u.id} is reserved",
+                field="users.id",
+                kind="invalid",
+            )
         if u.id in taken:
             raise refusal(
                 "INPUT", f"用户 {u.id} 已存在", f"user {u.id} exists", field="users.id", kind="invalid"
