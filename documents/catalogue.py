@@ -30,6 +30,8 @@ from xml.sax.saxutils import escape
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from documents.spreadsheet import to_cell
+
 CatalogueKind = Literal["decisions", "hearings"]
 Progress = Literal["completed", "in_progress", "deferred", "not_started"]
 
@@ -247,13 +249,14 @@ def render_html(doc: CatalogueDocument) -> bytes:
 # ---------------------------------------------------------------------------- CSV, JSON
 def render_csv(doc: CatalogueDocument) -> bytes:
     """The table with its Chinese header row, UTF-8 with a byte-order mark so that Excel
-    shows the Chinese; `decisionflow catalogue import` reads it back."""
+    shows the Chinese; `decisionflow catalogue import` reads it back. No cell runs as a
+    formula (`spreadsheet.to_cell`)."""
     cols = columns(doc.kind)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([c.zh for c in cols])
     for row in doc.rows:
-        writer.writerow([cell_text(row, c.key) for c in cols])
+        writer.writerow([to_cell(cell_text(row, c.key)) for c in cols])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

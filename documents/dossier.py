@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from documents.files import write_whole
+from documents.spreadsheet import to_cell
 
 FORMAT = "decisionflow-dossier/1"
 MANIFEST = "manifest.json"
@@ -153,22 +154,14 @@ def index_html(data: DossierData) -> bytes:
 
 
 def index_csv(data: DossierData) -> bytes:
-    """UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese right."""
+    """UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese right; no
+    cell runs as a formula (`spreadsheet.to_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(INDEX_COLUMNS)
     for row in index_rows(data):
-        writer.writerow(
-            [
-                row["seq"],
-                row["stage_zh"],
-                row["title"],
-                row["date"],
-                row["responsible"],
-                row["size"],
-                row["file"],
-            ]
-        )
+        cells = ("seq", "stage_zh", "title", "date", "responsible", "size", "file")
+        writer.writerow([to_cell(row[key]) if isinstance(row[key], str) else row[key] for key in cells])
     return ("\ufeff" + out.getvalue()).encode()
 
 

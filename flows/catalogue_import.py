@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from documents.spreadsheet import from_cell
 from flows import procedure as proc
 from flows.errors import ProcedureError, invalid
 from flows.hygiene import next_free_code
@@ -199,7 +200,8 @@ def read_table(path: Path) -> Iterator[tuple[str, list[list[Any]]]]:
         yield from _xlsx_sheets(data)
         return
     try:
-        rows = [list(row) for row in csv.reader(io.StringIO(_decode(data)))]
+        # a cell the product escaped as text (`spreadsheet.to_cell`) reads back as written
+        rows = [[from_cell(cell) for cell in row] for row in csv.reader(io.StringIO(_decode(data)))]
     except csv.Error as exc:
         raise invalid("FILE", f"不是可读的 CSV 文件：{exc}", f"not a readable CSV file: {exc}") from None
     yield path.name, rows

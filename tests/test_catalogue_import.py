@@ -353,6 +353,42 @@ def test_the_export_reads_back_into_another_year(ctx: ServiceContext) -> None:
         assert [fields(e) for e in rows[-2:]] == [fields(e) for e in rows[:2]]
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example","点击")', "+1+1", "-2+3", "@SUM(A1)", "'=已转义"]
+
+
+def test_the_csv_export_runs_no_formula_and_reads_back_the_same_text(ctx: ServiceContext) -> None:
+    """A matter whose text starts like a formula is written as text (a leading apostrophe),
+    so a reader's spreadsheet never runs it (CSV injection); the import gives back the text."""
+    district(ctx)
+    for index, name in enumerate(FORMULAS):
+        act(
+            ctx,
+            "propose_catalogue_entry",
+            "li",
+            WHEN,
+            year=YEAR,
+            matter_name=name,
+            category=1,
+            units=["housing"],
+            legal_basis=FORMULAS[-1 - index],
+        )
+    files = generate_catalogue_files(ctx, YEAR, now=at(WHEN))
+    cells = [
+        cell for row in csv.reader(io.StringIO(files.decisions["csv"].read_text("utf-8-sig"))) for cell in row
+    ]
+    for name in FORMULAS:
+        assert name not in cells and f"'{name}" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+    report = import_catalogue(
+        ctx, files.decisions["csv"], year=2027, actor="liu", now=at(WHEN), default_category=1
+    )
+    assert report.problems == [] and len(report.imported) == len(FORMULAS)
+    with Session(ctx.engine) as session:
+        rows = session.exec(select(CatalogueEntry).order_by(col(CatalogueEntry.id))).all()
+    assert [fields(e) for e in rows[len(FORMULAS) :]] == [fields(e) for e in rows[: len(FORMULAS)]]
+    assert {e.matter_name for e in rows[len(FORMULAS) :]} == set(FORMULAS)
+
+
 def test_a_refusal_while_writing_writes_nothing(ctx: ServiceContext, tmp_path: Path) -> None:
     published(ctx)  # the standard district, with its 2026 catalogue published
     path = xlsx(
