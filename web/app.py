@@ -22,6 +22,7 @@ from flows.service import ServiceContext
 from web import i18n
 from web.abuse import BodyLimit
 from web.csrf import CSRF_FIELD, csrf_token
+from web.permissions import OPENAPI_DOCUMENT
 
 WEB_DIR = Path(__file__).parent
 SESSION_COOKIE = "decisionflow_session"
@@ -64,9 +65,11 @@ def create_app(ctx: ServiceContext, config: WebConfig) -> FastAPI:
     app = FastAPI(
         title="decisionflow",
         description="重大行政决策程序 / major administrative decisions (Decree 713)",
-        docs_url="/api/docs",
-        openapi_url="/api/v1/openapi.json",
+        # Swagger UI and ReDoc load from a CDN and run inline scripts, which the CSP refuses and
+        # an intranet cannot reach: /api/docs is a server-rendered page (web/routes/api_docs.py)
+        docs_url=None,
         redoc_url=None,
+        openapi_url=OPENAPI_DOCUMENT,
     )
     app.state.ctx = ctx
     app.state.config = config

@@ -36,11 +36,13 @@ API_READS: dict[str, Audience] = {
     f"{API_PREFIX}/published": PUBLIC,
 }
 
+OPENAPI_DOCUMENT = f"{API_PREFIX}/openapi.json"
+API_DOCS = "/api/docs"  # the reference page rendered from the OpenAPI document
+
 # the API's own documents
 API_DOCUMENTS: dict[str, Audience] = {
-    f"{API_PREFIX}/openapi.json": PUBLIC,
-    "/api/docs": PUBLIC,
-    "/docs/oauth2-redirect": PUBLIC,
+    OPENAPI_DOCUMENT: PUBLIC,
+    API_DOCS: PUBLIC,
 }
 
 # pages anyone may open without signing in (the allow-list; exact route paths)
@@ -141,8 +143,12 @@ def routes(app: Any) -> Iterator[tuple[str, frozenset[str]]]:
 
 __all__ = [
     "ACTION_PATH",
+    "API_DOCS",
+    "API_DOCUMENTS",
+    "API_PREFIX",
     "API_READS",
     "BY_ACTION",
+    "OPENAPI_DOCUMENT",
     "PUBLIC",
     "PUBLIC_PAGES",
     "SIGNED_IN",

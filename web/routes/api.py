@@ -46,8 +46,10 @@ from flows.service import queries as q
 from flows.service.accounts import TokenHolder, authenticate_token
 from flows.service.framework import Actor, check_role, the_jurisdiction
 from models import DecisionStatus
+from web import labels
 from web.abuse import client_address, submit_public
 from web.api_errors import ERROR_RESPONSES, ApiRefusal, ApiRoute, unauthenticated
+from web.api_reference import SUMMARY_ZH
 from web.permissions import ACTION_PATH, API_PREFIX, API_READS, PUBLIC, SIGNED_IN, Audience, action_audience
 from web.receipts import make_receipt
 
@@ -321,6 +323,8 @@ def _register_actions() -> None:
         }
         if action_audience(name) == PUBLIC:
             extra["security"] = [{}]  # the token is optional
+        summary_zh, summary_en = labels.action(name)
+        extra[SUMMARY_ZH] = summary_zh
         router.add_api_route(
             ACTION_PATH.removeprefix(API_PREFIX).replace("{name}", name),
             action_endpoint(name),
@@ -328,7 +332,7 @@ def _register_actions() -> None:
             response_model=ActionAnswer,
             name=f"action_{name}",
             operation_id=f"action_{name}",
-            summary=name,
+            summary=summary_en,
             description=_describe(name),
             tags=["actions"],
             openapi_extra=extra,
@@ -350,6 +354,16 @@ def _read_path(path: str) -> str:
     return path.removeprefix(API_PREFIX)
 
 
+def _read_doc(path: str, zh: str, en: str) -> dict[str, Any]:
+    """A read's summary in both languages, its tag, and for a public one that the token is
+    optional (its dependency names the bearer scheme, which alone would read as required)."""
+    public = API_READS[path] == PUBLIC
+    extra: dict[str, Any] = {SUMMARY_ZH: zh}
+    if public:
+        extra["security"] = [{}]
+    return {"summary": en, "openapi_extra": extra, "tags": ["public" if public else "queries"]}
+
+
 ME = f"{API_PREFIX}/me"
 DECISIONS = f"{API_PREFIX}/decisions"
 DECISION = f"{API_PREFIX}/decisions/{{code}}"
@@ -359,14 +373,18 @@ CATALOGUE = f"{API_PREFIX}/catalogues/{{year}}"
 PUBLISHED = f"{API_PREFIX}/published"
 
 
-@router.get(_read_path(ME), response_model=Me, tags=["queries"])
+@router.get(_read_path(ME), response_model=Me, **_read_doc(ME, "当前令牌的用户", "The token's user"))
 def me(holder: Annotated[TokenHolder, Depends(_reader(API_READS[ME]))]) -> Me:
     """The user the token acts as."""
     actor = holder.actor
     return Me(code=actor.code, unit=actor.unit_code, roles=sorted(actor.roles), token=holder.token_name)
 
 
-@router.get(_read_path(DECISIONS), response_model=list[q.DecisionSummary], tags=["queries"])
+@router.get(
+    _read_path(DECISIONS),
+    response_model=list[q.DecisionSummary],
+    **_read_doc(DECISIONS, "可查看的决策事项", "The decisions the user may see"),
+)
 def list_decisions(
     request: Request,
     holder: Annotated[TokenHolder, Depends(_reader(API_READS[DECISIONS]))],
@@ -382,7 +400,11 @@ def list_decisions(
         return q.visible_decisions(session, holder.actor, status=status.value if status else None, unit=unit)
 
 
-@router.get(_read_path(DECISION), response_model=q.DecisionDetail, tags=["queries"])
+@router.get(
+    _read_path(DECISION),
+    response_model=q.DecisionDetail,
+    **_read_doc(DECISION, "决策事项详情", "One decision"),
+)
 def show_decision(
     request: Request, code: str, holder: Annotated[TokenHolder, Depends(_reader(API_READS[DECISION]))]
 ) -> q.DecisionDetail:
@@ -393,7 +415,11 @@ def show_decision(
         return q.decision_detail(session, holder.actor, code, ctx.clock())
 
 
-@router.get(_read_path(AUDIT), response_model=list[q.AuditEntry], tags=["queries"])
+@router.get(
+    _read_path(AUDIT),
+    response_model=list[q.AuditEntry],
+    **_read_doc(AUDIT, "决策事项的审计记录", "A decision's audit trail"),
+)
 def decision_audit(
     request: Request, code: str, holder: Annotated[TokenHolder, Depends(_reader(API_READS[AUDIT]))]
 ) -> list[q.AuditEntry]:
@@ -402,7 +428,11 @@ def decision_audit(
         return q.decision_audit(session, holder.actor, code)
 
 
-@router.get(_read_path(DEADLINES), response_model=list[q.MyDeadline], tags=["queries"])
+@router.get(
+    _read_path(DEADLINES),
+    response_model=list[q.MyDeadline],
+    **_read_doc(DEADLINES, "我负责的期限", "My deadlines"),
+)
 def deadlines(
     request: Request, holder: Annotated[TokenHolder, Depends(_reader(API_READS[DEADLINES]))]
 ) -> list[q.MyDeadline]:
@@ -412,7 +442,7 @@ def deadlines(
         return q.my_deadlines(session, holder.actor, ctx.clock())
 
 
-@router.get(_read_path(CATALOGUE), tags=["public"])
+@router.get(_read_path(CATALOGUE), **_read_doc(CATALOGUE, "年度决策事项目录", "A year's catalogues"))
 def catalogue(
     request: Request,
     year: Annotated[int, Path(ge=2000, le=2100)],
@@ -426,7 +456,11 @@ def catalogue(
         return q.published_catalogue(session, year, today)
 
 
-@router.get(_read_path(PUBLISHED), response_model=list[q.PublishedDecision], tags=["public"])
+@router.get(
+    _read_path(PUBLISHED),
+    response_model=list[q.PublishedDecision],
+    **_read_doc(PUBLISHED, "已公布的决策", "The published decisions"),
+)
 def published(
     request: Request, caller: Annotated[TokenHolder | None, Depends(_reader(API_READS[PUBLISHED]))] = None
 ) -> list[q.PublishedDecision]:
