@@ -339,6 +339,11 @@ def test_traffic_lights_count_working_days() -> None:
 
 
 # ---------------------------------------------------------------------------- the OpenAPI document
+def test_the_openapi_document_describes_the_api_and_no_page(web: TestClient) -> None:
+    paths = web.get("/api/v1/openapi.json").json()["paths"]
+    assert paths and all(path.startswith("/api/v1/") for path in paths), sorted(paths)
+
+
 def test_the_openapi_document_has_a_route_per_action_and_the_error_schema(web: TestClient) -> None:
     document = web.get("/api/v1/openapi.json").json()
     paths = document["paths"]

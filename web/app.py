@@ -85,8 +85,8 @@ def create_app(ctx: ServiceContext, config: WebConfig) -> FastAPI:
     app.add_middleware(BodyLimit)  # inside security_headers: its 413 is raised where the body is read
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    for router in all_routers():
-        app.include_router(router)
+    for router, documented in all_routers():
+        app.include_router(router, include_in_schema=documented)
     app.add_exception_handler(ProcedureError, procedure_error)  # type: ignore[arg-type]
     return app
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 
-def all_routers() -> list[APIRouter]:
+def all_routers() -> list[tuple[APIRouter, bool]]:
+    """Each router with whether the OpenAPI document describes it: only the JSON API (the
+    pages are for browsers, and a client generated from the document should not see them)."""
     from web.routes import api, api_docs, auth, portal, staff
 
-    return [auth.router, portal.router, staff.router, api.router, api_docs.router]
+    return [
+        (auth.router, False),
+        (portal.router, False),
+        (staff.router, False),
+        (api.router, True),
+        (api_docs.router, False),
+    ]
