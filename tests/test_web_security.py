@@ -226,3 +226,14 @@ def test_what_is_typed_at_sign_in_is_inert_on_the_page(town: ServiceContext) -> 
     assert answer.status_code == 401
     assert "<script>alert" not in answer.text and "&lt;script&gt;" in answer.text
     assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+# ---------------------------------------------------------------- the Host header
+def test_a_forged_host_header_appears_nowhere_in_a_page(town: ServiceContext) -> None:
+    """Links are written as paths, never built from the request's Host header, so a forged
+    Host cannot point a page's stylesheet or forms at another server."""
+    client = web_client(town)
+    for path in ("/", "/login", "/api/docs"):
+        page = client.get(path, headers={"Host": "evil.example"})
+        assert page.status_code == 200, path
+        assert "evil.example" not in page.text, path
