@@ -1,0 +1,179 @@
+"""Attacks on the hot write paths: comments, outbox rows and audit events written by Core
+INSERT, registration's one-statement read of its units, the reserved account names and the
+CSV exports. Each test does what an attacker or a careless operator would, and asserts that
+the record or the file still tells the truth."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import Session, col, select
+
+from flows.catalogue_files import generate_catalogue_files
+from flows.catalogue_import import import_catalogue
+from flows.scenario import sweep_until
+from flows.service import ServiceContext, row_digests
+from flows.service.audit import verify_all
+from models import AuditEvent, CatalogueEntry, Decision, OutboxEvent, PublicComment
+from tests.helpers import act, at, comment_window, district, drafted, refused
+
+
+def commented(ctx: ServiceContext) -> None:
+    """D1 drafted, its comment window open, two comments in."""
+    district(ctx)
+    drafted(ctx, "D1")
+    comment_window(ctx, "2026-03-03", "2026-04-02")
+    act(ctx, "submit_public_comment", "public", "2026-03-04T09:00", decision="D1", text="反对", name="张三")
+    act(ctx, "submit_public_comment", "public", "2026-03-04T10:00", decision="D1", text="赞成")
+
+
+# ---------------------------------------------------------------- rows that escape the audit
+def test_a_comment_forged_behind_the_service_is_caught(ctx: ServiceContext) -> None:
+    """A comment goes in by Core INSERT with its digest on the event. One inserted straight
+    into the table, with no event, used to pass `audit verify` (rows no event recorded were
+    not judged): a consultation could be stuffed unseen. A row newer than the first row its
+    table's events recorded was written after digests were kept, so it must have an event."""
+    commented(ctx)
+    with Session(ctx.engine) as session:
+        assert row_digests.verify(session)[1] == []
+        genuine = session.exec(select(PublicComment).order_by(col(PublicComment.id))).first()
+        assert genuine is not None
+        forged = PublicComment(
+            decision_id=genuine.decision_id,
+            period_id=genuine.period_id,
+            code="C3",
+            text="一致支持",
+            submitted_at=datetime(2026, 3, 5, 1, tzinfo=UTC),
+        )
+        session.add(forged)  # a plain write, no service and no audit event
+        session.commit()
+        forged_key = f"publiccomment:{forged.id}"
+    with Session(ctx.engine) as session:
+        assert verify_all(session)[2] == []  # the chains alone see nothing
+        problems = row_digests.verify(session)[1]
+    assert [(p.row, p.reason) for p in problems] == [(forged_key, "written behind the service")]
+
+
+def test_every_event_an_action_or_the_sweep_emits_reaches_the_outbox(ctx: ServiceContext) -> None:
+    """`Tx.emit` only queues; `write_outbox` writes. Every event type an audit event lists
+    under `events` (registration, the comment window, the sweep closing it) is in the outbox
+    once, and the record verifies."""
+    commented(ctx)
+    sweep_until(ctx, at("2026-04-03T09:00"))
+    with Session(ctx.engine) as session:
+        listed = Counter(
+            kind
+            for payload in session.exec(select(AuditEvent.payload).order_by(col(AuditEvent.id)))
+            for kind in (payload or {}).get("events", [])
+        )
+        written = Counter(session.exec(select(OutboxEvent.event_type)).all())
+        assert listed == written and listed["comment_period_closed"] == 1
+        assert row_digests.verify(session)[1] == []
+
+
+# ---------------------------------------------------------------- reserved and look-alike names
+@pytest.mark.parametrize("look_alike", ["ѕystem", "system\u200b", "ｓｙｓｔｅｍ", "publіc"])
+def test_a_look_alike_of_a_reserved_account_is_refused_naming_the_field(
+    ctx: ServiceContext, look_alike: str
+) -> None:
+    """A Cyrillic `ѕ`, a zero-width space or full-width letters: `user add` (and the web's
+    admin page, the same action) used to let pydantic's own error escape the service as a
+    traceback instead of an INPUT refusal naming `id`; nothing may be written."""
+    district(ctx)
+    account = {"id": look_alike, "unit": "housing", "roles": ["department_staff"]}
+    error = refused(ctx, "INPUT", "add_user", "liu", "2026-03-01T09:00", **account)
+    assert error.field == "id"
+    error = refused(
+        ctx, "INPUT", "add_unit", "liu", "2026-03-01T09:00", id=look_alike, name="单位", kind="department"
+    )
+    assert error.field == "id"
+
+
+# ---------------------------------------------------------------- registration's units
+@pytest.mark.parametrize(
+    ("units", "recorded"),
+    [
+        (["housing", "housing"], ["housing"]),
+        (["commerce", "housing", "commerce"], ["commerce", "housing"]),
+        ([], []),
+    ],
+)
+def test_registration_keeps_each_unit_once(
+    ctx: ServiceContext, units: list[str], recorded: list[str]
+) -> None:
+    district(ctx)
+    act(ctx, "register_decision", "li", "2026-03-02T09:00", ref="D1", title="决策", category=1, units=units)
+    with Session(ctx.engine) as session:
+        decision = session.exec(select(Decision)).one()
+        assert decision.unit_codes == recorded
+        assert row_digests.verify(session)[1] == []
+
+
+@pytest.mark.parametrize("units", [["HOUSING"], ["housing", "Housing"], ["housing", "nowhere"]])
+def test_registration_refuses_a_unit_in_another_case_or_unknown(
+    ctx: ServiceContext, units: list[str]
+) -> None:
+    district(ctx)
+    error = refused(
+        ctx,
+        "NOT_FOUND",
+        "register_decision",
+        "li",
+        "2026-03-02T09:00",
+        ref="D1",
+        title="决策",
+        category=1,
+        units=units,
+    )
+    assert error.field == "units"
+
+
+# ---------------------------------------------------------------- CSV cells
+# formula starts the first escaping missed (test_spreadsheet_cells checks each cell)
+PAYLOADS = [
+    '＝HYPERLINK("http://evil.example","点击")',  # full-width equals sign
+    "＋1+1",
+    "－2+3+cmd|' /C calc'!A0",
+    "＠SUM(A1)",
+    " =1+1",  # blanks before the sign (LibreOffice's trim spaces)
+    "\u3000=1+1",  # an ideographic space
+    "\xa0-2+3+cmd|' /C calc'!A0",
+    "\n=1+1",
+    "'＝已转义",
+    "' =已转义",
+]
+
+
+def test_a_catalogue_of_full_width_formulas_exports_as_text_and_reads_back(ctx: ServiceContext) -> None:
+    names = [p for p in PAYLOADS if p == p.strip()]  # a payload's text has no blanks around it
+    district(ctx)
+    for name in names:
+        act(
+            ctx,
+            "propose_catalogue_entry",
+            "li",
+            "2026-01-10T09:00",
+            year=2026,
+            matter_name=name,
+            category=1,
+            units=["housing"],
+            legal_basis=name,
+        )
+    files = generate_catalogue_files(ctx, 2026, now=at("2026-01-10T09:00"))
+    cells = [
+        cell for row in csv.reader(io.StringIO(files.decisions["csv"].read_text("utf-8-sig"))) for cell in row
+    ]
+    for name in names:
+        assert name not in cells and f"'{name}" in cells
+    report = import_catalogue(
+        ctx, files.decisions["csv"], year=2027, actor="liu", now=at("2026-01-10T09:00"), default_category=1
+    )
+    assert report.problems == [] and len(report.imported) == len(names)
+    with Session(ctx.engine) as session:
+        imported = session.exec(select(CatalogueEntry).order_by(col(CatalogueEntry.id))).all()[len(names) :]
+    assert sorted(e.matter_name for e in imported) == sorted(names)
+    assert sorted(e.legal_basis for e in imported) == sorted(names)
