@@ -132,6 +132,25 @@ def test_registration_refuses_a_unit_in_another_case_or_unknown(
     assert error.field == "units"
 
 
+def test_a_registration_naming_seventy_thousand_units_is_refused_not_crashed(ctx: ServiceContext) -> None:
+    """Registration reads its units in one IN (...) statement; 70,000 codes passed
+    PostgreSQL's 65,535 bound parameters and came back as a raw database error."""
+    district(ctx)
+    units = [f"u{i}" for i in range(70_000)]
+    error = refused(
+        ctx,
+        "INPUT",
+        "register_decision",
+        "li",
+        "2026-03-02T09:00",
+        ref="D1",
+        title="决策",
+        category=1,
+        units=units,
+    )
+    assert error.field == "units"
+
+
 # ---------------------------------------------------------------- CSV cells
 # formula starts the first escaping missed (test_spreadsheet_cells checks each cell)
 PAYLOADS = [
