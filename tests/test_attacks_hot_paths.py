@@ -113,41 +113,24 @@ def test_registration_keeps_each_unit_once(
         assert row_digests.verify(session)[1] == []
 
 
-@pytest.mark.parametrize("units", [["HOUSING"], ["housing", "Housing"], ["housing", "nowhere"]])
-def test_registration_refuses_a_unit_in_another_case_or_unknown(
-    ctx: ServiceContext, units: list[str]
+@pytest.mark.parametrize(
+    ("units", "rule_id"),
+    [
+        (["HOUSING"], "NOT_FOUND"),
+        (["housing", "Housing"], "NOT_FOUND"),
+        (["housing", "nowhere"], "NOT_FOUND"),
+        # read in one IN (...) statement: 70,000 codes passed PostgreSQL's 65,535 bound
+        # parameters and came back as a raw database error
+        ([f"u{i}" for i in range(70_000)], "INPUT"),
+    ],
+    ids=["upper-case", "case-variant", "unknown", "seventy-thousand"],
+)
+def test_registration_refuses_units_it_cannot_name(
+    ctx: ServiceContext, units: list[str], rule_id: str
 ) -> None:
     district(ctx)
-    error = refused(
-        ctx,
-        "NOT_FOUND",
-        "register_decision",
-        "li",
-        "2026-03-02T09:00",
-        ref="D1",
-        title="决策",
-        category=1,
-        units=units,
-    )
-    assert error.field == "units"
-
-
-def test_a_registration_naming_seventy_thousand_units_is_refused_not_crashed(ctx: ServiceContext) -> None:
-    """Registration reads its units in one IN (...) statement; 70,000 codes passed
-    PostgreSQL's 65,535 bound parameters and came back as a raw database error."""
-    district(ctx)
-    units = [f"u{i}" for i in range(70_000)]
-    error = refused(
-        ctx,
-        "INPUT",
-        "register_decision",
-        "li",
-        "2026-03-02T09:00",
-        ref="D1",
-        title="决策",
-        category=1,
-        units=units,
-    )
+    registration = {"ref": "D1", "title": "决策", "category": 1, "units": units}
+    error = refused(ctx, rule_id, "register_decision", "li", "2026-03-02T09:00", **registration)
     assert error.field == "units"
 
 
