@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from flows.catalogue_files import generate_catalogue_files
 from flows.catalogue_import import import_catalogue
 from flows.scenario import sweep_until
-from flows.service import ServiceContext, row_digests
-from flows.service.audit import verify_all
+from flows.service import ServiceContext, audit, row_digests
+from flows.service.audit import verify_all, verify_documents
 from models import AuditEvent, CatalogueEntry, Decision, OutboxEvent, PublicComment
 from tests.helpers import act, at, comment_window, district, drafted, refused
 
@@ -56,6 +56,59 @@ def test_a_comment_forged_behind_the_service_is_caught(ctx: ServiceContext) -> N
         assert verify_all(session)[2] == []  # the chains alone see nothing
         problems = row_digests.verify(session)[1]
     assert [(p.row, p.reason) for p in problems] == [(forged_key, "written behind the service")]
+
+
+def test_a_comment_attachment_altered_in_the_data_folder_is_caught(ctx: ServiceContext) -> None:
+    """A comment's attachment went into the data folder with no `StoredDocument` row, so
+    `audit verify`, which re-hashes every recorded file, never looked at it: the file could
+    be swapped or removed unseen."""
+    commented(ctx)
+    sent = act(
+        ctx,
+        "submit_public_comment",
+        "public",
+        "2026-03-05T09:00",
+        decision="D1",
+        text="见附件",
+        attachment="原件",
+    )
+    with Session(ctx.engine) as session:
+        comment = session.exec(select(PublicComment).where(PublicComment.code == sent.data["comment"])).one()
+        assert comment.attachment_sha256 is not None
+        assert verify_documents(session, ctx.documents)[1] == []
+        ctx.documents.path_for(comment.attachment_sha256).write_bytes("篡改".encode())
+        problems = verify_documents(session, ctx.documents)[1]
+        assert [(p.sha256, p.reason.split(":")[0]) for p in problems] == [
+            (comment.attachment_sha256, "altered")
+        ]
+        assert row_digests.verify(session)[1] == []
+
+
+def test_a_database_older_than_the_digests_still_leaves_its_unrecorded_rows_unjudged(
+    ctx: ServiceContext,
+) -> None:
+    """Where the first event recorded no digests (a database from before them), a row no
+    event recorded may predate them: it is not judged, so an upgrade raises no false alarm."""
+    with Session(ctx.engine) as session:
+        audit.append(
+            session,
+            chain="setup:legacy",
+            action="setup_jurisdiction",
+            actor="system",
+            actor_roles="system",
+            occurred_at=at("2025-12-01T09:00"),
+            payload={},
+            decision_id=None,
+        )
+        session.commit()
+    commented(ctx)
+    with Session(ctx.engine) as session:
+        genuine = session.exec(select(PublicComment)).first()
+        assert genuine is not None
+        session.add(PublicComment(**{**genuine.model_dump(exclude={"id"}), "code": "C9"}))
+        session.commit()
+    with Session(ctx.engine) as session:
+        assert verify_all(session)[2] == [] and row_digests.verify(session)[1] == []
 
 
 def test_every_event_an_action_or_the_sweep_emits_reaches_the_outbox(ctx: ServiceContext) -> None:

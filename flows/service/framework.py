@@ -494,16 +494,21 @@ class Tx:
         return {stage_id: StageStatus(status) for stage_id, status in rows}
 
     # ---------------------------------------------------------------- writing
+    def store_document(self, data: bytes) -> str:
+        """Put a file in the data folder and record it (`StoredDocument`), so that `audit
+        verify` re-hashes it; its SHA-256."""
+        sha = self.documents.put(data)
+        if self.session.get(StoredDocument, sha) is None:
+            self.session.add(StoredDocument(sha256=sha, size=len(data), created_at=self.now))
+            self.session.flush()  # no ORM relationship orders it before the row naming it
+        return sha
+
     def add_evidence(
         self, stage: str, kind: str, content: str | bytes, title: str | None = None
     ) -> EvidenceDocument:
         decision = self.require_decision()
         assert kind in self.procedure.evidence_kinds, kind
-        data = content.encode() if isinstance(content, str) else content
-        sha = self.documents.put(data)
-        if self.session.get(StoredDocument, sha) is None:
-            self.session.add(StoredDocument(sha256=sha, size=len(data), created_at=self.now))
-            self.session.flush()  # no ORM relationship orders the two inserts
+        sha = self.store_document(content.encode() if isinstance(content, str) else content)
         evidence = EvidenceDocument(
             decision_id=decision.id or 0,
             stage=stage,

@@ -190,48 +190,35 @@ def latest_digests(events: Iterable[tuple[str, int, Mapping[str, Any]]]) -> dict
 
 def verify(session: Session) -> tuple[int, list[RowProblem]]:
     """(rows checked, problems): every row an audit event recorded against the digest of its
-    latest event. A row edited or deleted without an audit event is named, and so is a row
-    no event recorded whose id is above the first id an event recorded in its table: it was
-    written after digests were kept, behind the service (a forged comment). Rows written
-    before digests were kept, with lower ids, are not judged."""
+    latest event. A row edited or deleted without an audit event is named. On a database
+    whose first event already recorded digests, every row of a table keyed by a generated
+    id was recorded by the event that wrote it, so a row no event recorded was written
+    behind the service (a forged comment) and is named too. (On a database older than the
+    digests, rows no event recorded are not judged: they may predate them.)"""
     from models import AuditEvent
 
     rows = session.exec(
         select(AuditEvent.chain, AuditEvent.seq, AuditEvent.payload).order_by(col(AuditEvent.id))
     ).all()
     latest = latest_digests((chain, seq, payload or {}) for chain, seq, payload in rows)
-    first_recorded = _first_recorded_ids(latest)
+    digests_from_start = bool(rows) and "rows" in (rows[0][2] or {})
     problems: list[RowProblem] = []
     seen: set[str] = set()
     for table in tracked_tables():
         model = table_models()[table]
+        every_row_recorded = digests_from_start and _shape(model)[1] == ("id",)
         for obj in session.exec(select(model)):
             key = f"{table}:{primary_key(obj)}"
             seen.add(key)
             recorded = latest.get(key)
             if recorded is not None and recorded[0] != digest(table, values(obj)):
                 problems.append(RowProblem(key, recorded[1], "edited behind the service"))
-            elif recorded is None and _written_after(key, first_recorded):
+            elif recorded is None and every_row_recorded:
                 problems.append(RowProblem(key, "no event", "written behind the service"))
     for key, (value, where) in latest.items():
         if key not in seen and value != DELETED and key.split(":", 1)[0] in table_models():
             problems.append(RowProblem(key, where, "deleted behind the service"))
     return len(seen), problems
-
-
-def _first_recorded_ids(latest: Mapping[str, tuple[str, str]]) -> dict[str, int]:
-    """Per table with a numeric key, the lowest id any event recorded."""
-    first: dict[str, int] = {}
-    for key in latest:
-        table, _, row_id = key.partition(":")
-        if row_id.isdigit():
-            first[table] = min(first.get(table, int(row_id)), int(row_id))
-    return first
-
-
-def _written_after(key: str, first_recorded: Mapping[str, int]) -> bool:
-    table, _, row_id = key.partition(":")
-    return row_id.isdigit() and table in first_recorded and int(row_id) > first_recorded[table]
 
 
 def table_models() -> dict[str, type[SQLModel]]:
