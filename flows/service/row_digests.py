@@ -171,10 +171,12 @@ def _plain(value: Any) -> Any:
 @dataclass(frozen=True)
 class RowProblem:
     row: str  # table:pk
-    event: str  # chain#seq of the latest event that recorded it
+    event: str  # chain#seq of the latest event that recorded it ("" when none did)
     reason: str
 
     def line(self) -> str:
+        if not self.event:
+            return f"ROW {self.row}: {self.reason}"
         return f"ROW {self.row} (last recorded by {self.event}): {self.reason}"
 
 
@@ -214,7 +216,9 @@ def verify(session: Session) -> tuple[int, list[RowProblem]]:
             if recorded is not None and recorded[0] != digest(table, values(obj)):
                 problems.append(RowProblem(key, recorded[1], "edited behind the service"))
             elif recorded is None and every_row_recorded:
-                problems.append(RowProblem(key, "no event", "written behind the service"))
+                problems.append(
+                    RowProblem(key, "", "written behind the service (no audit event recorded it)")
+                )
     for key, (value, where) in latest.items():
         if key not in seen and value != DELETED and key.split(":", 1)[0] in table_models():
             problems.append(RowProblem(key, where, "deleted behind the service"))
