@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from flows.catalogue_files import generate_catalogue_files
@@ -58,6 +59,52 @@ def test_a_comment_forged_behind_the_service_is_caught(ctx: ServiceContext) -> N
     assert [p.line() for p in problems] == [
         f"ROW {forged_key}: written behind the service (no audit event recorded it)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            'UPDATE outboxevent SET payload = \'{"decision": "D1", "url": "http://evil.example"}\' '
+            "WHERE event_type = 'comment_period_opened'",
+            "edited behind the service",
+        ),
+        (
+            "DELETE FROM outboxevent WHERE event_type = 'flags_proposed' OR event_type = 'draft_submitted'",
+            "deleted behind the service",
+        ),
+        (
+            "INSERT INTO outboxevent (event_type, decision_id, idempotency_key, payload, created_at, flow, "
+            "dispatch_attempts, dispatch_error) SELECT 'decision_published', decision_id, 'forged', payload, "
+            "created_at, '', 0, '' FROM outboxevent WHERE event_type = 'draft_submitted'",
+            "written behind the service (no audit event recorded it)",
+        ),
+    ],
+    ids=["edited", "deleted", "forged"],
+)
+def test_an_outbox_row_changed_behind_the_service_is_caught(
+    ctx: ServiceContext, edit: str, problem: str
+) -> None:
+    """The dispatcher turns outbox rows into Prefect runs and notices. Outbox rows were not
+    guarded at all: one edited (a link sent to every recipient), deleted (a notice never
+    sent) or forged passed `audit verify`. Their dispatch bookkeeping still moves freely."""
+    commented(ctx)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE outboxevent SET flow = 'decision-procedure', flow_run_id = 'run-1', dispatch_attempts = 2, "
+                "dispatch_error = 'timeout', lease_until = created_at, dispatched_at = created_at"
+            )
+        )
+    with Session(ctx.engine) as session:
+        assert row_digests.verify(session)[1] == []
+    with ctx.engine.begin() as conn:
+        conn.execute(text(edit))
+    with Session(ctx.engine) as session:
+        assert verify_all(session)[2] == []
+        problems = row_digests.verify(session)[1]
+    assert [p.row.split(":")[0] for p in problems] == ["outboxevent"]
+    assert problems[0].reason == problem
 
 
 def test_a_comment_attachment_altered_in_the_data_folder_is_caught(ctx: ServiceContext) -> None:

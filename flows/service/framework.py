@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import String, and_, bindparam, cast, func, literal
+from sqlalchemy import String, and_, bindparam, cast, func, insert, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -30,7 +30,7 @@ from flows import procedure as proc
 from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
 from flows.errors import ProcedureError, invalid, not_found, refusal
 from flows.rules import Violation
-from flows.service import audit
+from flows.service import audit, row_digests
 from flows.service.clock import (
     Backdate,
     DatabaseKind,
@@ -654,11 +654,19 @@ class Tx:
         """The outbox rows `emit` queued, in one statement (no ORM object per event); called
         before the audit event by every writer that runs handlers on a `Tx`."""
         if self._outbox:
-            self.session.connection().execute(_INSERT_OUTBOX, self._outbox)
+            # their digests go on the event too: a row edited or deleted later would make the
+            # dispatcher act on what no action said (ids matched by the unique key)
+            created = self.session.connection().execute(_insert_outbox(), self._outbox)
+            ids = {key: row_id for row_id, key in created}
+            rows = [{"id": ids[row["idempotency_key"]], **row} for row in self._outbox]
+            row_digests.record_inserted(self.session, OutboxEvent, rows)
             self._outbox.clear()
 
 
-_INSERT_OUTBOX = OutboxEvent.__table__.insert()  # type: ignore[attr-defined]
+@cache
+def _insert_outbox() -> Any:
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id, table.c.idempotency_key)
 
 
 def due_instant(spec: proc.DeadlineKind, day: date, tz: ZoneInfo) -> datetime:

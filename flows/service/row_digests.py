@@ -5,8 +5,9 @@ The session collects the objects it inserts, updates or deletes (`_collect`, a f
 session); `audit.append` puts a digest of each into the event's payload under `"rows"`, where
 the chained hash covers it. Rows that change without an audit event by design are left out:
 append-only logs and delivery bookkeeping (`UNTRACKED`), the reminder cursor and failure
-bookkeeping of a deadline, which the sweep moves on every reminder, and the counters kept on a
-decision, which the chain and the comments vouch for (`VOLATILE`)."""
+bookkeeping of a deadline, which the sweep moves on every reminder, an outbox event's dispatch
+bookkeeping (the event itself is guarded: the dispatcher acts on what it says), and the
+counters kept on a decision, which the chain and the comments vouch for (`VOLATILE`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ UNTRACKED = frozenset(
     {
         "auditevent",
         "auditcheckpoint",
-        "outboxevent",
         "notification",
         "delivery",
         "deliveryattempt",
@@ -49,6 +49,10 @@ VOLATILE: Mapping[str, frozenset[str]] = {
     "apitoken": frozenset({"last_used_at"}),
     "deadline": frozenset(
         {"next_remind_at", "reminded_until", "failures", "failed_step", "last_error", "failed_at", "retry_at"}
+    ),
+    # the dispatcher's bookkeeping; what the event says and whom it concerns is guarded
+    "outboxevent": frozenset(
+        {"dispatched_at", "flow", "flow_run_id", "lease_until", "dispatch_attempts", "dispatch_error"}
     ),
 }
 
