@@ -105,7 +105,7 @@ def test_a_code_taken_an_unknown_unit_or_role_is_refused(ctx: ServiceContext) ->
     refused(ctx, "INPUT", "add_user", "liu", "2026-03-01T09:00", id="n", unit="housing", roles=["public"])
 
 
-@pytest.mark.parametrize("reserved", ["system", "public", "System"])
+@pytest.mark.parametrize("reserved", ["system", "public", "System", " system", "SYSTEM", "public "])
 def test_no_account_takes_the_name_of_the_system_or_the_public(ctx: ServiceContext, reserved: str) -> None:
     """An account named `system` would be refused as an actor forever, or worse be taken for
     the sweep's identity; one named `public` would act as the anonymous public."""

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from documents.spreadsheet import from_cell, to_cell
+from documents.spreadsheet import from_cell, runs_as_formula, to_cell
+from tests.test_attacks_hot_paths import PAYLOADS
 
 TEXTS = [
     "=1+1",
@@ -24,13 +25,14 @@ TEXTS = [
     "",
     "旧城改造",
     "1-2",
+    *PAYLOADS,
 ]
 
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_a_cell_never_starts_a_formula_and_reads_back_as_written(text: str) -> None:
     cell = to_cell(text)
-    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")) and not runs_as_formula(cell)
     buffer = io.StringIO()
     csv.writer(buffer).writerow([cell])
     (read,) = csv.reader(io.StringIO(buffer.getvalue()))

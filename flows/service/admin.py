@@ -12,12 +12,12 @@ from sqlmodel import select
 
 from flows.errors import not_found, refusal
 from flows.service.framework import Payload, Tx, action
-from flows.service.setup import UnitSpec, UserSpec, add_units, add_users, validate_settings
+from flows.service.setup import Ref, UnitSpec, UserSpec, add_units, add_users, validate_settings
 from models import UnitKind, User
 
 
 class AddUnit(Payload):
-    id: str = Field(min_length=1, max_length=64)
+    id: Ref = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     kind: UnitKind
 
@@ -29,8 +29,10 @@ def add_unit(tx: Tx, p: AddUnit) -> Mapping[str, Any]:
 
 
 class AddUser(Payload):
-    id: str = Field(min_length=1, max_length=64)
-    unit: str = Field(min_length=1, max_length=64)
+    # references as the set-up takes them: a look-alike such as a Cyrillic `ѕystem` is
+    # refused here, naming the field, not later by `UserSpec` as an uncaught error
+    id: Ref = Field(min_length=1, max_length=64)
+    unit: Ref = Field(min_length=1, max_length=64)
     roles: list[str] = Field(min_length=1)
     name: str = ""
     email: str | None = None

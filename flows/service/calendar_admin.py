@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -593,6 +594,25 @@ def _load(
             os_account=os_account,
         )
     warnings = notice.warnings + tuple(package_warnings)
+    for deadline, record in changed:
+        # written before the load's event, which records their digests; unique even when a
+        # year is loaded again
+        session.add(
+            OutboxEvent(
+                event_type="deadline_recomputed",
+                decision_id=deadline.decision_id,
+                idempotency_key=f"deadline_recomputed:{deadline.id}:calendar:{uuid.uuid4().hex}",
+                payload={
+                    "action": "calendar_load",
+                    "actor": actor,
+                    "decision": record.decision,
+                    "year": notice.year,
+                    "due_at": deadline.due_at.isoformat(),
+                    **record.as_dict(),
+                },
+                created_at=now,
+            )
+        )
     loaded = audit.append(
         session,
         chain=f"jurisdiction:{jurisdiction.id}",
@@ -611,24 +631,6 @@ def _load(
         decision_id=None,
         os_account=os_account,
     )
-    for deadline, record in changed:
-        # the load's audit seq makes the key unique even when a year is loaded again
-        session.add(
-            OutboxEvent(
-                event_type="deadline_recomputed",
-                decision_id=deadline.decision_id,
-                idempotency_key=f"deadline_recomputed:{deadline.id}:calendar:{loaded.seq}",
-                payload={
-                    "action": "calendar_load",
-                    "actor": actor,
-                    "decision": record.decision,
-                    "year": notice.year,
-                    "due_at": deadline.due_at.isoformat(),
-                    **record.as_dict(),
-                },
-                created_at=now,
-            )
-        )
     session.flush()
     return LoadResult(
         year=notice.year,

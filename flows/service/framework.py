@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import String, and_, bindparam, cast, func, literal
+from sqlalchemy import String, and_, bindparam, cast, func, insert, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -30,7 +30,7 @@ from flows import procedure as proc
 from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
 from flows.errors import ProcedureError, invalid, not_found, refusal
 from flows.rules import Violation
-from flows.service import audit
+from flows.service import audit, row_digests
 from flows.service.clock import (
     Backdate,
     DatabaseKind,
@@ -494,16 +494,21 @@ class Tx:
         return {stage_id: StageStatus(status) for stage_id, status in rows}
 
     # ---------------------------------------------------------------- writing
+    def store_document(self, data: bytes) -> str:
+        """Put a file in the data folder and record it (`StoredDocument`), so that `audit
+        verify` re-hashes it; its SHA-256."""
+        sha = self.documents.put(data)
+        if self.session.get(StoredDocument, sha) is None:
+            self.session.add(StoredDocument(sha256=sha, size=len(data), created_at=self.now))
+            self.session.flush()  # no ORM relationship orders it before the row naming it
+        return sha
+
     def add_evidence(
         self, stage: str, kind: str, content: str | bytes, title: str | None = None
     ) -> EvidenceDocument:
         decision = self.require_decision()
         assert kind in self.procedure.evidence_kinds, kind
-        data = content.encode() if isinstance(content, str) else content
-        sha = self.documents.put(data)
-        if self.session.get(StoredDocument, sha) is None:
-            self.session.add(StoredDocument(sha256=sha, size=len(data), created_at=self.now))
-            self.session.flush()  # no ORM relationship orders the two inserts
+        sha = self.store_document(content.encode() if isinstance(content, str) else content)
         evidence = EvidenceDocument(
             decision_id=decision.id or 0,
             stage=stage,
@@ -649,11 +654,19 @@ class Tx:
         """The outbox rows `emit` queued, in one statement (no ORM object per event); called
         before the audit event by every writer that runs handlers on a `Tx`."""
         if self._outbox:
-            self.session.connection().execute(_INSERT_OUTBOX, self._outbox)
+            # their digests go on the event too: a row edited or deleted later would make the
+            # dispatcher act on what no action said (ids matched by the unique key)
+            created = self.session.connection().execute(_insert_outbox(), self._outbox)
+            ids = {key: row_id for row_id, key in created}
+            rows = [{"id": ids[row["idempotency_key"]], **row} for row in self._outbox]
+            row_digests.record_inserted(self.session, OutboxEvent, rows)
             self._outbox.clear()
 
 
-_INSERT_OUTBOX = OutboxEvent.__table__.insert()  # type: ignore[attr-defined]
+@cache
+def _insert_outbox() -> Any:
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id, table.c.idempotency_key)
 
 
 def due_instant(spec: proc.DeadlineKind, day: date, tz: ZoneInfo) -> datetime:

@@ -49,7 +49,9 @@ class RegisterDecision(Payload):
     title: str = Field(min_length=1, max_length=300)
     category: int = Field(ge=1, le=5)  # Art. 3(1)
     lead_unit: str | None = None
-    units: list[str] = Field(default_factory=list)
+    # read in one statement (`Tx.read_units`): bounded far below PostgreSQL's 65,535 bound
+    # parameters, which a longer list broke with a raw database error
+    units: list[str] = Field(default_factory=list, max_length=200)
     proposal_source: ProposalSource = "department"
     proposal: str = ""
     catalogue_entry: str | None = None  # "2026/E3" or an entry code of the current year

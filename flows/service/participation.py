@@ -212,7 +212,8 @@ def submit_public_comment(tx: Tx, p: SubmitComment) -> Mapping[str, Any]:
         raise invalid("name", "本地设置不接受匿名意见", "anonymous comments are not accepted here")
     code = window.free_code or _next_comment_code(tx)  # the public never chooses its code
     decision.comment_seq += 1
-    attachment = tx.documents.put(p.attachment.encode()) if p.attachment else None
+    # recorded like evidence, so `audit verify` notices the file altered or removed
+    attachment = tx.store_document(p.attachment.encode()) if p.attachment else None
     # the public's hot path: one Core INSERT, its digest recorded for the audit event
     row_digests.insert_row(
         tx.session,
