@@ -21,6 +21,15 @@ from flows import textdiff
 from flows.calendar import local_date
 from flows.errors import invalid, not_found
 from flows.service.access import check_read_file, is_confidential
+from flows.service.decision_reads import (
+    DocumentRow,
+    audit_events_of,
+    deadlines_of,
+    document_rows,
+    drafts_of,
+    kind_names,
+    stages_in_order,
+)
 from flows.service.discussion import role_holders
 from flows.service.documents import DocumentStore
 from flows.service.framework import (
@@ -36,7 +45,6 @@ from flows.service.notifications import can_be_overdue, traffic_light, working_d
 from flows.service.worklist import Available, Lamp, available_actions, decision_actions, decision_state, lamp
 from flows.timeline import ProjectedStep, current_stages, find_decision, load_facts
 from models import (
-    AuditEvent,
     CatalogueEntry,
     CatalogueYear,
     CommentPeriod,
@@ -44,7 +52,6 @@ from models import (
     Decision,
     DiscussionSubmission,
     DraftVersion,
-    EvidenceDocument,
     Expert,
     ExpertOpinion,
     Hearing,
@@ -55,9 +62,7 @@ from models import (
     MemberOpinion,
     ParticipationActivity,
     PublicComment,
-    StageInstance,
     StageStatus,
-    StoredDocument,
     Unit,
     User,
 )
@@ -105,20 +110,6 @@ class DraftRow:
     legal_bases: tuple[str, ...]
     document_id: int | None  # the evidence document holding its text
     explanation_id: int | None
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    id: int
-    stage: str
-    kind: str
-    zh: str
-    en: str
-    title: str
-    sha256: str
-    size: int
-    created_by: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -245,10 +236,6 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
             entry = f"{found[1]}/{found[0]}" if found else ""
         state = decision_state(session, decision)
         current = set(current_stages(state.stages))
-        instances = {
-            row.stage: row
-            for row in session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
-        }
         stages = tuple(
             StageRow(
                 st.id,
@@ -256,15 +243,14 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 st.zh,
                 st.en,
                 st.articles,
-                instances[st.id].status,
-                instances[st.id].updated_at,
-                instances[st.id].note,
+                row.status,
+                row.updated_at,
+                row.note,
                 st.id in current,
             )
-            for st in loaded.procedure.stages
-            if st.id in instances
+            for st, row in stages_in_order(session, decision, loaded.procedure)
         )
-        documents = _documents(session, decision, loaded.procedure)
+        documents = document_rows(session, decision, loaded.procedure)
         by_sha = {d.sha256: d.id for d in documents if d.kind in ("draft", "draft_explanation")}
         drafts = tuple(
             DraftRow(
@@ -276,18 +262,12 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 by_sha.get(v.document_sha256),
                 by_sha.get(v.explanation_sha256) if v.explanation_sha256 else None,
             )
-            for v in session.exec(
-                select(DraftVersion)
-                .where(DraftVersion.decision_id == decision.id)
-                .order_by(col(DraftVersion.number))
-            )
+            for v in drafts_of(session, decision)
         )
         calendar = load_calendar(session)
         deadline_rows = tuple(
             _deadline_item(row, loaded.procedure, calendar, today, now)
-            for row in session.exec(
-                select(Deadline).where(Deadline.decision_id == decision.id).order_by(col(Deadline.due_at))
-            )
+            for row in deadlines_of(session, decision, Deadline.due_at)
         )
         file = DecisionFile(
             code=decision.code,
@@ -352,7 +332,7 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
 def _deadline_item(
     row: Deadline, procedure: proc.Procedure, calendar: Any, today: date, now: datetime
 ) -> DeadlineItem:
-    spec = procedure.deadline_kinds.get(row.kind)
+    zh, en = kind_names(procedure.deadline_kinds, row.kind)
     owed = row.status == DeadlineStatus.open or (
         row.status == DeadlineStatus.fired and can_be_overdue(row.kind)
     )
@@ -360,8 +340,8 @@ def _deadline_item(
     return DeadlineItem(
         id=row.id or 0,
         kind=row.kind,
-        zh=spec.zh if spec else row.kind,
-        en=spec.en if spec else row.kind,
+        zh=zh,
+        en=en,
         stage=row.stage,
         subject_ref=row.subject_ref,
         due_date=row.due_date,
@@ -373,33 +353,6 @@ def _deadline_item(
         working_days_left=left,
         lamp=lamp(traffic_light(row.due_at, left, now), row.due_date, today) if left is not None else None,
     )
-
-
-def _documents(session: Session, decision: Decision, procedure: proc.Procedure) -> tuple[DocumentRow, ...]:
-    rows = session.exec(
-        select(EvidenceDocument, StoredDocument.size)
-        .join(StoredDocument, col(StoredDocument.sha256) == col(EvidenceDocument.sha256))
-        .where(EvidenceDocument.decision_id == decision.id)
-        .order_by(col(EvidenceDocument.id))
-    ).all()
-    result = []
-    for evidence, size in rows:
-        kind = procedure.evidence_kinds.get(evidence.kind)
-        result.append(
-            DocumentRow(
-                id=evidence.id or 0,
-                stage=evidence.stage,
-                kind=evidence.kind,
-                zh=kind.zh if kind else evidence.kind,
-                en=kind.en if kind else evidence.kind,
-                title=evidence.title,
-                sha256=evidence.sha256,
-                size=size,
-                created_by=evidence.created_by,
-                created_at=evidence.created_at,
-            )
-        )
-    return tuple(result)
 
 
 def _inputs(session: Session, decision: Decision) -> tuple[InputRow, ...]:
@@ -505,9 +458,6 @@ def _meetings(session: Session, decision: Decision) -> tuple[MeetingRow, ...]:
 
 
 def _audit(session: Session, decision: Decision) -> tuple[AuditRow, ...]:
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
-    )
     return tuple(
         AuditRow(
             seq=e.seq,
@@ -520,7 +470,7 @@ def _audit(session: Session, decision: Decision) -> tuple[AuditRow, ...]:
             hash=e.hash,
             payload=e.payload,
         )
-        for e in events
+        for e in audit_events_of(session, decision)
     )
 
 
@@ -566,7 +516,7 @@ def document_text(ctx: ServiceContext, reader: Actor, code: str, document_id: in
     with Session(ctx.engine) as session:
         decision = _open(session, reader, code)
         procedure = proc.procedure(decision.procedure_version)
-        found = next((d for d in _documents(session, decision, procedure) if d.id == document_id), None)
+        found = next((d for d in document_rows(session, decision, procedure) if d.id == document_id), None)
     if found is None:
         raise not_found("document", document_id)
     data = DocumentStore(ctx.data_dir).get(found.sha256)

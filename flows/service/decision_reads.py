@@ -1,0 +1,110 @@
+"""The rows of one decision that more than one read model shows: its stages in procedure
+order, its deadlines, draft versions, documents, inputs received and audit chain. The staff
+working file (`casefile`), the JSON API (`queries`) and the worklist read them here, each
+into its own answer. Nothing here checks access: a caller has already checked that the
+reader may read the decision (`flows.service.access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, select
+
+from flows import procedure as proc
+from models import (
+    AuditEvent,
+    Deadline,
+    Decision,
+    DraftVersion,
+    EvidenceDocument,
+    StageInstance,
+    StoredDocument,
+)
+
+
+class Named(Protocol):
+    @property
+    def zh(self) -> str: ...
+
+    @property
+    def en(self) -> str: ...
+
+
+def kind_names(kinds: Mapping[str, Named], kind: str) -> tuple[str, str]:
+    """The Chinese and English names of a kind the procedure defines (a deadline or evidence
+    kind); a kind it does not define is named by its code."""
+    spec = kinds.get(kind)
+    return (spec.zh, spec.en) if spec else (kind, kind)
+
+
+def stages_in_order(
+    session: Session, decision: Decision, procedure: proc.Procedure
+) -> list[tuple[proc.Stage, StageInstance]]:
+    """The decision's stage instances, each with its stage, in the procedure's order."""
+    instances = {
+        row.stage: row
+        for row in session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
+    }
+    return [(stage, instances[stage.id]) for stage in procedure.stages if stage.id in instances]
+
+
+def deadlines_of(session: Session, decision: Decision, order_by: Any) -> Sequence[Deadline]:
+    return session.exec(
+        select(Deadline).where(Deadline.decision_id == decision.id).order_by(col(order_by))
+    ).all()
+
+
+def drafts_of(session: Session, decision: Decision) -> Sequence[DraftVersion]:
+    """The draft versions, oldest first."""
+    return session.exec(
+        select(DraftVersion).where(DraftVersion.decision_id == decision.id).order_by(col(DraftVersion.number))
+    ).all()
+
+
+def audit_events_of(session: Session, decision: Decision) -> Sequence[AuditEvent]:
+    """The decision's audit chain in order."""
+    return session.exec(
+        select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
+    ).all()
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    stage: str
+    kind: str
+    zh: str
+    en: str
+    title: str
+    sha256: str
+    size: int
+    created_by: str
+    created_at: datetime
+
+
+def document_rows(session: Session, decision: Decision, procedure: proc.Procedure) -> tuple[DocumentRow, ...]:
+    """The decision's evidence documents in the order they were added, with their stored size
+    (metadata, no content)."""
+    rows = session.exec(
+        select(EvidenceDocument, StoredDocument.size)
+        .join(StoredDocument, col(StoredDocument.sha256) == col(EvidenceDocument.sha256))
+        .where(EvidenceDocument.decision_id == decision.id)
+        .order_by(col(EvidenceDocument.id))
+    ).all()
+    return tuple(
+        DocumentRow(
+            evidence.id or 0,
+            evidence.stage,
+            evidence.kind,
+            *kind_names(procedure.evidence_kinds, evidence.kind),
+            evidence.title,
+            evidence.sha256,
+            size,
+            evidence.created_by,
+            evidence.created_at,
+        )
+        for evidence, size in rows
+    )
