@@ -27,6 +27,7 @@ from flows.service.decision_reads import (
     deadlines_of,
     document_rows,
     drafts_of,
+    input_queries,
     kind_names,
     stages_in_order,
 )
@@ -52,22 +53,17 @@ from models import (
     Decision,
     DiscussionSubmission,
     DraftVersion,
-    Expert,
-    ExpertOpinion,
     Hearing,
-    HearingStatement,
     InputResponse,
     LegalityReview,
     Meeting,
     MemberOpinion,
     ParticipationActivity,
-    PublicComment,
     StageStatus,
     Unit,
     User,
 )
 from models.enums import DeadlineStatus
-from models.execution import ExecutionFeedback
 
 
 @dataclass(frozen=True)
@@ -360,57 +356,23 @@ def _inputs(session: Session, decision: Decision) -> tuple[InputRow, ...]:
         (r.input_kind, r.input_code): r
         for r in session.exec(select(InputResponse).where(InputResponse.decision_id == decision.id))
     }
-    received: list[tuple[str, str, datetime | None, str, str]] = []
-    received += [
-        ("comment", c.code, c.submitted_at, c.name, c.text)
-        for c in session.exec(
-            select(PublicComment)
-            .where(PublicComment.decision_id == decision.id)
-            .order_by(col(PublicComment.id))
-        )
-    ]
-    received += [
-        ("hearing_statement", s.code, h.held_at, s.speaker, s.text)
-        for s, h in session.exec(
-            select(HearingStatement, Hearing)
-            .join(Hearing, col(Hearing.id) == col(HearingStatement.hearing_id))
-            .where(Hearing.decision_id == decision.id)
-            .order_by(col(HearingStatement.id))
-        )
-    ]
-    received += [
-        ("expert_opinion", o.code, o.recorded_at, e.name, o.text)
-        for o, e in session.exec(
-            select(ExpertOpinion, Expert)
-            .join(Expert, col(Expert.id) == col(ExpertOpinion.expert_id))
-            .where(ExpertOpinion.decision_id == decision.id)
-            .order_by(col(ExpertOpinion.id))
-        )
-    ]
-    received += [
-        ("feedback", f.code, f.submitted_at, "", f.text)
-        for f in session.exec(
-            select(ExecutionFeedback)
-            .where(ExecutionFeedback.decision_id == decision.id)
-            .order_by(col(ExecutionFeedback.id))
-        )
-    ]
     rows = []
-    for kind, code, when, author, text in received:
-        response = responses.get((kind, code))
-        rows.append(
-            InputRow(
-                kind=kind,
-                code=code,
-                received_at=when,
-                author=author,
-                text=text,
-                outcome=response.outcome if response else "",
-                reason=response.reason if response else "",
-                responded_by=response.responded_by if response else "",
-                responded_at=response.responded_at if response else None,
+    for kind, query in input_queries(decision.id):
+        for code, when, author, text in session.exec(query):
+            response = responses.get((kind, code))
+            rows.append(
+                InputRow(
+                    kind=kind,
+                    code=code,
+                    received_at=when,
+                    author=author,
+                    text=text,
+                    outcome=response.outcome if response else "",
+                    reason=response.reason if response else "",
+                    responded_by=response.responded_by if response else "",
+                    responded_at=response.responded_at if response else None,
+                )
             )
-        )
     return tuple(rows)
 
 

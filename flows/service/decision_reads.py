@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import literal_column
 from sqlmodel import Session, col, select
 
 from flows import procedure as proc
@@ -20,9 +21,15 @@ from models import (
     Decision,
     DraftVersion,
     EvidenceDocument,
+    Expert,
+    ExpertOpinion,
+    Hearing,
+    HearingStatement,
+    PublicComment,
     StageInstance,
     StoredDocument,
 )
+from models.execution import ExecutionFeedback
 
 
 class Named(Protocol):
@@ -108,3 +115,53 @@ def document_rows(session: Session, decision: Decision, procedure: proc.Procedur
         )
         for evidence, size in rows
     )
+
+
+def input_queries(decision_id: int | None) -> tuple[tuple[str, Any], ...]:
+    """Per kind of input (Art. 18; feedback on execution: Art. 35(2)), in the order a file
+    lists them, the query of those the decision received, each kind in the order received.
+    Each query selects code, when received, author (the commenter's name, the speaker, the
+    expert; empty for feedback) and text, the code first: a reader that wants only the codes
+    keeps the first column."""
+    return (
+        (
+            "comment",
+            select(PublicComment.code, PublicComment.submitted_at, PublicComment.name, PublicComment.text)
+            .where(PublicComment.decision_id == decision_id)
+            .order_by(col(PublicComment.id)),
+        ),
+        (
+            "hearing_statement",
+            select(HearingStatement.code, Hearing.held_at, HearingStatement.speaker, HearingStatement.text)
+            .join(Hearing, col(Hearing.id) == col(HearingStatement.hearing_id))
+            .where(Hearing.decision_id == decision_id)
+            .order_by(col(HearingStatement.id)),
+        ),
+        (
+            "expert_opinion",
+            select(ExpertOpinion.code, ExpertOpinion.recorded_at, Expert.name, ExpertOpinion.text)
+            .join(Expert, col(Expert.id) == col(ExpertOpinion.expert_id))
+            .where(ExpertOpinion.decision_id == decision_id)
+            .order_by(col(ExpertOpinion.id)),
+        ),
+        (
+            "feedback",
+            select(
+                ExecutionFeedback.code,
+                ExecutionFeedback.submitted_at,
+                literal_column("''"),
+                ExecutionFeedback.text,
+            )
+            .where(ExecutionFeedback.decision_id == decision_id)
+            .order_by(col(ExecutionFeedback.id)),
+        ),
+    )
+
+
+def input_keys(session: Session, decision_id: int | None) -> list[tuple[str, str]]:
+    """(kind, code) of every input the decision received, in the order `input_queries` gives."""
+    return [
+        (kind, code)
+        for kind, query in input_queries(decision_id)
+        for (code,) in session.exec(query.with_only_columns(query.selected_columns[0]))
+    ]
