@@ -22,8 +22,9 @@ from flows.calendar import local_date
 from flows.errors import invalid, not_found
 from flows.service.access import check_read_file, is_confidential
 from flows.service.decision_reads import (
+    AuditEntry,
     DocumentRow,
-    audit_events_of,
+    audit_entries,
     deadlines_of,
     document_rows,
     drafts_of,
@@ -152,19 +153,6 @@ class MeetingRow:
 
 
 @dataclass(frozen=True)
-class AuditRow:
-    seq: int
-    occurred_at: datetime
-    action: str
-    actor: str
-    actor_roles: str
-    os_account: str
-    backdated_by: str
-    hash: str
-    payload: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
 class DecisionFile:
     code: str
     title: str
@@ -197,7 +185,7 @@ class DecisionFile:
     hearings: tuple[Hearing, ...]
     reviews: tuple[LegalityReview, ...]
     meetings: tuple[MeetingRow, ...]
-    audit: tuple[AuditRow, ...]
+    audit: tuple[AuditEntry, ...]
     actions: tuple[Available, ...]
 
     @property
@@ -319,7 +307,7 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 )
             ),
             meetings=_meetings(session, decision),
-            audit=_audit(session, decision),
+            audit=tuple(audit_entries(session, decision)),
             actions=tuple(available_actions(reader, state)),
         )
     return file
@@ -417,23 +405,6 @@ def _meetings(session: Session, decision: Decision) -> tuple[MeetingRow, ...]:
             )
         )
     return tuple(rows)
-
-
-def _audit(session: Session, decision: Decision) -> tuple[AuditRow, ...]:
-    return tuple(
-        AuditRow(
-            seq=e.seq,
-            occurred_at=e.occurred_at,
-            action=e.action,
-            actor=e.actor,
-            actor_roles=e.actor_roles,
-            os_account=e.os_account,
-            backdated_by=e.backdated_by,
-            hash=e.hash,
-            payload=e.payload,
-        )
-        for e in audit_events_of(session, decision)
-    )
 
 
 @dataclass(frozen=True)

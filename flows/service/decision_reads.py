@@ -71,11 +71,42 @@ def drafts_of(session: Session, decision: Decision) -> Sequence[DraftVersion]:
     ).all()
 
 
-def audit_events_of(session: Session, decision: Decision) -> Sequence[AuditEvent]:
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    occurred_at: datetime
+    action: str
+    actor: str
+    actor_roles: str
+    os_account: str
+    backdated_by: str
+    backdate_reason: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def audit_entries(session: Session, decision: Decision) -> list[AuditEntry]:
     """The decision's audit chain in order."""
-    return session.exec(
+    events = session.exec(
         select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
-    ).all()
+    )
+    return [
+        AuditEntry(
+            seq=e.seq,
+            occurred_at=e.occurred_at,
+            action=e.action,
+            actor=e.actor,
+            actor_roles=e.actor_roles,
+            os_account=e.os_account,
+            backdated_by=e.backdated_by,
+            backdate_reason=e.backdate_reason,
+            payload=dict(e.payload),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in events
+    ]
 
 
 @dataclass(frozen=True)

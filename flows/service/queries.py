@@ -23,7 +23,8 @@ from flows.calendar import WorkingCalendar, local_date
 from flows.errors import not_found
 from flows.service.access import check_role_on, check_see, is_confidential, may_see
 from flows.service.decision_reads import (
-    audit_events_of,
+    AuditEntry,
+    audit_entries,
     deadlines_of,
     document_rows,
     drafts_of,
@@ -145,21 +146,6 @@ class DecisionDetail:
     timeline: list[StepView]
     drafts: list[DraftView]
     documents: list[DocumentView]
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    occurred_at: datetime
-    action: str
-    actor: str
-    actor_roles: str
-    os_account: str
-    backdated_by: str
-    backdate_reason: str
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
 
 
 @dataclass(frozen=True)
@@ -296,22 +282,7 @@ def decision_audit(session: Session, reader: Actor | None, code: str) -> list[Au
     the events carry what the public gave, e.g. a commenter's contact)."""
     _, decision = find_decision(session, code)
     check_role_on(reader, decision)
-    return [
-        AuditEntry(
-            seq=e.seq,
-            occurred_at=e.occurred_at,
-            action=e.action,
-            actor=e.actor,
-            actor_roles=e.actor_roles,
-            os_account=e.os_account,
-            backdated_by=e.backdated_by,
-            backdate_reason=e.backdate_reason,
-            payload=dict(e.payload),
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
-        for e in audit_events_of(session, decision)
-    ]
+    return audit_entries(session, decision)
 
 
 # ---------------------------------------------------------------------------- deadlines
