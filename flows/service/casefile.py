@@ -29,7 +29,7 @@ from flows.service.decision_reads import (
     document_rows,
     drafts_of,
     input_queries,
-    kind_names,
+    names_of,
     stages_in_order,
 )
 from flows.service.discussion import role_holders
@@ -316,7 +316,7 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
 def _deadline_item(
     row: Deadline, procedure: proc.Procedure, calendar: Any, today: date, now: datetime
 ) -> DeadlineItem:
-    zh, en = kind_names(procedure.deadline_kinds, row.kind)
+    zh, en = names_of(procedure.deadline_kinds, row.kind)
     owed = row.status == DeadlineStatus.open or (
         row.status == DeadlineStatus.fired and can_be_overdue(row.kind)
     )

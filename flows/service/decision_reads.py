@@ -40,11 +40,11 @@ class Named(Protocol):
     def en(self) -> str: ...
 
 
-def kind_names(kinds: Mapping[str, Named], kind: str) -> tuple[str, str]:
-    """The Chinese and English names of a kind the procedure defines (a deadline or evidence
-    kind); a kind it does not define is named by its code."""
-    spec = kinds.get(kind)
-    return (spec.zh, spec.en) if spec else (kind, kind)
+def names_of(specs: Mapping[str, Named], key: str) -> tuple[str, str]:
+    """The Chinese and English names of what the procedure defines under `key` (a stage, a
+    deadline kind, an evidence kind); what it does not define is named by its key."""
+    spec = specs.get(key)
+    return (spec.zh, spec.en) if spec else (key, key)
 
 
 def stages_in_order(
@@ -137,7 +137,7 @@ def document_rows(session: Session, decision: Decision, procedure: proc.Procedur
             evidence.id or 0,
             evidence.stage,
             evidence.kind,
-            *kind_names(procedure.evidence_kinds, evidence.kind),
+            *names_of(procedure.evidence_kinds, evidence.kind),
             evidence.title,
             evidence.sha256,
             size,

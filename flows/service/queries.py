@@ -28,7 +28,7 @@ from flows.service.decision_reads import (
     deadlines_of,
     document_rows,
     drafts_of,
-    kind_names,
+    names_of,
     stages_in_order,
 )
 from flows.service.documents import DocumentStore
@@ -232,7 +232,7 @@ def decision_detail(session: Session, reader: Actor | None, code: str, now: date
         DeadlineView(
             row.id or 0,
             row.kind,
-            *kind_names(loaded.procedure.deadline_kinds, row.kind),
+            *names_of(loaded.procedure.deadline_kinds, row.kind),
             row.stage,
             row.article,
             row.subject_ref,
@@ -335,7 +335,7 @@ def my_deadlines(session: Session, reader: Actor, now: datetime) -> list[MyDeadl
             level = sum(1 for step in policy.escalations if step.after_working_days <= late)
         if reader.user_id not in {u.id for u in directory.recipients(policy.audiences(level), decision)}:
             continue
-        zh, en = kind_names(kinds, deadline.kind)
+        zh, en = names_of(kinds, deadline.kind)
         found.append(
             MyDeadline(
                 decision=decision.code,
