@@ -1,7 +1,8 @@
 """The rows of one decision that more than one read model shows: its stages in procedure
 order, its deadlines, draft versions, documents, inputs received and audit chain. The staff
 working file (`casefile`), the JSON API (`queries`) and the worklist read them here, each
-into its own answer. Nothing here checks access: a caller has already checked that the
+into its own answer; the annual report names stages and deadline kinds with `names_of`.
+Nothing here checks access: a caller has already checked that the
 reader may read the decision (`flows.service.access`)."""
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def stages_in_order(
 
 
 def deadlines_of(session: Session, decision: Decision, order_by: Any) -> Sequence[Deadline]:
+    """The decision's deadlines, every status, ordered by the column `order_by`."""
     return session.exec(
         select(Deadline).where(Deadline.decision_id == decision.id).order_by(col(order_by))
     ).all()
