@@ -41,6 +41,7 @@ from flows.calendar import WorkingCalendar, end_of_day, local_date, start_of_day
 from flows.errors import invalid, refusal
 from flows.service import checkpoint as checkpoints
 from flows.service.access import READ_ROLES, is_confidential, load_reader
+from flows.service.decision_reads import names_of
 from flows.service.framework import ServiceContext, load_calendar, the_jurisdiction
 from flows.service.sweep import TRANSITIONS as AUTOMATIC_TRANSITIONS
 from flows.timeline import DECISION_STATUS_ZH
@@ -699,8 +700,8 @@ def _deadlines(
         met_on = local_date(row.closed_at, period.tz) if outcome == "late" and row.closed_at else None
         until = met_on or today
         tally.years.update(range(row.due_date.year, until.year + 1))
-        spec = procedure.deadline_kinds.get(row.kind)
-        stage = procedure.stage_by_id.get(row.stage)
+        stage_zh, stage_en = names_of(procedure.stage_by_id, row.stage)
+        kind_zh, kind_en = names_of(procedure.deadline_kinds, row.kind)
         tally.overdue.append(
             OverdueItem(
                 decision=decision.code,
@@ -708,11 +709,11 @@ def _deadlines(
                 confidential=decision.confidential,
                 unit=facts.units.get(decision.lead_unit, decision.lead_unit),
                 stage=row.stage,
-                stage_zh=stage.zh if stage else row.stage,
-                stage_en=stage.en if stage else row.stage,
+                stage_zh=stage_zh,
+                stage_en=stage_en,
                 kind=row.kind,
-                kind_zh=spec.zh if spec else row.kind,
-                kind_en=spec.en if spec else row.kind,
+                kind_zh=kind_zh,
+                kind_en=kind_en,
                 due_date=row.due_date,
                 met_on=met_on,
                 days_overdue=(until - row.due_date).days,

@@ -34,6 +34,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli import app
+from flows import procedure as proc
 from flows.annual_report import (
     CONFIDENTIAL_TITLE,
     DeadlineRow,
@@ -457,6 +458,15 @@ def test_every_figure_follows_from_the_year_of_decisions(year: ServiceContext) -
         "publication",
         "publication_due",
     )
+    # named as the procedure names the stage and the deadline kind, not by their keys
+    stage, kind = proc.procedure().stage("publication"), proc.procedure().deadline_kinds["publication_due"]
+    assert (late.stage_zh, late.stage_en, late.kind_zh, late.kind_en) == (
+        stage.zh,
+        stage.en,
+        kind.zh,
+        kind.en,
+    )
+    assert late.stage_zh != "publication" and late.kind_en != "publication_due"
     # 20 working days after the meeting of 05-14; published 06-22, Dragon Boat (06-19) off
     assert (late.due_date, late.met_on, late.days_overdue, late.working_days_overdue) == (
         date(2026, 6, 11),

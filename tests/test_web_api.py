@@ -15,7 +15,7 @@ from flows import procedure as proc
 from flows.calendar import WorkingCalendar
 from flows.service import REGISTRY, ServiceContext
 from flows.service.queries import light_of
-from models import AuditEvent, CommentPeriod, Decision, PublicComment
+from models import AuditEvent, CommentPeriod, Deadline, Decision, PublicComment
 from models.web import ApiToken
 from tests.api_helpers import Clock, api_client, bearer, issue_token
 from tests.helpers import act, at, district, drafted, snapshot
@@ -281,6 +281,12 @@ def test_a_department_sees_its_own_drafts_and_not_another_unit_s(
     assert {d["kind"] for d in detail["documents"]} >= {"draft"}
     assert detail["stages"][0]["id"] == "initiation"
     assert any(step["key"] == "legality_review_min" for step in detail["timeline"])
+    # the fields the schemas declare, no more (the staff file's rows carry more); names from the procedure
+    assert set(detail["documents"][0]) == {
+        *("id", "stage", "kind", "title", "sha256", "size", "created_by", "created_at"),
+    }
+    assert set(detail["stages"][0]) == {"id", "section", "zh", "en", "status", "updated_at", "note"}
+    assert detail["stages"][0]["zh"] == proc.procedure().stage("initiation").zh
     refused = web.get("/api/v1/decisions/D1", headers=sun)
     error_of(refused, 403, "AUTH")
     assert "决策D1" not in refused.text  # not even the title
@@ -288,6 +294,7 @@ def test_a_department_sees_its_own_drafts_and_not_another_unit_s(
     audit = web.get("/api/v1/decisions/D1/audit", headers=li).json()
     assert [e["action"] for e in audit] == ["register_decision", "start_procedure", "submit_draft"]
     assert [e["seq"] for e in audit] == [1, 2, 3]
+    assert audit[1]["prev_hash"] == audit[0]["hash"] and "backdate_reason" in audit[0]
     error_of(web.get("/api/v1/decisions/D9", headers=li), 404, "NOT_FOUND")
     # filters
     assert web.get("/api/v1/decisions?unit=commerce", headers=wang).json()[0]["code"] == "D2"
@@ -317,6 +324,20 @@ def test_my_deadlines_with_traffic_lights(ctx: ServiceContext, web: TestClient, 
         ("D1", "comment_period_end", "on_track")
     ]
     assert mine[0]["due_date"] == "2026-04-02" and mine[0]["article"] == "Art. 15(1)"
+    kinds = proc.procedure().deadline_kinds
+    assert mine[0]["zh"] == kinds["comment_period_end"].zh != "comment_period_end"
+    # the decision's deadlines in the order they were set, named by the procedure
+    detail = web.get("/api/v1/decisions/D1", headers=li).json()
+    with Session(ctx.engine) as session:
+        set_order = [
+            row.kind
+            for row in session.exec(
+                select(Deadline).join(Decision).where(Decision.code == "D1").order_by(col(Deadline.id))
+            )
+        ]
+    assert set_order and [(d["kind"], d["zh"], d["en"]) for d in detail["deadlines"]] == [
+        (k, kinds[k].zh, kinds[k].en) for k in set_order
+    ]
     assert web.get("/api/v1/deadlines", headers=wang).json() == []  # the department's, not the legal office's
     clock.now = at("2026-03-30T09:00")  # Mon: Tue, Wed, Thu left
     assert web.get("/api/v1/deadlines", headers=li).json()[0]["light"] == "due_soon"

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 
+from flows import procedure as proc
 from flows.demo import DemoResult
 from flows.service import ServiceContext
 from tests.staff_helpers import DEMO_NOW, SHANGHAI, client, demo_database, signed_in
@@ -190,6 +191,11 @@ def test_the_decision_page_shows_the_whole_file(ctx: ServiceContext, codes: dict
     assert "送请合法性审查" in dates and "Art. 26(1)" in dates and "Art. 33; P10" in dates
     # drafts and documents, inputs and their responses, the audit trail
     assert "第1稿" in html and "/documents/" in html
+    # documents and deadlines named as the procedure names their kinds
+    procedure = proc.procedure()
+    assert f"<td>{procedure.evidence_kinds['draft'].zh}</td>" in html
+    deadline = re.escape(procedure.deadline_kinds["comment_period_end"].zh)
+    assert re.search(r'<tr class="row-\w+">\s*<td>.*?</td>\s*<td>' + deadline, html, re.S)
     inputs = "".join(table_rows(html, "inputs"))
     assert "补偿标准应参照周边新建商品房价格" in inputs and "尚未答复" in inputs
     assert (

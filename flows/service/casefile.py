@@ -21,6 +21,17 @@ from flows import textdiff
 from flows.calendar import local_date
 from flows.errors import invalid, not_found
 from flows.service.access import check_read_file, is_confidential
+from flows.service.decision_reads import (
+    AuditEntry,
+    DocumentRow,
+    audit_entries,
+    deadlines_of,
+    document_rows,
+    drafts_of,
+    input_queries,
+    names_of,
+    stages_in_order,
+)
 from flows.service.discussion import role_holders
 from flows.service.documents import DocumentStore
 from flows.service.framework import (
@@ -36,7 +47,6 @@ from flows.service.notifications import can_be_overdue, traffic_light, working_d
 from flows.service.worklist import Available, Lamp, available_actions, decision_actions, decision_state, lamp
 from flows.timeline import ProjectedStep, current_stages, find_decision, load_facts
 from models import (
-    AuditEvent,
     CatalogueEntry,
     CatalogueYear,
     CommentPeriod,
@@ -44,25 +54,17 @@ from models import (
     Decision,
     DiscussionSubmission,
     DraftVersion,
-    EvidenceDocument,
-    Expert,
-    ExpertOpinion,
     Hearing,
-    HearingStatement,
     InputResponse,
     LegalityReview,
     Meeting,
     MemberOpinion,
     ParticipationActivity,
-    PublicComment,
-    StageInstance,
     StageStatus,
-    StoredDocument,
     Unit,
     User,
 )
 from models.enums import DeadlineStatus
-from models.execution import ExecutionFeedback
 
 
 @dataclass(frozen=True)
@@ -105,20 +107,6 @@ class DraftRow:
     legal_bases: tuple[str, ...]
     document_id: int | None  # the evidence document holding its text
     explanation_id: int | None
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    id: int
-    stage: str
-    kind: str
-    zh: str
-    en: str
-    title: str
-    sha256: str
-    size: int
-    created_by: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -165,19 +153,6 @@ class MeetingRow:
 
 
 @dataclass(frozen=True)
-class AuditRow:
-    seq: int
-    occurred_at: datetime
-    action: str
-    actor: str
-    actor_roles: str
-    os_account: str
-    backdated_by: str
-    hash: str
-    payload: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
 class DecisionFile:
     code: str
     title: str
@@ -210,7 +185,7 @@ class DecisionFile:
     hearings: tuple[Hearing, ...]
     reviews: tuple[LegalityReview, ...]
     meetings: tuple[MeetingRow, ...]
-    audit: tuple[AuditRow, ...]
+    audit: tuple[AuditEntry, ...]
     actions: tuple[Available, ...]
 
     @property
@@ -245,10 +220,6 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
             entry = f"{found[1]}/{found[0]}" if found else ""
         state = decision_state(session, decision)
         current = set(current_stages(state.stages))
-        instances = {
-            row.stage: row
-            for row in session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
-        }
         stages = tuple(
             StageRow(
                 st.id,
@@ -256,15 +227,14 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 st.zh,
                 st.en,
                 st.articles,
-                instances[st.id].status,
-                instances[st.id].updated_at,
-                instances[st.id].note,
+                row.status,
+                row.updated_at,
+                row.note,
                 st.id in current,
             )
-            for st in loaded.procedure.stages
-            if st.id in instances
+            for st, row in stages_in_order(session, decision, loaded.procedure)
         )
-        documents = _documents(session, decision, loaded.procedure)
+        documents = document_rows(session, decision, loaded.procedure)
         by_sha = {d.sha256: d.id for d in documents if d.kind in ("draft", "draft_explanation")}
         drafts = tuple(
             DraftRow(
@@ -276,18 +246,12 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 by_sha.get(v.document_sha256),
                 by_sha.get(v.explanation_sha256) if v.explanation_sha256 else None,
             )
-            for v in session.exec(
-                select(DraftVersion)
-                .where(DraftVersion.decision_id == decision.id)
-                .order_by(col(DraftVersion.number))
-            )
+            for v in drafts_of(session, decision)
         )
         calendar = load_calendar(session)
         deadline_rows = tuple(
             _deadline_item(row, loaded.procedure, calendar, today, now)
-            for row in session.exec(
-                select(Deadline).where(Deadline.decision_id == decision.id).order_by(col(Deadline.due_at))
-            )
+            for row in deadlines_of(session, decision, Deadline.due_at)
         )
         file = DecisionFile(
             code=decision.code,
@@ -343,7 +307,7 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
                 )
             ),
             meetings=_meetings(session, decision),
-            audit=_audit(session, decision),
+            audit=tuple(audit_entries(session, decision)),
             actions=tuple(available_actions(reader, state)),
         )
     return file
@@ -352,7 +316,7 @@ def decision_file(ctx: ServiceContext, reader: Actor, code: str, now: datetime) 
 def _deadline_item(
     row: Deadline, procedure: proc.Procedure, calendar: Any, today: date, now: datetime
 ) -> DeadlineItem:
-    spec = procedure.deadline_kinds.get(row.kind)
+    zh, en = names_of(procedure.deadline_kinds, row.kind)
     owed = row.status == DeadlineStatus.open or (
         row.status == DeadlineStatus.fired and can_be_overdue(row.kind)
     )
@@ -360,8 +324,8 @@ def _deadline_item(
     return DeadlineItem(
         id=row.id or 0,
         kind=row.kind,
-        zh=spec.zh if spec else row.kind,
-        en=spec.en if spec else row.kind,
+        zh=zh,
+        en=en,
         stage=row.stage,
         subject_ref=row.subject_ref,
         due_date=row.due_date,
@@ -375,89 +339,28 @@ def _deadline_item(
     )
 
 
-def _documents(session: Session, decision: Decision, procedure: proc.Procedure) -> tuple[DocumentRow, ...]:
-    rows = session.exec(
-        select(EvidenceDocument, StoredDocument.size)
-        .join(StoredDocument, col(StoredDocument.sha256) == col(EvidenceDocument.sha256))
-        .where(EvidenceDocument.decision_id == decision.id)
-        .order_by(col(EvidenceDocument.id))
-    ).all()
-    result = []
-    for evidence, size in rows:
-        kind = procedure.evidence_kinds.get(evidence.kind)
-        result.append(
-            DocumentRow(
-                id=evidence.id or 0,
-                stage=evidence.stage,
-                kind=evidence.kind,
-                zh=kind.zh if kind else evidence.kind,
-                en=kind.en if kind else evidence.kind,
-                title=evidence.title,
-                sha256=evidence.sha256,
-                size=size,
-                created_by=evidence.created_by,
-                created_at=evidence.created_at,
-            )
-        )
-    return tuple(result)
-
-
 def _inputs(session: Session, decision: Decision) -> tuple[InputRow, ...]:
     responses = {
         (r.input_kind, r.input_code): r
         for r in session.exec(select(InputResponse).where(InputResponse.decision_id == decision.id))
     }
-    received: list[tuple[str, str, datetime | None, str, str]] = []
-    received += [
-        ("comment", c.code, c.submitted_at, c.name, c.text)
-        for c in session.exec(
-            select(PublicComment)
-            .where(PublicComment.decision_id == decision.id)
-            .order_by(col(PublicComment.id))
-        )
-    ]
-    received += [
-        ("hearing_statement", s.code, h.held_at, s.speaker, s.text)
-        for s, h in session.exec(
-            select(HearingStatement, Hearing)
-            .join(Hearing, col(Hearing.id) == col(HearingStatement.hearing_id))
-            .where(Hearing.decision_id == decision.id)
-            .order_by(col(HearingStatement.id))
-        )
-    ]
-    received += [
-        ("expert_opinion", o.code, o.recorded_at, e.name, o.text)
-        for o, e in session.exec(
-            select(ExpertOpinion, Expert)
-            .join(Expert, col(Expert.id) == col(ExpertOpinion.expert_id))
-            .where(ExpertOpinion.decision_id == decision.id)
-            .order_by(col(ExpertOpinion.id))
-        )
-    ]
-    received += [
-        ("feedback", f.code, f.submitted_at, "", f.text)
-        for f in session.exec(
-            select(ExecutionFeedback)
-            .where(ExecutionFeedback.decision_id == decision.id)
-            .order_by(col(ExecutionFeedback.id))
-        )
-    ]
     rows = []
-    for kind, code, when, author, text in received:
-        response = responses.get((kind, code))
-        rows.append(
-            InputRow(
-                kind=kind,
-                code=code,
-                received_at=when,
-                author=author,
-                text=text,
-                outcome=response.outcome if response else "",
-                reason=response.reason if response else "",
-                responded_by=response.responded_by if response else "",
-                responded_at=response.responded_at if response else None,
+    for kind, query in input_queries(decision.id):
+        for code, when, author, text in session.exec(query):
+            response = responses.get((kind, code))
+            rows.append(
+                InputRow(
+                    kind=kind,
+                    code=code,
+                    received_at=when,
+                    author=author,
+                    text=text,
+                    outcome=response.outcome if response else "",
+                    reason=response.reason if response else "",
+                    responded_by=response.responded_by if response else "",
+                    responded_at=response.responded_at if response else None,
+                )
             )
-        )
     return tuple(rows)
 
 
@@ -504,26 +407,6 @@ def _meetings(session: Session, decision: Decision) -> tuple[MeetingRow, ...]:
     return tuple(rows)
 
 
-def _audit(session: Session, decision: Decision) -> tuple[AuditRow, ...]:
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
-    )
-    return tuple(
-        AuditRow(
-            seq=e.seq,
-            occurred_at=e.occurred_at,
-            action=e.action,
-            actor=e.actor,
-            actor_roles=e.actor_roles,
-            os_account=e.os_account,
-            backdated_by=e.backdated_by,
-            hash=e.hash,
-            payload=e.payload,
-        )
-        for e in events
-    )
-
-
 @dataclass(frozen=True)
 class ActionContext:
     """What an action form on one decision needs: the decision, and the action as it is
@@ -566,7 +449,7 @@ def document_text(ctx: ServiceContext, reader: Actor, code: str, document_id: in
     with Session(ctx.engine) as session:
         decision = _open(session, reader, code)
         procedure = proc.procedure(decision.procedure_version)
-        found = next((d for d in _documents(session, decision, procedure) if d.id == document_id), None)
+        found = next((d for d in document_rows(session, decision, procedure) if d.id == document_id), None)
     if found is None:
         raise not_found("document", document_id)
     data = DocumentStore(ctx.data_dir).get(found.sha256)

@@ -22,18 +22,24 @@ from flows import procedure as proc
 from flows.calendar import WorkingCalendar, local_date
 from flows.errors import not_found
 from flows.service.access import check_role_on, check_see, is_confidential, may_see
+from flows.service.decision_reads import (
+    AuditEntry,
+    audit_entries,
+    deadlines_of,
+    document_rows,
+    drafts_of,
+    names_of,
+    stages_in_order,
+)
 from flows.service.documents import DocumentStore
 from flows.service.framework import Actor, load_calendar, resolved_settings, the_jurisdiction
 from flows.timeline import current_stages, find_decision, load_facts
 from models import (
-    AuditEvent,
     Deadline,
     Decision,
-    DraftVersion,
     EvidenceDocument,
     Publication,
     StageInstance,
-    StoredDocument,
     Unit,
 )
 from models.enums import DeadlineStatus
@@ -143,21 +149,6 @@ class DecisionDetail:
 
 
 @dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    occurred_at: datetime
-    action: str
-    actor: str
-    actor_roles: str
-    os_account: str
-    backdated_by: str
-    backdate_reason: str
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True)
 class MyDeadline:
     """A deadline the reader answers for (the reminder policy's assignee, or an escalation
     it has reached), with its traffic light."""
@@ -233,42 +224,25 @@ def decision_detail(session: Session, reader: Actor | None, code: str, now: date
     check_see(reader, decision)
     loaded = load_facts(session, code)
     today = local_date(now, loaded.timezone)
-    rows = {
-        row.stage: row
-        for row in session.exec(select(StageInstance).where(StageInstance.decision_id == decision.id))
-    }
     stages = [
-        StageView(
-            id=stage.id,
-            section=stage.section,
-            zh=stage.zh,
-            en=stage.en,
-            status=rows[stage.id].status.value,
-            updated_at=rows[stage.id].updated_at,
-            note=rows[stage.id].note,
-        )
-        for stage in loaded.procedure.stages
-        if stage.id in rows
+        StageView(stage.id, stage.section, stage.zh, stage.en, row.status.value, row.updated_at, row.note)
+        for stage, row in stages_in_order(session, decision, loaded.procedure)
     ]
-    kinds = loaded.procedure.deadline_kinds
     deadlines = [
         DeadlineView(
-            id=row.id or 0,
-            kind=row.kind,
-            zh=kinds[row.kind].zh if row.kind in kinds else row.kind,
-            en=kinds[row.kind].en if row.kind in kinds else row.kind,
-            stage=row.stage,
-            article=row.article,
-            subject_ref=row.subject_ref,
-            due_date=row.due_date,
-            due_at=row.due_at,
-            status=row.status.value,
-            provisional=row.provisional,
-            blocking=row.blocking,
+            row.id or 0,
+            row.kind,
+            *names_of(loaded.procedure.deadline_kinds, row.kind),
+            row.stage,
+            row.article,
+            row.subject_ref,
+            row.due_date,
+            row.due_at,
+            row.status.value,
+            row.provisional,
+            row.blocking,
         )
-        for row in session.exec(
-            select(Deadline).where(Deadline.decision_id == decision.id).order_by(col(Deadline.id))
-        )
+        for row in deadlines_of(session, decision, Deadline.id)
     ]
     timeline = [
         StepView(s.key, s.stage, s.zh, s.en, s.article, s.day, s.provisional, s.source, s.overdue)
@@ -284,29 +258,11 @@ def decision_detail(session: Session, reader: Actor | None, code: str, now: date
             created_by=d.created_by,
             created_at=d.created_at,
         )
-        for d in session.exec(
-            select(DraftVersion)
-            .where(DraftVersion.decision_id == decision.id)
-            .order_by(col(DraftVersion.number))
-        )
+        for d in drafts_of(session, decision)
     ]
     documents = [
-        DocumentView(
-            id=e.id or 0,
-            stage=e.stage,
-            kind=e.kind,
-            title=e.title,
-            sha256=e.sha256,
-            size=size,
-            created_by=e.created_by,
-            created_at=e.created_at,
-        )
-        for e, size in session.exec(
-            select(EvidenceDocument, StoredDocument.size)
-            .join(StoredDocument, col(StoredDocument.sha256) == col(EvidenceDocument.sha256))
-            .where(EvidenceDocument.decision_id == decision.id)
-            .order_by(col(EvidenceDocument.id))
-        )
+        DocumentView(d.id, d.stage, d.kind, d.title, d.sha256, d.size, d.created_by, d.created_at)
+        for d in document_rows(session, decision, loaded.procedure)
     ]
     lead_codes = _unit_codes(session, {decision.lead_unit_id} if decision.lead_unit_id else set())
     return DecisionDetail(
@@ -326,25 +282,7 @@ def decision_audit(session: Session, reader: Actor | None, code: str) -> list[Au
     the events carry what the public gave, e.g. a commenter's contact)."""
     _, decision = find_decision(session, code)
     check_role_on(reader, decision)
-    events = session.exec(
-        select(AuditEvent).where(AuditEvent.chain == f"decision:{decision.id}").order_by(col(AuditEvent.seq))
-    )
-    return [
-        AuditEntry(
-            seq=e.seq,
-            occurred_at=e.occurred_at,
-            action=e.action,
-            actor=e.actor,
-            actor_roles=e.actor_roles,
-            os_account=e.os_account,
-            backdated_by=e.backdated_by,
-            backdate_reason=e.backdate_reason,
-            payload=dict(e.payload),
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
-        for e in events
-    ]
+    return audit_entries(session, decision)
 
 
 # ---------------------------------------------------------------------------- deadlines
@@ -397,14 +335,14 @@ def my_deadlines(session: Session, reader: Actor, now: datetime) -> list[MyDeadl
             level = sum(1 for step in policy.escalations if step.after_working_days <= late)
         if reader.user_id not in {u.id for u in directory.recipients(policy.audiences(level), decision)}:
             continue
-        kind = kinds.get(deadline.kind)
+        zh, en = names_of(kinds, deadline.kind)
         found.append(
             MyDeadline(
                 decision=decision.code,
                 title=decision.title,
                 kind=deadline.kind,
-                zh=kind.zh if kind else deadline.kind,
-                en=kind.en if kind else deadline.kind,
+                zh=zh,
+                en=en,
                 article=deadline.article,
                 subject_ref=deadline.subject_ref,
                 due_date=deadline.due_date,

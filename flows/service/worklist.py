@@ -30,6 +30,7 @@ from flows import rules
 from flows.calendar import local_date
 from flows.errors import ProcedureError
 from flows.service.access import may_read_file
+from flows.service.decision_reads import input_keys
 from flows.service.framework import (
     REGISTRY,
     Actor,
@@ -50,22 +51,18 @@ from models import (
     DecisionStatus,
     DiscussionSubmission,
     DraftVersion,
-    ExpertOpinion,
     ExpertSelection,
     Hearing,
-    HearingStatement,
     InputResponse,
     LegalAdviserOpinion,
     LegalityReview,
     PartyStep,
-    PublicComment,
     RiskAssessment,
     StageInstance,
     StageStatus,
     Unit,
 )
 from models.enums import CommentPeriodStatus, DeadlineStatus, HearingStatus, ReviewStatus
-from models.execution import ExecutionFeedback
 
 LEGAL_ROLES = frozenset({"legal_reviewer", "legal_head"})
 
@@ -148,39 +145,6 @@ def decision_state(session: Session, decision: Decision) -> DecisionState:
             CommentPeriod.decision_id == decision_id, CommentPeriod.status == CommentPeriodStatus.open
         )
     ).first()
-    inputs: list[InputKey] = [
-        ("comment", code)
-        for code in session.exec(
-            select(PublicComment.code)
-            .where(PublicComment.decision_id == decision_id)
-            .order_by(col(PublicComment.id))
-        )
-    ]
-    inputs += [
-        ("hearing_statement", code)
-        for code in session.exec(
-            select(HearingStatement.code)
-            .join(Hearing, col(Hearing.id) == col(HearingStatement.hearing_id))
-            .where(Hearing.decision_id == decision_id)
-            .order_by(col(HearingStatement.id))
-        )
-    ]
-    inputs += [
-        ("expert_opinion", code)
-        for code in session.exec(
-            select(ExpertOpinion.code)
-            .where(ExpertOpinion.decision_id == decision_id)
-            .order_by(col(ExpertOpinion.id))
-        )
-    ]
-    inputs += [
-        ("feedback", code)
-        for code in session.exec(
-            select(ExecutionFeedback.code)
-            .where(ExecutionFeedback.decision_id == decision_id)
-            .order_by(col(ExecutionFeedback.id))
-        )
-    ]
     answered = session.exec(
         select(InputResponse.input_kind, InputResponse.input_code).where(
             InputResponse.decision_id == decision_id
@@ -218,7 +182,7 @@ def decision_state(session: Session, decision: Decision) -> DecisionState:
         draft_number=int(draft or 0),
         hearing_status=str(hearing) if hearing is not None else None,
         period_open=period_open is not None,
-        inputs=tuple(inputs),
+        inputs=tuple(input_keys(session, decision_id)),
         answered=frozenset((kind, code) for kind, code in answered),
         # a meeting that decided completes the stage; a deferred one removes its submission
         awaiting_meeting=submitted is not None and discussion == StageStatus.active,
