@@ -173,10 +173,19 @@ def flow_environment(engine: Engine, data_dir: Path, config: Path | None) -> dic
 
 
 def _configure_logging() -> None:
-    """Sweep reports and failures (with tracebacks) go to stderr; APScheduler's own
-    per-run chatter is kept to warnings."""
+    """Sweep reports and failures (with tracebacks) go to stderr. APScheduler's per-run chatter
+    is kept to warnings, and its warning that a run was skipped because the previous one is
+    still going is dropped: each job runs one at a time by design (`max_instances=1`), and the
+    dispatcher skips ticks whenever Prefect is slow. Job failures still show (logged as errors by
+    APScheduler's executor). httpx would log a line per call to the Prefect API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_not_a_skipped_run)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _not_a_skipped_run(record: logging.LogRecord) -> bool:
+    return "maximum number of running instances reached" not in record.getMessage()
 
 
 class WebServer:

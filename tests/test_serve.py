@@ -342,3 +342,24 @@ def test_serve_runs_the_sweep_until_sigterm(serve_database: str, tmp_path: Path)
     with Session(engine) as session:
         assert session.exec(select(CommentPeriod)).one().status == "closed"
     engine.dispose()
+
+
+def test_serve_drops_only_the_skipped_run_warning_and_the_per_request_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`serve` runs each job one at a time; APScheduler's warning that a tick was skipped for
+    it (every 2 s while Prefect is slow) is noise, and so is httpx's line per API call. A
+    job's failure still shows."""
+    from cli.serve_cmd import _configure_logging
+
+    _configure_logging()
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    with caplog.at_level(logging.INFO):
+        scheduler_log.warning(
+            'Execution of job "%s" skipped: maximum number of running instances reached (%d)', "outbox", 1
+        )
+        logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1:4200/api/deployments/filter")
+        scheduler_log.warning("Run time of job %s was missed by %s", "sweep", "0:00:05")
+        logging.getLogger("apscheduler.executors.default").error('Job "sweep" raised an exception')
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["Run time of job sweep was missed by 0:00:05", 'Job "sweep" raised an exception']
