@@ -96,6 +96,7 @@ def demo(
     rebuild = fresh and has_rows
     if rebuild:
         engine = _replace(engine, database, path)
+        _forget_web_key(data_dir)
     if path is not None:
         engine.dispose()
         _fast_sqlite(engine)
@@ -214,6 +215,15 @@ def _replace(engine: Engine, database: str, path: Path | None) -> Engine:
         SQLModel.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     return engine
+
+
+def _forget_web_key(data_dir: Path) -> None:
+    """A rebuilt demo gets a new web key (made when `serve` next starts): the previous demo's
+    sessions end, and its comment receipts, which name the same codes (C1, C2, ...) as the new
+    demo's comments, no longer open them."""
+    from web.app import SESSION_KEY_FILE
+
+    (data_dir / SESSION_KEY_FILE).unlink(missing_ok=True)
 
 
 def _fast_sqlite(engine: Engine) -> None:

@@ -17,6 +17,7 @@ from flows.service.accounts import verify_sign_in
 from flows.service.audit import verify_all
 from models import AuditEvent, CommentPeriod, Decision, DecisionStatus, StageInstance, StageStatus
 from models.db import make_engine, mark_database
+from web.app import WebConfig
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -106,6 +107,16 @@ def test_the_demo_command_prints_every_decision_and_the_decision_commands_work(t
     for decision in decisions:
         assert decision.code in shown.output
     assert "审计链" in shown.output and "全部有效 all valid" in shown.output
+
+    # a rebuilt demo gets a new web key: the old demo's sessions and receipts stop working
+    first_key = WebConfig.from_environment(tmp_path / "demo-data").secret_key
+    rebuilt = runner.invoke(app, ["demo", "--database", url, "--fresh", "--now", now])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert WebConfig.from_environment(tmp_path / "demo-data").secret_key != first_key
+    engine = make_engine(url)
+    with Session(engine) as session:
+        decisions = list(session.exec(select(Decision)))
+    engine.dispose()
 
     # without --fresh an existing demo is shown again, not built a second time
     again = runner.invoke(app, ["demo", "--database", url, "--now", now])

@@ -26,6 +26,7 @@ from web.permissions import OPENAPI_DOCUMENT
 
 WEB_DIR = Path(__file__).parent
 SESSION_COOKIE = "decisionflow_session"
+SESSION_KEY_FILE = "web-session.key"  # in the data folder, unless DECISIONFLOW_WEB_SECRET is set
 SECRET_ENV = "DECISIONFLOW_WEB_SECRET"
 SECURE_ENV = "DECISIONFLOW_WEB_SECURE"  # 1: cookies only over HTTPS (behind a TLS proxy)
 
@@ -50,7 +51,7 @@ class WebConfig:
             return cls(secret, secure)
         if data_dir is None:
             return cls(secrets.token_urlsafe(48), secure)
-        key_file = data_dir / "web-session.key"
+        key_file = data_dir / SESSION_KEY_FILE
         if not key_file.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
