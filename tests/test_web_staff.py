@@ -203,6 +203,9 @@ def test_the_decision_page_shows_the_whole_file(ctx: ServiceContext, codes: dict
     )
     audit = "".join(table_rows(html, "audit"))
     assert "登记决策事项" in audit and "公开征求意见" in audit and "liwei" in audit
+    # the roles each actor held, by their names, not their codes; a first draft says so in Chinese
+    assert proc.ROLES["department_staff"][0] in audit and "department_staff" not in audit
+    assert "初稿" in "".join(table_rows(html, "drafts"))
     # the actions the user may take now, as forms posting with the CSRF token
     assert 'action="/work/decisions/' + codes["renewal"] + '/act/submit_risk_assessment"' in html
     assert 'name="csrf_token"' in html and 'name="risk_points"' in html

@@ -335,7 +335,7 @@ def submit_draft(tx: Tx, p: DraftPayload) -> Mapping[str, Any]:
     """Arts. 12-13. Declared: R1, drafting starts only once the organ started the procedure
     and named the undertaking unit; the drafting stage is open until the first draft (a
     later one is a revision)."""
-    version = _add_draft(tx, p, "initial draft")
+    version = _add_draft(tx, p, "初稿")
     tx.move_stage("drafting", StageStatus.completed)
     tx.emit("draft_submitted", {"draft": version.number})
     return {"draft": version.number}
