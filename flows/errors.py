@@ -33,7 +33,9 @@ class ProcedureError(Exception):
 
     def __str__(self) -> str:
         where = f" [{self.field}]" if self.field else ""
-        return f"{self.rule_id}{where}: {self.message_zh} / {self.message_en} ({self.article})"
+        # bad input and unknown objects rest on no article ("—"): nothing to cite
+        cited = f" ({self.article})" if self.article.strip("—- ") else ""
+        return f"{self.rule_id}{where}: {self.message_zh} / {self.message_en}{cited}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

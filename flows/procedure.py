@@ -752,7 +752,7 @@ ERROR_KINDS: dict[str, Guard] = {
         ),
         Guard(
             id="AUTH",
-            article="role table (ACTIONS)",
+            article="—",  # who may act is the product's role table, not an article
             zh="操作人无权进行此操作",
             en="the actor's role does not allow this action",
         ),

@@ -129,3 +129,11 @@ def test_p3_a_comment_period_does_not_start_in_the_past(ctx: ServiceContext) -> 
     period = {"decision": "D1", "end_date": "2026-04-06", "channels": ["website"]}
     refused(ctx, "P3", "open_comment_period", "li", "2026-03-04T09:00", start_date="2026-03-03", **period)
     act(ctx, "open_comment_period", "li", "2026-03-04T09:05", start_date="2026-03-04", **period)
+
+
+def test_an_error_cites_its_article_and_bad_input_cites_none() -> None:
+    from flows.errors import invalid, refusal
+
+    assert str(invalid("title", "必填", "is required")).endswith("field title: is required")
+    guard = proc.RULES["R3"]
+    assert str(refusal("R3")).endswith(f"({guard.article})") and guard.article.strip("—- ")
