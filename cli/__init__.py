@@ -14,6 +14,8 @@ from cli.common import (
     BackdatedByOption,
     BackdateOption,
     DatabaseOption,
+    HelpCommand,
+    HelpGroup,
     NowOption,
     ReasonOption,
     context,
@@ -25,18 +27,20 @@ from cli.common import (
     set_value,
 )
 
-app = typer.Typer(help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False)
-procedure_app = typer.Typer(help="法定程序 / the statutory procedure", no_args_is_help=True)
-scenario_app = typer.Typer(help="场景文件 / scenario files", no_args_is_help=True)
-audit_app = typer.Typer(help="审计日志 / the audit log", no_args_is_help=True)
-db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
+app = typer.Typer(
+    cls=HelpGroup, help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False
+)
+procedure_app = typer.Typer(cls=HelpGroup, help="法定程序 / the statutory procedure", no_args_is_help=True)
+scenario_app = typer.Typer(cls=HelpGroup, help="场景文件 / scenario files", no_args_is_help=True)
+audit_app = typer.Typer(cls=HelpGroup, help="审计日志 / the audit log", no_args_is_help=True)
+db_app = typer.Typer(cls=HelpGroup, help="数据库 / database", no_args_is_help=True)
 app.add_typer(procedure_app, name="procedure")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
 
-@procedure_app.command("show")
+@procedure_app.command("show", cls=HelpCommand)
 def procedure_show(
     format: Annotated[str, typer.Option("--format", help="table | mermaid")] = "table",
     version: Annotated[str | None, typer.Option(help="procedure version")] = None,
@@ -62,7 +66,7 @@ SCENARIO_DATABASE_HELP = (
 )
 
 
-@scenario_app.command("run")
+@scenario_app.command("run", cls=HelpCommand)
 def scenario_run(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
     database: Annotated[str, typer.Option("--database", help=SCENARIO_DATABASE_HELP)] = "sqlite://",
@@ -122,7 +126,7 @@ def scenario_run(
     raise typer.Exit(0 if all_passed else 1)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=HelpCommand)
 def audit_verify(
     checkpoints: Annotated[
         Path | None,
@@ -194,7 +198,7 @@ def _read_small(path: Path, option: str, limit: int = 64 << 20) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=HelpCommand)
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Apply the migrations shipped with the package (from any directory). A new database is
     created, a database made before the migrations is recognised and brought to the current
@@ -205,7 +209,7 @@ def db_upgrade(database: DatabaseOption = None) -> None:
     typer.echo(f"database at head ({'created' if was == 'new' else 'was ' + was})")
 
 
-@app.command("act")
+@app.command("act", cls=HelpCommand)
 def act(
     action_name: Annotated[str, typer.Argument(metavar="ACTION", help="e.g. register_decision")],
     actor: Annotated[str, typer.Option("--actor", help="user id, or 'public'")],

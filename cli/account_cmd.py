@@ -15,9 +15,11 @@ import typer
 
 from cli import app
 from cli.admin_cmd import ActorOption, _print, _table, user_app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-token_app = typer.Typer(help="接口令牌 / API tokens for other government systems", no_args_is_help=True)
+token_app = typer.Typer(
+    cls=HelpGroup, help="接口令牌 / API tokens for other government systems", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -65,7 +67,7 @@ def set_password_or_exit(database: str | None, actor: str, user_code: str, passw
     )
 
 
-@user_app.command("password")
+@user_app.command("password", cls=HelpCommand)
 def user_password(
     id: Annotated[str, typer.Argument(help="account code")],
     actor: ActorOption,
@@ -99,7 +101,7 @@ def user_password(
     typer.echo(json.dumps({"ok": True, "action": action, "user": id, "audit_seq": result.audit_seq}))
 
 
-@token_app.command("create")
+@token_app.command("create", cls=HelpCommand)
 def token_create(
     user: Annotated[str, typer.Argument(help="the account the token acts as")],
     name: Annotated[str, typer.Option("--name", help="what the token is for, e.g. 政务服务平台对接")],
@@ -127,7 +129,7 @@ def token_create(
     typer.echo(secret)
 
 
-@token_app.command("revoke")
+@token_app.command("revoke", cls=HelpCommand)
 def token_revoke(
     id: Annotated[int, typer.Argument(help="the token's number (see token list)")],
     actor: ActorOption,
@@ -148,7 +150,7 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
-@token_app.command("list")
+@token_app.command("list", cls=HelpCommand)
 def token_list(
     user: Annotated[str | None, typer.Option("--user", help="only this account's tokens")] = None,
     database: DatabaseOption = None,

@@ -16,11 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-unit_app = typer.Typer(help="单位 / units", no_args_is_help=True)
-user_app = typer.Typer(help="用户 / user accounts", no_args_is_help=True)
-settings_app = typer.Typer(help="地方设置 / jurisdiction settings (R22, P17)", no_args_is_help=True)
+unit_app = typer.Typer(cls=HelpGroup, help="单位 / units", no_args_is_help=True)
+user_app = typer.Typer(cls=HelpGroup, help="用户 / user accounts", no_args_is_help=True)
+settings_app = typer.Typer(
+    cls=HelpGroup, help="地方设置 / jurisdiction settings (R22, P17)", no_args_is_help=True
+)
 app.add_typer(unit_app, name="unit")
 app.add_typer(user_app, name="user")
 app.add_typer(settings_app, name="settings")
@@ -112,7 +114,7 @@ def users_from_csv(path: Path) -> list[dict[str, Any]]:
     return users
 
 
-@app.command("init")
+@app.command("init", cls=HelpCommand)
 def init(
     file: Annotated[Path, typer.Argument(help="jurisdiction YAML: organ, timezone, settings, units, users")],
     units_csv: Annotated[Path | None, typer.Option("--units-csv", help="more units from a CSV file")] = None,
@@ -181,7 +183,7 @@ def _print(table: Table) -> None:
     Console(width=160, color_system=None).print(table)
 
 
-@unit_app.command("add")
+@unit_app.command("add", cls=HelpCommand)
 def unit_add(
     id: Annotated[str, typer.Argument(help="unit code, e.g. housing")],
     name: Annotated[str, typer.Argument(help="unit name, e.g. 区住房和城乡建设局")],
@@ -193,7 +195,7 @@ def unit_add(
     _act(database, "add_unit", actor, {"id": id, "name": name, "kind": UNIT_KINDS.get(kind, kind)})
 
 
-@unit_app.command("list")
+@unit_app.command("list", cls=HelpCommand)
 def unit_list(database: DatabaseOption = None) -> None:
     """The jurisdiction's units."""
     from sqlmodel import Session, col, select
@@ -207,7 +209,7 @@ def unit_list(database: DatabaseOption = None) -> None:
     _print(table)
 
 
-@user_app.command("add")
+@user_app.command("add", cls=HelpCommand)
 def user_add(
     id: Annotated[str, typer.Argument(help="account code")],
     unit: Annotated[str, typer.Option("--unit", help="the user's unit code")],
@@ -232,7 +234,7 @@ def user_add(
         set_password_or_exit(database, actor, id, secret)
 
 
-@user_app.command("disable")
+@user_app.command("disable", cls=HelpCommand)
 def user_disable(
     id: Annotated[str, typer.Argument(help="account code")],
     reason: Annotated[str, typer.Option("--reason")],
@@ -243,7 +245,7 @@ def user_disable(
     _act(database, "disable_user", actor, {"id": id, "reason": reason})
 
 
-@user_app.command("list")
+@user_app.command("list", cls=HelpCommand)
 def user_list(
     unit: Annotated[str | None, typer.Option("--unit", help="only this unit")] = None,
     database: DatabaseOption = None,
@@ -267,7 +269,7 @@ def user_list(
     _print(table)
 
 
-@settings_app.command("show")
+@settings_app.command("show", cls=HelpCommand)
 def settings_show(database: DatabaseOption = None) -> None:
     """Every setting: the value in force, the Decree 713 default, the statutory floor, the source."""
     from sqlmodel import Session
@@ -286,7 +288,7 @@ def settings_show(database: DatabaseOption = None) -> None:
     _print(table)
 
 
-@settings_app.command("set")
+@settings_app.command("set", cls=HelpCommand)
 def settings_set(
     key: Annotated[str, typer.Argument(help="the setting")],
     value: Annotated[str, typer.Argument(help="its value (JSON, or plain text)")],

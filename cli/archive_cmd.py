@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-archive_app = typer.Typer(help="决策档案 / the archive dossier", no_args_is_help=True)
+archive_app = typer.Typer(cls=HelpGroup, help="决策档案 / the archive dossier", no_args_is_help=True)
 app.add_typer(archive_app, name="archive")
 
 
-@archive_app.command("build")
+@archive_app.command("build", cls=HelpCommand)
 def archive_build(
     code: Annotated[str, typer.Argument(metavar="CODE", help="the decision's code, e.g. SF-2026-001")],
     actor: Annotated[
@@ -74,7 +74,7 @@ def archive_build(
     typer.echo(f"已生成决策档案 / dossier written: {path}")
 
 
-@archive_app.command("verify")
+@archive_app.command("verify", cls=HelpCommand)
 def archive_verify(
     file: Annotated[Path, typer.Argument(metavar="FILE.zip", help="a dossier made by `archive build`")],
     public_key: Annotated[

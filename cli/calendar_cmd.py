@@ -11,16 +11,16 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, NowOption, context, fail, parse_now
 
-calendar_app = typer.Typer(help="工作日历 / the working-day calendar", no_args_is_help=True)
+calendar_app = typer.Typer(cls=HelpGroup, help="工作日历 / the working-day calendar", no_args_is_help=True)
 # cli/__init__.py creates `app` before it imports the command modules, so this is safe
 app.add_typer(calendar_app, name="calendar")
 
 MAX_DAYS = 3660  # about ten years: anything longer is a typing mistake
 
 
-@calendar_app.command("load")
+@calendar_app.command("load", cls=HelpCommand)
 def calendar_load(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="the year's notice, .yaml or .csv")],
     actor: Annotated[
@@ -61,7 +61,7 @@ def calendar_load(
         typer.echo(f"  {item.decision or '-'} {item.kind}{ref}: {item.old_due} -> {item.new_due}{marker}")
 
 
-@calendar_app.command("show")
+@calendar_app.command("show", cls=HelpCommand)
 def calendar_show(
     year: Annotated[str, typer.Argument(metavar="YEAR", help="e.g. 2027")],
     database: DatabaseOption = None,
@@ -117,7 +117,7 @@ def calendar_show(
         typer.echo("  （无 / none）")
 
 
-@calendar_app.command("add-days")
+@calendar_app.command("add-days", cls=HelpCommand)
 def calendar_add_days(
     start: Annotated[str, typer.Argument(metavar="DATE", help="the start day, YYYY-MM-DD (not counted, P2)")],
     days: Annotated[str, typer.Argument(metavar="N", help="how many days; negative counts back")],

@@ -12,10 +12,19 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, ReadNowOption, context, fail, parse_now
+from cli.common import (
+    DatabaseOption,
+    HelpCommand,
+    HelpGroup,
+    NowOption,
+    ReadNowOption,
+    context,
+    fail,
+    parse_now,
+)
 
 catalogue_app = typer.Typer(
-    help="决策事项目录、听证目录 / the annual catalogues (Art. 3(3))", no_args_is_help=True
+    cls=HelpGroup, help="决策事项目录、听证目录 / the annual catalogues (Art. 3(3))", no_args_is_help=True
 )
 app.add_typer(catalogue_app, name="catalogue")
 
@@ -23,7 +32,7 @@ FORMAT_CHOICES = ("html", "docx", "xlsx", "csv", "json", "all")
 YearOption = Annotated[int, typer.Option("--year", help="the catalogue's year, e.g. 2026")]
 
 
-@catalogue_app.command("export")
+@catalogue_app.command("export", cls=HelpCommand)
 def export(
     year: YearOption,
     version: Annotated[
@@ -68,7 +77,7 @@ def export(
         typer.echo(str(path))
 
 
-@catalogue_app.command("import")
+@catalogue_app.command("import", cls=HelpCommand)
 def import_file(
     file: Annotated[Path, typer.Argument(help="the catalogue, XLSX or CSV (UTF-8 or GB18030)")],
     year: YearOption,

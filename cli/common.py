@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from datetime import UTC, datetime
@@ -10,9 +11,83 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u2e80" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef" or char in "，。；：、（）"
+
+
+def unwrap(text: str | None) -> str | None:
+    """Help text with each paragraph on one line: a docstring's hard line breaks would show
+    mid-sentence in `--help`. Paragraphs (blank lines) stay; between two Chinese characters
+    the break is dropped, elsewhere it becomes a space."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    joined = []
+    for paragraph in paragraphs:
+        lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
+        out = lines[0] if lines else ""
+        for line in lines[1:]:
+            out += line if _is_cjk(out[-1]) and _is_cjk(line[0]) else " " + line
+        joined.append(out)
+    return "\n\n".join(joined)
+
+
+class _HelpArgument(TyperArgument):
+    """An argument shown by its upper-case metavar alone: no `<str>` type, no numeric range."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None
+
+
+def _clean_params(params: list[Any]) -> None:
+    """Every parameter's metavar in upper case, none showing a Python type (`<str>`, `<bool>`)."""
+    for param in params:
+        if type(param) is TyperArgument:
+            param.__class__ = _HelpArgument  # adds behaviour only, no state
+            param.metavar = (param.metavar or param.name or "").upper()
+        elif isinstance(param, TyperOption) and param.metavar is None:
+            param.metavar = "" if param.is_flag else (param.name or "").upper()
+        if isinstance(param, TyperOption | TyperArgument):
+            param.help = unwrap(param.help)
+
+
+class _CleanHelp:
+    """`--help` that wraps well and shows clean metavars (see `_clean_params`)."""
+
+    help: str | None
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = unwrap(self.help)
+        _clean_params(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+            option.help = HELP_OPTION_HELP
+        return option
+
+
+class HelpCommand(_CleanHelp, TyperCommand):
+    """Every command of the CLI: `@app.command("name", cls=HelpCommand)`."""
+
+
+class HelpGroup(_CleanHelp, TyperGroup):
+    """Every command group of the CLI: `typer.Typer(cls=HelpGroup, cls=HelpGroup, ...)`."""
+
+
+HELP_OPTION_HELP = "显示本帮助并退出 / show this message and exit"
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="database URL (default: DATABASE_URL or SQLite under ./var)")

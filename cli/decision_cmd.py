@@ -9,12 +9,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, ReaderOption, ReadNowOption, context, fail, parse_now
+from cli.common import (
+    DatabaseOption,
+    HelpCommand,
+    HelpGroup,
+    ReaderOption,
+    ReadNowOption,
+    context,
+    fail,
+    parse_now,
+)
 
 if TYPE_CHECKING:
     from flows.timeline import LoadedDecision, ProjectedStep
 
-decision_app = typer.Typer(help="决策 / decisions", no_args_is_help=True)
+decision_app = typer.Typer(cls=HelpGroup, help="决策 / decisions", no_args_is_help=True)
 app.add_typer(decision_app, name="decision")
 
 RefArgument = Annotated[str, typer.Argument(metavar="REF", help="decision code, e.g. SF-2026-001")]
@@ -103,7 +112,7 @@ def hidden_note(hidden: int) -> None:
         )
 
 
-@decision_app.command("timeline")
+@decision_app.command("timeline", cls=HelpCommand)
 def decision_timeline(
     ref: RefArgument, database: DatabaseOption = None, now: ReadNowOption = None, actor: ReaderOption = None
 ) -> None:
@@ -138,7 +147,7 @@ def decision_timeline(
         )
 
 
-@decision_app.command("list")
+@decision_app.command("list", cls=HelpCommand)
 def decision_list(database: DatabaseOption = None, actor: ReaderOption = None) -> None:
     """Every decision: code, status, current stage and title (confidential ones only for a
     reader with a role on them)."""
@@ -164,7 +173,7 @@ def decision_list(database: DatabaseOption = None, actor: ReaderOption = None) -
     hidden_note(hidden)
 
 
-@decision_app.command("show")
+@decision_app.command("show", cls=HelpCommand)
 def decision_show(ref: RefArgument, database: DatabaseOption = None, actor: ReaderOption = None) -> None:
     """One decision: its stages with statuses and evidence, and its deadlines."""
     from sqlalchemy import func

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from cli import app
-from cli.common import NowOption, database_error, fail, open_database, parse_now
+from cli.common import HelpCommand, NowOption, database_error, fail, open_database, parse_now
 from cli.decision_cmd import pad, stage_label, step_line, weekday_zh
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ FORCE_HELP = (
 )
 
 
-@app.command("demo")
+@app.command("demo", cls=HelpCommand)
 def demo(
     database: Annotated[
         str, typer.Option("--database", help="database URL for the demo (a new SQLite file is created)")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, context, fail
 
 DISPATCH_HELP = (
     "Dispatch the waiting outbox events once: start a Prefect flow run for each event that needs "
@@ -21,7 +21,7 @@ DISPATCH_HELP = (
 )
 
 
-@app.command("dispatch", help=DISPATCH_HELP)
+@app.command("dispatch", help=DISPATCH_HELP, cls=HelpCommand)
 def dispatch(
     database: DatabaseOption = None,
     limit: Annotated[

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from cli import app, audit_app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-keys_app = typer.Typer(help="签名密钥 / the checkpoint signing key", no_args_is_help=True)
+keys_app = typer.Typer(cls=HelpGroup, help="签名密钥 / the checkpoint signing key", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 KeyFileOption = Annotated[
@@ -31,7 +31,7 @@ def key_file(option: Path | None) -> Path:
     return named or DEFAULT_KEY
 
 
-@keys_app.command("init")
+@keys_app.command("init", cls=HelpCommand)
 def keys_init(key: KeyFileOption = None) -> None:
     """Create the checkpoint signing key (owner-only file) and its public key (.pub)."""
     from flows.service.checkpoint import CheckpointError, init_key, public_path
@@ -48,7 +48,7 @@ def keys_init(key: KeyFileOption = None) -> None:
     )
 
 
-@audit_app.command("checkpoint")
+@audit_app.command("checkpoint", cls=HelpCommand)
 def audit_checkpoint(
     key: KeyFileOption = None,
     export: Annotated[

@@ -15,6 +15,8 @@ from cli import app
 from cli.common import (
     MAX_ID,
     DatabaseOption,
+    HelpCommand,
+    HelpGroup,
     NowOption,
     ReaderOption,
     ReadNowOption,
@@ -37,7 +39,7 @@ ConfigOption = Annotated[
     ),
 ]
 
-outbox_app = typer.Typer(help="投递队列 / the delivery outbox (e-mail, webhooks)")
+outbox_app = typer.Typer(cls=HelpGroup, help="投递队列 / the delivery outbox (e-mail, webhooks)")
 # cli/__init__.py creates `app` before it imports the command modules, so this is safe
 app.add_typer(outbox_app, name="outbox")
 
@@ -85,7 +87,7 @@ def moment_or_now(now: str | None) -> datetime:
 
 
 # ---------------------------------------------------------------------------- sweep
-@app.command("sweep")
+@app.command("sweep", cls=HelpCommand)
 def sweep_once(
     now: NowOption = None,
     database: DatabaseOption = None,
@@ -150,7 +152,7 @@ def _deadline_cells(row: DeadlineRow) -> list[str]:
     ]
 
 
-@app.command("deadlines")
+@app.command("deadlines", cls=HelpCommand)
 def deadlines_list(
     overdue: Annotated[bool, typer.Option("--overdue", help="only deadlines that have passed")] = False,
     failed: Annotated[
@@ -255,7 +257,7 @@ def failed_list(unit: str | None, database: str | None) -> None:
 
 
 # ---------------------------------------------------------------------------- inbox
-@app.command("inbox")
+@app.command("inbox", cls=HelpCommand)
 def inbox_list(
     user: Annotated[str, typer.Argument(metavar="USER", help="the user's id, e.g. li")],
     unread: Annotated[bool, typer.Option("--unread", help="only unread notifications")] = False,
@@ -348,7 +350,7 @@ def outbox_list(
         typer.echo("（无 / none）")
 
 
-@outbox_app.command("retry")
+@outbox_app.command("retry", cls=HelpCommand)
 def outbox_retry(
     delivery_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="the delivery's id")],
     actor: Annotated[str | None, typer.Option("--actor", help="the administrator (audited)")] = None,

@@ -10,16 +10,16 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, ReadNowOption, context, fail, parse_now
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, ReadNowOption, context, fail, parse_now
 
 # the payload field an error names -> the option or argument of this command
 OPTION_OF = {"actor": "--actor", "year": "YEAR", "out_dir": "--out", "now": "--now"}
 
-report_app = typer.Typer(help="统计报告 / reports", no_args_is_help=True)
+report_app = typer.Typer(cls=HelpGroup, help="统计报告 / reports", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
 
-@report_app.command("annual")
+@report_app.command("annual", cls=HelpCommand)
 def report_annual(
     year: Annotated[int, typer.Argument(metavar="YEAR", help="the year, e.g. 2026")],
     actor: Annotated[

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, fail
+from cli.common import DatabaseOption, HelpCommand, fail
 from cli.notify_cmd import ConfigOption, load_notify_settings, notify_context
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ SERVE_HELP = (
 )
 
 
-@app.command("serve", help=SERVE_HELP)
+@app.command("serve", help=SERVE_HELP, cls=HelpCommand)
 def serve(
     database: DatabaseOption = None,
     config: ConfigOption = None,
