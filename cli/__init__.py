@@ -180,13 +180,23 @@ def audit_verify(
         typer.echo(row.line())
     for finding in findings:
         typer.echo(f"CHECKPOINT {finding.line()}")
-    typer.echo(f"{chains} chains, {events} events checked, {len(breaks)} broken")
-    typer.echo(f"{blobs} evidence files checked, {len(problems)} missing or altered")
     typer.echo(
+        f"已核验审计链 {chains} 条、事件 {events} 个，断裂 {len(breaks)} 处 / "
+        f"{chains} chains, {events} events checked, {len(breaks)} broken"
+    )
+    typer.echo(
+        f"已核验证据文件 {blobs} 个，缺失或被改动 {len(problems)} 个 / "
+        f"{blobs} evidence files checked, {len(problems)} missing or altered"
+    )
+    typer.echo(
+        f"已按审计摘要核验状态记录 {rows} 条，绕过服务层被改动 {len(row_problems)} 条 / "
         f"{rows} state rows checked against their audit digests, {len(row_problems)} changed behind the service"
     )
     if signed:
-        typer.echo(f"{checked} checkpoints checked, {len(findings)} findings")
+        typer.echo(
+            f"已核验检查点 {checked} 个，发现问题 {len(findings)} 处 / "
+            f"{checked} checkpoints checked, {len(findings)} findings"
+        )
     raise typer.Exit(1 if breaks or problems or row_problems or findings else 0)
 
 
@@ -206,29 +216,88 @@ def db_upgrade(database: DatabaseOption = None) -> None:
     from cli.common import upgrade_database
 
     was = upgrade_database(database)
-    typer.echo(f"database at head ({'created' if was == 'new' else 'was ' + was})")
+    was_zh = {"new": "新建", "current": "原已是当前版本", "behind": "已从旧版本升级"}.get(was, was)
+    typer.echo(
+        f"数据库已是当前版本（{was_zh}）/ database at head ({'created' if was == 'new' else 'was ' + was})"
+    )
 
 
-@app.command("act", cls=HelpCommand)
+ACT_HELP = (
+    "经服务层执行一项操作。--actor 为在用账号或 public；生产数据库上操作时间为当前时间，"
+    "管理员可用 --backdate 时间 --reason 理由 补记（留审计记录）。"
+    "可用操作及其中英文名称：decisionflow act --list。 / "
+    "Perform one action through the service layer. --actor names an active user or public; on a "
+    "production database the action is dated now, or, by an administrator, back-dated with "
+    "--backdate TIME --reason TEXT (audited). The actions and their names: decisionflow act --list."
+)
+
+
+def action_names() -> list[str]:
+    """Every action the service layer performs, in the order it registers them."""
+    from flows.service import REGISTRY
+
+    return list(REGISTRY)
+
+
+@app.command("act", cls=HelpCommand, help=ACT_HELP)
 def act(
-    action_name: Annotated[str, typer.Argument(metavar="ACTION", help="e.g. register_decision")],
-    actor: Annotated[str, typer.Option("--actor", help="user id, or 'public'")],
-    with_json: Annotated[str | None, typer.Option("--with", help="the payload as a JSON object")] = None,
-    field: Annotated[
-        list[str] | None, typer.Option("--set", help="one payload field, key=value (repeatable)")
+    action_name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ACTION",
+            help="操作名，如 register_decision（见 --list） / the action, e.g. register_decision (see --list)",
+        ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", metavar="USER", help="执行人账号，或 public / user id, or public"),
+    ] = None,
+    with_json: Annotated[
+        str | None,
+        typer.Option("--with", metavar="JSON", help="操作内容，JSON 对象 / the payload as a JSON object"),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="操作内容的一个字段（可重复） / one payload field (repeatable)",
+        ),
+    ] = None,
+    list_actions: Annotated[
+        bool,
+        typer.Option("--list", help="列出全部操作及其中英文名称 / list every action with its names"),
+    ] = False,
     now: NowOption = None,
     backdate: BackdateOption = None,
     reason: ReasonOption = None,
     backdated_by: BackdatedByOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Perform one action through the service layer. `--actor` names an active user or
-    `public`; on a production database the action is dated now, or, by an administrator,
-    back-dated with `--backdate TIME --reason TEXT` (audited)."""
+    """Perform one action through the service layer (see ACT_HELP)."""
     from flows.errors import ProcedureError
     from flows.service import Backdate, run_action
+    from web.labels import action as action_label
 
+    if list_actions:
+        for name in action_names():
+            zh, en = action_label(name)
+            typer.echo(f"{name}  {zh} / {en}")
+        return
+    if action_name is None:
+        fail(
+            "INPUT", "ACTION", "须指明操作（decisionflow act --list 列出全部）", "name an action (see --list)"
+        )
+    if action_name not in action_names():
+        known = ", ".join(action_names())
+        fail(
+            "INPUT",
+            "ACTION",
+            f"未知操作 {action_name!r}；可用操作：{known}",
+            f"unknown action {action_name!r}; the actions are: {known}",
+        )
+    if actor is None:
+        fail("INPUT", "--actor", "须指明执行人（账号或 public）", "--actor is required (a user id or public)")
     payload: dict[str, Any] = {}
     if with_json:
         loaded = load_json(with_json, "--with")

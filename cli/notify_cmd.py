@@ -126,7 +126,7 @@ def sweep_once(
             f"warning: 期限处理失败 / {failure.line()}; 下次重试 / next retry {local(failure.retry_at)}",
             err=True,
         )
-    typer.echo(report.line())
+    typer.echo(f"{report.line_zh()} / {report.line()}")
 
 
 # ---------------------------------------------------------------------------- deadlines

@@ -75,6 +75,16 @@ class SweepReport:
             text += f", deadline failures {len(self.deadline_failures)}"
         return text
 
+    def line_zh(self) -> str:
+        """`line` in Chinese, the same numbers in the same order."""
+        text = (
+            f"到期触发 {self.fired}（状态变化 {self.transitions}），提醒 {self.reminders}"
+            f"（补发 {self.late}），已发送 {self.sent}，重试 {self.retried}，失败 {self.failed}"
+        )
+        if self.deadline_failures:
+            text += f"，期限处理失败 {len(self.deadline_failures)}"
+        return text
+
     def error_text(self) -> str:
         """The SweepRun's `error`: the deadlines that failed, then the points without a recipient."""
         lines = [failure.line() for failure in self.deadline_failures]
