@@ -42,10 +42,14 @@ app.add_typer(db_app, name="db")
 
 @procedure_app.command("show", cls=HelpCommand)
 def procedure_show(
-    format: Annotated[str, typer.Option("--format", help="table | mermaid")] = "table",
-    version: Annotated[str | None, typer.Option(help="procedure version")] = None,
+    format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="格式：table | mermaid / the format")
+    ] = "table",
+    version: Annotated[
+        str | None, typer.Option(metavar="VERSION", help="程序版本 / procedure version")
+    ] = None,
 ) -> None:
-    """Print the procedure with its articles."""
+    """显示法定程序及其依据条款。 / Print the procedure with its articles."""
     from flows import procedure as proc
     from flows.procedure_view import as_mermaid, as_table
 
@@ -60,7 +64,8 @@ def procedure_show(
 
 
 SCENARIO_DATABASE_HELP = (
-    "database URL. Default: a fresh SQLite in memory for each file. A given database must be new or "
+    "数据库地址。默认：每个文件各用一个新的内存 SQLite。给出的数据库须为新的或空的（无任何记录），将被标记为场景数据库，"
+    "且只运行一个文件。已有内容的数据库被拒绝且保持不变。 / database URL. Default: a fresh SQLite in memory for each file. A given database must be new or "
     "empty (no rows); it is marked as a scenario database and takes one file. A database that holds "
     "anything is refused and left unchanged."
 )
@@ -68,10 +73,15 @@ SCENARIO_DATABASE_HELP = (
 
 @scenario_app.command("run", cls=HelpCommand)
 def scenario_run(
-    files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
-    database: Annotated[str, typer.Option("--database", help=SCENARIO_DATABASE_HELP)] = "sqlite://",
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="场景 YAML 文件 / scenario YAML files")],
+    database: Annotated[
+        str, typer.Option("--database", metavar="URL", help=SCENARIO_DATABASE_HELP)
+    ] = "sqlite://",
 ) -> None:
-    """Run scenario files, each on a new database. Exit 0 only if every step met its expectation.
+    """运行场景文件，每个文件用一个新数据库；仅当每一步都符合预期时退出码为 0。 / Run scenario files, each on a
+    new database. Exit 0 only if every step met its expectation.
+
+    从不删除任何内容：给出 --database 时目标须为新的或空的（新建 SQLite 文件），因此一个 --database 只运行一个文件。
 
     Nothing is ever dropped: with --database the target must be new or empty (a new SQLite
     file is created), so one --database takes exactly one file."""
@@ -130,15 +140,27 @@ def scenario_run(
 def audit_verify(
     checkpoints: Annotated[
         Path | None,
-        typer.Option("--checkpoints", help="an exported checkpoint file: also check the record against it"),
+        typer.Option(
+            "--checkpoints",
+            metavar="FILE",
+            help="导出的检查点文件：同时据此核验记录 / an exported checkpoint file: also check the record against it",
+        ),
     ] = None,
     public_key: Annotated[
         Path | None,
-        typer.Option("--public-key", help="the public key you trust (default: the one in the file)"),
+        typer.Option(
+            "--public-key",
+            metavar="FILE",
+            help="你信任的公钥（默认：文件中的公钥） / the public key you trust (default: the one in the file)",
+        ),
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Recompute every hash chain and name the first broken event of each; read back every
+    """重算每条哈希链并指明每条链第一个断裂的事件；读回数据文件夹中的每个证据文件，指明缺失或被改动者（SHA-256 和大小）；
+    将每条状态记录与其最近审计事件记录的摘要比对；给出 --checkpoints 时，以签名检查点核验记录，可发现改动后重算的链、
+    被删除的链尾或整条链，以及伪造的检查点。
+
+    Recompute every hash chain and name the first broken event of each; read back every
     evidence file in the data folder and name those missing or altered (SHA-256 and size);
     compare every state row with the digest its latest audit event recorded;
     with --checkpoints, check the record against signed checkpoints, which catch a chain
@@ -210,7 +232,10 @@ def _read_small(path: Path, option: str, limit: int = 64 << 20) -> str:
 
 @db_app.command("upgrade", cls=HelpCommand)
 def db_upgrade(database: DatabaseOption = None) -> None:
-    """Apply the migrations shipped with the package (from any directory). A new database is
+    """应用随软件包发布的数据库迁移（可在任何目录运行）。新数据库将被创建，迁移机制之前建立的数据库会被识别并升级到
+    当前版本；从不删除任何内容。
+
+    Apply the migrations shipped with the package (from any directory). A new database is
     created, a database made before the migrations is recognised and brought to the current
     version; nothing is ever dropped."""
     from cli.common import upgrade_database

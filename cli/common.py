@@ -39,23 +39,33 @@ def unwrap(text: str | None) -> str | None:
 
 
 class _HelpArgument(TyperArgument):
-    """An argument shown by its upper-case metavar alone: no `<str>` type, no numeric range."""
+    """An argument shown by its upper-case metavar alone, without a `<str>` type, and without
+    `[1<=x<=9223372036854775807]`: an id's upper bound is the database's, not the reader's."""
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
     def _get_number_range_help_str(self) -> str | None:
-        return None
+        return None if self.max == MAX_ID else super()._get_number_range_help_str()
+
+
+class _HelpOption(TyperOption):
+    """An option without the database's id bound in its range (see `_HelpArgument`)."""
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None if self.max == MAX_ID else super()._get_number_range_help_str()
 
 
 def _clean_params(params: list[Any]) -> None:
     """Every parameter's metavar in upper case, none showing a Python type (`<str>`, `<bool>`)."""
     for param in params:
         if type(param) is TyperArgument:
-            param.__class__ = _HelpArgument  # adds behaviour only, no state
+            param.__class__ = _HelpArgument  # the subclasses add behaviour only, no state
             param.metavar = (param.metavar or param.name or "").upper()
-        elif isinstance(param, TyperOption) and param.metavar is None:
-            param.metavar = "" if param.is_flag else (param.name or "").upper()
+        elif type(param) is TyperOption:
+            param.__class__ = _HelpOption
+            if param.metavar is None:
+                param.metavar = "" if param.is_flag else (param.name or "").upper()
         if isinstance(param, TyperOption | TyperArgument):
             param.help = unwrap(param.help)
 
@@ -90,20 +100,31 @@ class HelpGroup(_CleanHelp, TyperGroup):
 HELP_OPTION_HELP = "显示本帮助并退出 / show this message and exit"
 
 DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="database URL (default: DATABASE_URL or SQLite under ./var)")
+    str | None,
+    typer.Option(
+        "--database",
+        metavar="URL",
+        help="数据库地址（默认：DATABASE_URL，或 ./var 下的 SQLite）"
+        " / database URL (default: DATABASE_URL or SQLite under ./var)",
+    ),
 ]
 NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai); a simulated"
-        " time is accepted only on a database made by `scenario run` or `demo`",
+        metavar="TIME",
+        help="操作发生的时间，ISO 8601（默认：现在；无时区按 Asia/Shanghai）；模拟时间仅限"
+        " scenario run 或 demo 建立的数据库 / the time the action happens, ISO 8601 (default: now;"
+        " local = Asia/Shanghai); a simulated time only on a database made by scenario run or demo",
     ),
 ]
 ReadNowOption = Annotated[
     str | None,
     typer.Option(
-        "--now", help="the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)"
+        "--now",
+        metavar="TIME",
+        help="按此时间显示，ISO 8601（默认：现在；无时区按 Asia/Shanghai）"
+        " / the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)",
     ),
 ]
 BackdateOption = Annotated[
@@ -111,20 +132,29 @@ BackdateOption = Annotated[
     typer.Option(
         "--backdate",
         metavar="TIME",
-        help="an administrator's audited back-dating: when the action really happened, ISO 8601;"
-        " needs --reason, never earlier than the decision's last recorded event",
+        help="管理员补记（留审计记录）：操作实际发生的时间，ISO 8601；须同时给出 --reason，不得早于该决策"
+        "最近一条记录 / an administrator's audited back-dating: when the action really happened,"
+        " ISO 8601; needs --reason, never earlier than the decision's last recorded event",
     ),
 ]
-ReasonOption = Annotated[str | None, typer.Option("--reason", help="why the action is recorded late")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", metavar="TEXT", help="补记理由 / why the action is recorded late")
+]
 BackdatedByOption = Annotated[
     str | None,
     typer.Option(
-        "--backdated-by", metavar="ADMIN", help="the administrator answering for it (default: --actor)"
+        "--backdated-by",
+        metavar="ADMIN",
+        help="对补记负责的管理员（默认：--actor） / the administrator answering for it (default: --actor)",
     ),
 ]
 ReaderOption = Annotated[
     str | None,
-    typer.Option("--actor", help="who reads (user id): needed for a confidential decision"),
+    typer.Option(
+        "--actor",
+        metavar="USER",
+        help="查阅人账号：查阅依法不予公开的决策时必填 / who reads (user id): needed for a confidential decision",
+    ),
 ]
 
 

@@ -17,7 +17,11 @@ app.add_typer(keys_app, name="keys")
 
 KeyFileOption = Annotated[
     Path | None,
-    typer.Option("--key-file", help="the Ed25519 key file (default: DECISIONFLOW_CHECKPOINT_KEY)"),
+    typer.Option(
+        "--key-file",
+        metavar="FILE",
+        help="签名密钥文件，Ed25519（默认：DECISIONFLOW_CHECKPOINT_KEY） / the Ed25519 key file (default: DECISIONFLOW_CHECKPOINT_KEY)",
+    ),
 ]
 DEFAULT_KEY = Path.home() / ".config" / "decisionflow" / "checkpoint.key"
 
@@ -33,7 +37,8 @@ def key_file(option: Path | None) -> Path:
 
 @keys_app.command("init", cls=HelpCommand)
 def keys_init(key: KeyFileOption = None) -> None:
-    """Create the checkpoint signing key (owner-only file) and its public key (.pub)."""
+    """生成检查点签名密钥（仅所有者可读的文件）及其公钥（.pub）。 / Create the checkpoint signing key
+    (owner-only file) and its public key (.pub)."""
     from flows.service.checkpoint import CheckpointError, init_key, public_path
 
     path = key_file(key)
@@ -52,11 +57,15 @@ def keys_init(key: KeyFileOption = None) -> None:
 def audit_checkpoint(
     key: KeyFileOption = None,
     export: Annotated[
-        Path | None, typer.Option("--export", help="also write every checkpoint to FILE")
+        Path | None,
+        typer.Option(
+            "--export", metavar="FILE", help="同时将全部检查点写入 FILE / also write every checkpoint to FILE"
+        ),
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Sign every chain's length and head into a checkpoint (table and log file)."""
+    """将每条审计链的长度和链头签名为检查点（写入数据表和日志文件）。 / Sign every chain's length and head
+    into a checkpoint (table and log file)."""
     from sqlmodel import Session
 
     from flows.service import checkpoint as cp
