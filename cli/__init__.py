@@ -317,7 +317,7 @@ def act(
         known = ", ".join(action_names())
         fail(
             "INPUT",
-            "ACTION",
+            "action",
             f"未知操作 {action_name!r}；可用操作：{known}",
             f"unknown action {action_name!r}; the actions are: {known}",
         )

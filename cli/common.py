@@ -70,15 +70,34 @@ def _clean_params(params: list[Any]) -> None:
             param.help = unwrap(param.help)
 
 
+def short_help(text: str | None) -> str | None:
+    """The one line a command list shows: the first Chinese sentence / the first English one.
+    The help is "中文。 / English." or a Chinese paragraph followed by an English one."""
+    if not text:
+        return None
+    paragraphs = text.split("\n\n")
+    if "。 / " in paragraphs[0]:
+        zh, en = paragraphs[0].split("。 / ", 1)
+    elif len(paragraphs) > 1:
+        zh, en = paragraphs[0], paragraphs[1]
+    else:
+        return None
+    zh_first = zh.split("。")[0].rstrip("。")
+    en_first = en.split(". ")[0].rstrip(".")
+    return f"{zh_first} / {en_first}"
+
+
 class _CleanHelp:
     """`--help` that wraps well and shows clean metavars (see `_clean_params`)."""
 
     help: str | None
+    short_help: str | None
     params: list[Any]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = unwrap(self.help)
+        self.short_help = self.short_help or short_help(self.help)
         _clean_params(self.params)
 
     def get_help_option(self, ctx: Any) -> Any:

@@ -48,6 +48,10 @@ def test_the_walk_finds_every_command() -> None:
 def test_every_command_and_parameter_help_is_chinese_first(path: str) -> None:
     command = {" ".join(p) or "decisionflow": c for p, c in COMMANDS}[path]
     assert chinese_first(command.help), f"{path}: {command.help!r}"
+    # the line a command list shows, when it is not the whole help: Chinese / English too
+    assert command.short_help is None or (
+        chinese_first(command.short_help) and " / " in command.short_help
+    ), f"{path}: {command.short_help!r}"
     for param in command.params:
         assert chinese_first(param.help), f"{path} {param.name}: {param.help!r}"
 
@@ -90,7 +94,7 @@ def test_act_help_says_where_the_actions_are_listed() -> None:
 def test_an_unknown_action_is_refused_with_the_valid_ones() -> None:
     result = runner.invoke(app, ["act", "no_such_action", "--actor", "li", "--database", "sqlite://"])
     assert result.exit_code == 2
-    assert "未知操作 'no_such_action'" in result.output
+    assert "error INPUT [action]: 未知操作 'no_such_action'" in result.output
     assert "unknown action 'no_such_action'; the actions are:" in result.output
     for name in ("register_decision", "submit_draft", "publish_decision"):
         assert name in result.output
