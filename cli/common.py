@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -38,6 +39,12 @@ def unwrap(text: str | None) -> str | None:
     return "\n\n".join(joined)
 
 
+def breakable(text: str | None) -> str | None:
+    """A space after Chinese punctuation inside a sentence: the help tables (options, command
+    lists) cut a run of Chinese longer than the column with "…" rather than wrap it."""
+    return re.sub(r"([，；：。])(?=[\u4e00-\u9fff])", r"\1 ", text) if text else text
+
+
 class _HelpArgument(TyperArgument):
     """An argument shown by its upper-case metavar alone, without a `<str>` type, and without
     `[1<=x<=9223372036854775807]`: an id's upper bound is the database's, not the reader's."""
@@ -67,7 +74,7 @@ def _clean_params(params: list[Any]) -> None:
             if param.metavar is None:
                 param.metavar = "" if param.is_flag else (param.name or "").upper()
         if isinstance(param, TyperOption | TyperArgument):
-            param.help = unwrap(param.help)
+            param.help = breakable(unwrap(param.help))
 
 
 def short_help(text: str | None) -> str | None:
@@ -97,7 +104,7 @@ class _CleanHelp:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = unwrap(self.help)
-        self.short_help = self.short_help or short_help(self.help)
+        self.short_help = breakable(self.short_help or short_help(self.help))
         _clean_params(self.params)
 
     def get_help_option(self, ctx: Any) -> Any:
