@@ -120,7 +120,7 @@ class HelpCommand(_CleanHelp, TyperCommand):
 
 
 class HelpGroup(_CleanHelp, TyperGroup):
-    """Every command group of the CLI: `typer.Typer(cls=HelpGroup, cls=HelpGroup, ...)`."""
+    """Every command group of the CLI: `typer.Typer(cls=HelpGroup, ...)`."""
 
 
 HELP_OPTION_HELP = "显示本帮助并退出 / show this message and exit"
