@@ -14,6 +14,8 @@ from cli.common import (
     BackdatedByOption,
     BackdateOption,
     DatabaseOption,
+    HelpCommand,
+    HelpGroup,
     NowOption,
     ReasonOption,
     context,
@@ -25,23 +27,29 @@ from cli.common import (
     set_value,
 )
 
-app = typer.Typer(help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False)
-procedure_app = typer.Typer(help="法定程序 / the statutory procedure", no_args_is_help=True)
-scenario_app = typer.Typer(help="场景文件 / scenario files", no_args_is_help=True)
-audit_app = typer.Typer(help="审计日志 / the audit log", no_args_is_help=True)
-db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
+app = typer.Typer(
+    cls=HelpGroup, help="重大行政决策程序引擎 / decisionflow", no_args_is_help=True, add_completion=False
+)
+procedure_app = typer.Typer(cls=HelpGroup, help="法定程序 / the statutory procedure", no_args_is_help=True)
+scenario_app = typer.Typer(cls=HelpGroup, help="场景文件 / scenario files", no_args_is_help=True)
+audit_app = typer.Typer(cls=HelpGroup, help="审计日志 / the audit log", no_args_is_help=True)
+db_app = typer.Typer(cls=HelpGroup, help="数据库 / database", no_args_is_help=True)
 app.add_typer(procedure_app, name="procedure")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
 
-@procedure_app.command("show")
+@procedure_app.command("show", cls=HelpCommand)
 def procedure_show(
-    format: Annotated[str, typer.Option("--format", help="table | mermaid")] = "table",
-    version: Annotated[str | None, typer.Option(help="procedure version")] = None,
+    format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="格式：table | mermaid / the format")
+    ] = "table",
+    version: Annotated[
+        str | None, typer.Option(metavar="VERSION", help="程序版本 / procedure version")
+    ] = None,
 ) -> None:
-    """Print the procedure with its articles."""
+    """显示法定程序及其依据条款。 / Print the procedure with its articles."""
     from flows import procedure as proc
     from flows.procedure_view import as_mermaid, as_table
 
@@ -56,18 +64,24 @@ def procedure_show(
 
 
 SCENARIO_DATABASE_HELP = (
-    "database URL. Default: a fresh SQLite in memory for each file. A given database must be new or "
+    "数据库地址。默认：每个文件各用一个新的内存 SQLite。给出的数据库须为新的或空的（无任何记录），将被标记为场景数据库，"
+    "且只运行一个文件。已有内容的数据库被拒绝且保持不变。 / database URL. Default: a fresh SQLite in memory for each file. A given database must be new or "
     "empty (no rows); it is marked as a scenario database and takes one file. A database that holds "
     "anything is refused and left unchanged."
 )
 
 
-@scenario_app.command("run")
+@scenario_app.command("run", cls=HelpCommand)
 def scenario_run(
-    files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
-    database: Annotated[str, typer.Option("--database", help=SCENARIO_DATABASE_HELP)] = "sqlite://",
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="场景 YAML 文件 / scenario YAML files")],
+    database: Annotated[
+        str, typer.Option("--database", metavar="URL", help=SCENARIO_DATABASE_HELP)
+    ] = "sqlite://",
 ) -> None:
-    """Run scenario files, each on a new database. Exit 0 only if every step met its expectation.
+    """运行场景文件，每个文件用一个新数据库；仅当每一步都符合预期时退出码为 0。 / Run scenario files, each on a
+    new database. Exit 0 only if every step met its expectation.
+
+    从不删除任何内容：给出 --database 时目标须为新的或空的（新建 SQLite 文件），因此一个 --database 只运行一个文件。
 
     Nothing is ever dropped: with --database the target must be new or empty (a new SQLite
     file is created), so one --database takes exactly one file."""
@@ -122,19 +136,31 @@ def scenario_run(
     raise typer.Exit(0 if all_passed else 1)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=HelpCommand)
 def audit_verify(
     checkpoints: Annotated[
         Path | None,
-        typer.Option("--checkpoints", help="an exported checkpoint file: also check the record against it"),
+        typer.Option(
+            "--checkpoints",
+            metavar="FILE",
+            help="导出的检查点文件：同时据此核验记录 / an exported checkpoint file: also check the record against it",
+        ),
     ] = None,
     public_key: Annotated[
         Path | None,
-        typer.Option("--public-key", help="the public key you trust (default: the one in the file)"),
+        typer.Option(
+            "--public-key",
+            metavar="FILE",
+            help="你信任的公钥（默认：文件中的公钥） / the public key you trust (default: the one in the file)",
+        ),
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Recompute every hash chain and name the first broken event of each; read back every
+    """重算每条哈希链并指明每条链第一个断裂的事件；读回数据文件夹中的每个证据文件，指明缺失或被改动者（SHA-256 和大小）；
+    将每条状态记录与其最近审计事件记录的摘要比对；给出 --checkpoints 时，以签名检查点核验记录，可发现改动后重算的链、
+    被删除的链尾或整条链，以及伪造的检查点。
+
+    Recompute every hash chain and name the first broken event of each; read back every
     evidence file in the data folder and name those missing or altered (SHA-256 and size);
     compare every state row with the digest its latest audit event recorded;
     with --checkpoints, check the record against signed checkpoints, which catch a chain
@@ -176,13 +202,23 @@ def audit_verify(
         typer.echo(row.line())
     for finding in findings:
         typer.echo(f"CHECKPOINT {finding.line()}")
-    typer.echo(f"{chains} chains, {events} events checked, {len(breaks)} broken")
-    typer.echo(f"{blobs} evidence files checked, {len(problems)} missing or altered")
     typer.echo(
+        f"已核验审计链 {chains} 条、事件 {events} 个，断裂 {len(breaks)} 处 / "
+        f"{chains} chains, {events} events checked, {len(breaks)} broken"
+    )
+    typer.echo(
+        f"已核验证据文件 {blobs} 个，缺失或被改动 {len(problems)} 个 / "
+        f"{blobs} evidence files checked, {len(problems)} missing or altered"
+    )
+    typer.echo(
+        f"已按审计摘要核验状态记录 {rows} 条，绕过服务层被改动 {len(row_problems)} 条 / "
         f"{rows} state rows checked against their audit digests, {len(row_problems)} changed behind the service"
     )
     if signed:
-        typer.echo(f"{checked} checkpoints checked, {len(findings)} findings")
+        typer.echo(
+            f"已核验检查点 {checked} 个，发现问题 {len(findings)} 处 / "
+            f"{checked} checkpoints checked, {len(findings)} findings"
+        )
     raise typer.Exit(1 if breaks or problems or row_problems or findings else 0)
 
 
@@ -194,37 +230,99 @@ def _read_small(path: Path, option: str, limit: int = 64 << 20) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=HelpCommand)
 def db_upgrade(database: DatabaseOption = None) -> None:
-    """Apply the migrations shipped with the package (from any directory). A new database is
+    """应用随软件包发布的数据库迁移（可在任何目录运行）。新数据库将被创建，迁移机制之前建立的数据库会被识别并升级到
+    当前版本；从不删除任何内容。
+
+    Apply the migrations shipped with the package (from any directory). A new database is
     created, a database made before the migrations is recognised and brought to the current
     version; nothing is ever dropped."""
     from cli.common import upgrade_database
 
     was = upgrade_database(database)
-    typer.echo(f"database at head ({'created' if was == 'new' else 'was ' + was})")
+    was_zh = {"new": "新建", "current": "原已是当前版本", "behind": "已从旧版本升级"}.get(was, was)
+    typer.echo(
+        f"数据库已是当前版本（{was_zh}）/ database at head ({'created' if was == 'new' else 'was ' + was})"
+    )
 
 
-@app.command("act")
+ACT_HELP = (
+    "经服务层执行一项操作。--actor 为在用账号或 public；生产数据库上操作时间为当前时间，"
+    "管理员可用 --backdate 时间 --reason 理由 补记（留审计记录）。"
+    "可用操作及其中英文名称：decisionflow act --list。 / "
+    "Perform one action through the service layer. --actor names an active user or public; on a "
+    "production database the action is dated now, or, by an administrator, back-dated with "
+    "--backdate TIME --reason TEXT (audited). The actions and their names: decisionflow act --list."
+)
+
+
+def action_names() -> list[str]:
+    """Every action the service layer performs, in the order it registers them."""
+    from flows.service import REGISTRY
+
+    return list(REGISTRY)
+
+
+@app.command("act", cls=HelpCommand, help=ACT_HELP)
 def act(
-    action_name: Annotated[str, typer.Argument(metavar="ACTION", help="e.g. register_decision")],
-    actor: Annotated[str, typer.Option("--actor", help="user id, or 'public'")],
-    with_json: Annotated[str | None, typer.Option("--with", help="the payload as a JSON object")] = None,
-    field: Annotated[
-        list[str] | None, typer.Option("--set", help="one payload field, key=value (repeatable)")
+    action_name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ACTION",
+            help="操作名，如 register_decision（见 --list） / the action, e.g. register_decision (see --list)",
+        ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", metavar="USER", help="执行人账号，或 public / user id, or public"),
+    ] = None,
+    with_json: Annotated[
+        str | None,
+        typer.Option("--with", metavar="JSON", help="操作内容，JSON 对象 / the payload as a JSON object"),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="操作内容的一个字段（可重复） / one payload field (repeatable)",
+        ),
+    ] = None,
+    list_actions: Annotated[
+        bool,
+        typer.Option("--list", help="列出全部操作及其中英文名称 / list every action with its names"),
+    ] = False,
     now: NowOption = None,
     backdate: BackdateOption = None,
     reason: ReasonOption = None,
     backdated_by: BackdatedByOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Perform one action through the service layer. `--actor` names an active user or
-    `public`; on a production database the action is dated now, or, by an administrator,
-    back-dated with `--backdate TIME --reason TEXT` (audited)."""
+    """Perform one action through the service layer (see ACT_HELP)."""
     from flows.errors import ProcedureError
     from flows.service import Backdate, run_action
+    from web.labels import action as action_label
 
+    if list_actions:
+        for name in action_names():
+            zh, en = action_label(name)
+            typer.echo(f"{name}  {zh} / {en}")
+        return
+    if action_name is None:
+        fail(
+            "INPUT", "ACTION", "须指明操作（decisionflow act --list 列出全部）", "name an action (see --list)"
+        )
+    if action_name not in action_names():
+        known = ", ".join(action_names())
+        fail(
+            "INPUT",
+            "action",
+            f"未知操作 {action_name!r}；可用操作：{known}",
+            f"unknown action {action_name!r}; the actions are: {known}",
+        )
+    if actor is None:
+        fail("INPUT", "--actor", "须指明执行人（账号或 public）", "--actor is required (a user id or public)")
     payload: dict[str, Any] = {}
     if with_json:
         loaded = load_json(with_json, "--with")

@@ -15,9 +15,11 @@ import typer
 
 from cli import app
 from cli.admin_cmd import ActorOption, _print, _table, user_app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-token_app = typer.Typer(help="接口令牌 / API tokens for other government systems", no_args_is_help=True)
+token_app = typer.Typer(
+    cls=HelpGroup, help="接口令牌 / API tokens for other government systems", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -25,7 +27,8 @@ PasswordStdinOption = Annotated[
     bool,
     typer.Option(
         "--password-stdin",
-        help="read the password from standard input (first line; for your own account: the"
+        help="从标准输入读取密码（第一行；改本人密码时：第一行为当前密码，第二行为新密码）"
+        " / read the password from standard input (first line; for your own account: the"
         " current password on the first line, the new one on the second)",
     ),
 ]
@@ -65,14 +68,17 @@ def set_password_or_exit(database: str | None, actor: str, user_code: str, passw
     )
 
 
-@user_app.command("password")
+@user_app.command("password", cls=HelpCommand)
 def user_password(
-    id: Annotated[str, typer.Argument(help="account code")],
+    id: Annotated[str, typer.Argument(metavar="ID", help="账号 / account code")],
     actor: ActorOption,
     password_stdin: PasswordStdinOption = False,
     database: DatabaseOption = None,
 ) -> None:
-    """Set an account's sign-in password (an administrator; or your own, with the current one). Audited, without the password; the account's failures and lock are cleared and its web sessions end."""
+    """设置账号的登录密码（管理员；或本人，须给出当前密码）。留审计记录但不含密码；清除该账号的失败次数和锁定，
+    并结束其网页会话。 / Set an account's sign-in password (an administrator; or your own, with the
+    current one). Audited, without the password; the account's failures and lock are cleared and its web
+    sessions end."""
     from sqlmodel import Session
 
     from flows.errors import ProcedureError
@@ -99,14 +105,21 @@ def user_password(
     typer.echo(json.dumps({"ok": True, "action": action, "user": id, "audit_seq": result.audit_seq}))
 
 
-@token_app.command("create")
+@token_app.command("create", cls=HelpCommand)
 def token_create(
-    user: Annotated[str, typer.Argument(help="the account the token acts as")],
-    name: Annotated[str, typer.Option("--name", help="what the token is for, e.g. 政务服务平台对接")],
+    user: Annotated[
+        str, typer.Argument(metavar="USER", help="令牌代表的账号 / the account the token acts as")
+    ],
+    name: Annotated[
+        str,
+        typer.Option("--name", metavar="TEXT", help="令牌用途，如 政务服务平台对接 / what the token is for"),
+    ],
     actor: ActorOption,
     database: DatabaseOption = None,
 ) -> None:
-    """Issue an API token acting as USER (audited). The secret is printed once, on standard output; only its SHA-256 is kept."""
+    """签发代表 USER 的接口令牌（留审计记录）。密钥仅在标准输出上显示一次，只保存其 SHA-256。 / Issue an API
+    token acting as USER (audited). The secret is printed once, on standard output; only its SHA-256 is
+    kept."""
     from sqlmodel import Session
 
     from flows.errors import ProcedureError
@@ -127,13 +140,19 @@ def token_create(
     typer.echo(secret)
 
 
-@token_app.command("revoke")
+@token_app.command("revoke", cls=HelpCommand)
 def token_revoke(
-    id: Annotated[int, typer.Argument(help="the token's number (see token list)")],
+    id: Annotated[
+        int,
+        typer.Argument(
+            metavar="NUMBER", help="令牌编号（见 token list） / the token's number (see token list)"
+        ),
+    ],
     actor: ActorOption,
     database: DatabaseOption = None,
 ) -> None:
-    """Revoke an API token (an administrator, or the user it acts as; audited). It stops working at once."""
+    """吊销接口令牌（管理员，或令牌代表的用户本人；留审计记录），立即失效。 / Revoke an API token (an
+    administrator, or the user it acts as; audited). It stops working at once."""
     from flows.errors import ProcedureError
     from flows.service.accounts import revoke_api_token
 
@@ -148,12 +167,15 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
-@token_app.command("list")
+@token_app.command("list", cls=HelpCommand)
 def token_list(
-    user: Annotated[str | None, typer.Option("--user", help="only this account's tokens")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", metavar="USER", help="仅该账号的令牌 / only this account's tokens")
+    ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """The API tokens (never their secrets): whom each acts as, when it was last used, whether it is revoked."""
+    """列出接口令牌（不含密钥）：代表谁、最近使用时间、是否已吊销。 / The API tokens (never their secrets):
+    whom each acts as, when it was last used, whether it is revoked."""
     from sqlmodel import Session
 
     from flows.service.accounts import list_api_tokens

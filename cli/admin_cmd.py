@@ -16,17 +16,24 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-unit_app = typer.Typer(help="单位 / units", no_args_is_help=True)
-user_app = typer.Typer(help="用户 / user accounts", no_args_is_help=True)
-settings_app = typer.Typer(help="地方设置 / jurisdiction settings (R22, P17)", no_args_is_help=True)
+unit_app = typer.Typer(cls=HelpGroup, help="单位 / units", no_args_is_help=True)
+user_app = typer.Typer(cls=HelpGroup, help="用户 / user accounts", no_args_is_help=True)
+settings_app = typer.Typer(
+    cls=HelpGroup, help="地方设置 / jurisdiction settings (R22, P17)", no_args_is_help=True
+)
 app.add_typer(unit_app, name="unit")
 app.add_typer(user_app, name="user")
 app.add_typer(settings_app, name="settings")
 
 ActorOption = Annotated[
-    str, typer.Option("--actor", help="the administrator acting (a user with the admin role)")
+    str,
+    typer.Option(
+        "--actor",
+        metavar="ADMIN",
+        help="执行操作的管理员（具有 admin 角色的用户） / the administrator acting (a user with the admin role)",
+    ),
 ]
 
 # Column names as bureaus keep them in their spreadsheets, Chinese or English.
@@ -112,14 +119,28 @@ def users_from_csv(path: Path) -> list[dict[str, Any]]:
     return users
 
 
-@app.command("init")
+@app.command("init", cls=HelpCommand)
 def init(
-    file: Annotated[Path, typer.Argument(help="jurisdiction YAML: organ, timezone, settings, units, users")],
-    units_csv: Annotated[Path | None, typer.Option("--units-csv", help="more units from a CSV file")] = None,
-    users_csv: Annotated[Path | None, typer.Option("--users-csv", help="more users from a CSV file")] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="辖区设置 YAML：决策机关、时区、设置、单位、用户 / jurisdiction YAML: organ, timezone, settings, units, users",
+        ),
+    ],
+    units_csv: Annotated[
+        Path | None,
+        typer.Option("--units-csv", metavar="FILE", help="从 CSV 文件补充单位 / more units from a CSV file"),
+    ] = None,
+    users_csv: Annotated[
+        Path | None,
+        typer.Option("--users-csv", metavar="FILE", help="从 CSV 文件补充用户 / more users from a CSV file"),
+    ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Set up a new jurisdiction: organ, time zone, settings (checked against the statutory floors), units and users, the first administrator among them."""
+    """建立新辖区：决策机关、时区、设置（按法定下限检查）、单位和用户，其中包括首位管理员。 / Set up a new
+    jurisdiction: organ, time zone, settings (checked against the statutory floors), units and users,
+    the first administrator among them."""
     import getpass
 
     from flows.errors import ProcedureError
@@ -181,21 +202,33 @@ def _print(table: Table) -> None:
     Console(width=160, color_system=None).print(table)
 
 
-@unit_app.command("add")
+@unit_app.command("add", cls=HelpCommand)
 def unit_add(
-    id: Annotated[str, typer.Argument(help="unit code, e.g. housing")],
-    name: Annotated[str, typer.Argument(help="unit name, e.g. 区住房和城乡建设局")],
-    kind: Annotated[str, typer.Option("--kind", help="department | legal_office | gov_office | …")],
+    id: Annotated[str, typer.Argument(metavar="CODE", help="单位代码，如 housing / unit code, e.g. housing")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="单位名称，如 区住房和城乡建设局 / unit name, e.g. 区住房和城乡建设局"
+        ),
+    ],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            metavar="KIND",
+            help="单位类型：department | legal_office | gov_office | … / unit kind: department | legal_office | gov_office | …",
+        ),
+    ],
     actor: ActorOption,
     database: DatabaseOption = None,
 ) -> None:
-    """Add a unit (audited)."""
+    """新增单位（留审计记录）。 / Add a unit (audited)."""
     _act(database, "add_unit", actor, {"id": id, "name": name, "kind": UNIT_KINDS.get(kind, kind)})
 
 
-@unit_app.command("list")
+@unit_app.command("list", cls=HelpCommand)
 def unit_list(database: DatabaseOption = None) -> None:
-    """The jurisdiction's units."""
+    """列出辖区的单位。 / The jurisdiction's units."""
     from sqlmodel import Session, col, select
 
     from models import Unit
@@ -207,23 +240,38 @@ def unit_list(database: DatabaseOption = None) -> None:
     _print(table)
 
 
-@user_app.command("add")
+@user_app.command("add", cls=HelpCommand)
 def user_add(
-    id: Annotated[str, typer.Argument(help="account code")],
-    unit: Annotated[str, typer.Option("--unit", help="the user's unit code")],
-    role: Annotated[list[str], typer.Option("--role", help="a role (repeatable)")],
+    id: Annotated[str, typer.Argument(metavar="ID", help="账号 / account code")],
+    unit: Annotated[
+        str, typer.Option("--unit", metavar="CODE", help="用户所在单位代码 / the user's unit code")
+    ],
+    role: Annotated[
+        list[str], typer.Option("--role", metavar="ROLE", help="角色（可重复） / a role (repeatable)")
+    ],
     actor: ActorOption,
-    name: Annotated[str, typer.Option("--name")] = "",
-    email: Annotated[str | None, typer.Option("--email")] = None,
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="姓名 / full name")] = "",
+    email: Annotated[
+        str | None, typer.Option("--email", metavar="ADDRESS", help="电子邮箱 / e-mail address")
+    ] = None,
     password: Annotated[
-        bool, typer.Option("--password", help="also set the sign-in password, typed at a hidden prompt")
+        bool,
+        typer.Option(
+            "--password",
+            help="同时设置登录密码，在隐藏提示下输入 / also set the sign-in password, typed at a hidden prompt",
+        ),
     ] = False,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="also set the sign-in password, read from standard input")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="同时设置登录密码，从标准输入读取 / also set the sign-in password, read from standard input",
+        ),
     ] = False,
     database: DatabaseOption = None,
 ) -> None:
-    """Add a user account with its roles (audited); with --password or --password-stdin, also its sign-in password."""
+    """新增用户账号及其角色（留审计记录）；加 --password 或 --password-stdin 同时设置登录密码。 / Add a user
+    account with its roles (audited); with --password or --password-stdin, also its sign-in password."""
     from cli.account_cmd import read_new_password, set_password_or_exit
 
     secret = read_new_password(id, password_stdin) if password or password_stdin else None
@@ -232,23 +280,26 @@ def user_add(
         set_password_or_exit(database, actor, id, secret)
 
 
-@user_app.command("disable")
+@user_app.command("disable", cls=HelpCommand)
 def user_disable(
-    id: Annotated[str, typer.Argument(help="account code")],
-    reason: Annotated[str, typer.Option("--reason")],
+    id: Annotated[str, typer.Argument(metavar="ID", help="账号 / account code")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="理由 / the reason")],
     actor: ActorOption,
     database: DatabaseOption = None,
 ) -> None:
-    """Disable an account (never deleted: its past actions stay attributed to it)."""
+    """停用账号（不删除：其既往操作仍归属该账号）。 / Disable an account (never deleted: its past actions
+    stay attributed to it)."""
     _act(database, "disable_user", actor, {"id": id, "reason": reason})
 
 
-@user_app.command("list")
+@user_app.command("list", cls=HelpCommand)
 def user_list(
-    unit: Annotated[str | None, typer.Option("--unit", help="only this unit")] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", metavar="CODE", help="仅该单位 / only this unit")
+    ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """The jurisdiction's users, their units and roles."""
+    """列出辖区的用户及其单位和角色。 / The jurisdiction's users, their units and roles."""
     from sqlmodel import Session, col, select
 
     from models import Unit, User, UserRole
@@ -267,9 +318,10 @@ def user_list(
     _print(table)
 
 
-@settings_app.command("show")
+@settings_app.command("show", cls=HelpCommand)
 def settings_show(database: DatabaseOption = None) -> None:
-    """Every setting: the value in force, the Decree 713 default, the statutory floor, the source."""
+    """列出全部设置：现行值、713 号令默认值、法定下限、依据。 / Every setting: the value in force, the
+    Decree 713 default, the statutory floor, the source."""
     from sqlmodel import Session
 
     from flows import procedure as proc
@@ -286,15 +338,18 @@ def settings_show(database: DatabaseOption = None) -> None:
     _print(table)
 
 
-@settings_app.command("set")
+@settings_app.command("set", cls=HelpCommand)
 def settings_set(
-    key: Annotated[str, typer.Argument(help="the setting")],
-    value: Annotated[str, typer.Argument(help="its value (JSON, or plain text)")],
-    reason: Annotated[str, typer.Option("--reason")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="设置项 / the setting")],
+    value: Annotated[
+        str, typer.Argument(metavar="VALUE", help="取值（JSON 或纯文本） / its value (JSON, or plain text)")
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="理由 / the reason")],
     actor: ActorOption,
     database: DatabaseOption = None,
 ) -> None:
-    """Change one setting (checked against the statutory floors; audited)."""
+    """变更一项设置（按法定下限检查；留审计记录）。 / Change one setting (checked against the statutory
+    floors; audited)."""
     try:
         parsed: Any = json.loads(value)
     except json.JSONDecodeError:

@@ -10,26 +10,43 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-archive_app = typer.Typer(help="决策档案 / the archive dossier", no_args_is_help=True)
+archive_app = typer.Typer(cls=HelpGroup, help="决策档案 / the archive dossier", no_args_is_help=True)
 app.add_typer(archive_app, name="archive")
 
 
-@archive_app.command("build")
+@archive_app.command("build", cls=HelpCommand)
 def archive_build(
-    code: Annotated[str, typer.Argument(metavar="CODE", help="the decision's code, e.g. SF-2026-001")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            metavar="CODE", help="决策编号，如 SF-2026-001 / the decision's code, e.g. SF-2026-001"
+        ),
+    ],
     actor: Annotated[
         str,
-        typer.Option("--actor", help="who builds it (user id); a confidential decision needs a role on it"),
+        typer.Option(
+            "--actor",
+            metavar="USER",
+            help="生成人账号；依法不予公开的决策须在其中有职责 / who builds it (user id); a confidential decision needs a role on it",
+        ),
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="the folder to write CODE.zip to (default: <data folder>/dossiers)"),
+        typer.Option(
+            "--out",
+            metavar="FOLDER",
+            help="档案 CODE.zip 的存放文件夹（默认：数据文件夹下的 dossiers） / the folder to write CODE.zip to (default: dossiers/ in the data folder)",
+        ),
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Build the dossier of an archived decision: its index in archival order (HTML, CSV,
+    """生成已归档决策的档案（一事一档）：按归档顺序的目录（HTML、CSV、JSON）、全部证据文件、数据库中的文本、
+    审计链、覆盖它的最近签名检查点，以及每个文件 SHA-256 的清单。同一记录重复生成得到相同字节。档案为内部档案：
+    生成人须为具名用户，依法不予公开的决策须在其中有职责（承办单位、法制机构、政府办公室、会议、党委联络人或监督人员）。
+
+    Build the dossier of an archived decision: its index in archival order (HTML, CSV,
     JSON), every evidence document, the texts held in the database, its audit chain, the
     latest signed checkpoint covering it, and a manifest of every file's SHA-256. Building
     again gives the same bytes for the same record. The dossier is an internal archive: the
@@ -74,17 +91,28 @@ def archive_build(
     typer.echo(f"已生成决策档案 / dossier written: {path}")
 
 
-@archive_app.command("verify")
+@archive_app.command("verify", cls=HelpCommand)
 def archive_verify(
-    file: Annotated[Path, typer.Argument(metavar="FILE.zip", help="a dossier made by `archive build`")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.ZIP", help="由 archive build 生成的档案 / a dossier made by archive build"
+        ),
+    ],
     public_key: Annotated[
         Path | None,
         typer.Option(
-            "--public-key", help="the checkpoint public key you trust (default: the one inside the dossier)"
+            "--public-key",
+            metavar="FILE",
+            help="你信任的检查点公钥（默认：档案内的公钥） / the checkpoint public key you trust (default: the one inside the dossier)",
         ),
     ] = None,
 ) -> None:
-    """Check a dossier with no database: every file listed in the manifest is present with its
+    """无需数据库核验档案：清单中每个文件都在且 SHA-256 相符，别无他物；审计链逐条重算且无缺号；每份证据文件即审计链
+    所记录的那份；签名检查点的签名成立，审计链仍以其签名的链头为准。指明缺失或被改动之处（文件，或审计事件序号）。
+    退出码 0 通过，1 未通过，2 输入不可用。
+
+    Check a dossier with no database: every file listed in the manifest is present with its
     SHA-256 and nothing else is in it; the audit chain recomputes, event by event and without
     gaps; every evidence document is the one the chain recorded; the signed checkpoint's
     signature holds and the chain still has the head it signed. Names what is missing or

@@ -11,26 +11,36 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, context, fail, parse_now
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, NowOption, context, fail, parse_now
 
-calendar_app = typer.Typer(help="工作日历 / the working-day calendar", no_args_is_help=True)
+calendar_app = typer.Typer(cls=HelpGroup, help="工作日历 / the working-day calendar", no_args_is_help=True)
 # cli/__init__.py creates `app` before it imports the command modules, so this is safe
 app.add_typer(calendar_app, name="calendar")
 
 MAX_DAYS = 3660  # about ten years: anything longer is a typing mistake
 
 
-@calendar_app.command("load")
+@calendar_app.command("load", cls=HelpCommand)
 def calendar_load(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="the year's notice, .yaml or .csv")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", help="当年的放假通知，.yaml 或 .csv / the year's notice, .yaml or .csv"
+        ),
+    ],
     actor: Annotated[
-        str | None, typer.Option("--actor", help="the administrator who loads it (user id; audited)")
+        str | None,
+        typer.Option(
+            "--actor",
+            metavar="ADMIN",
+            help="载入的管理员（账号；留审计记录） / the administrator who loads it (user id; audited)",
+        ),
     ] = None,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Load a year's holidays and make-up working days; recompute the deadlines they move.
-    Needs an administrator (`--actor`)."""
+    """载入一年的节假日和调休上班日，并重算受影响的期限；须由管理员（--actor）操作。 / Load a year's
+    holidays and make-up working days; recompute the deadlines they move. Needs an administrator (--actor)."""
     from flows.errors import ProcedureError
     from flows.service.calendar_admin import load_calendar_file
 
@@ -61,12 +71,13 @@ def calendar_load(
         typer.echo(f"  {item.decision or '-'} {item.kind}{ref}: {item.old_due} -> {item.new_due}{marker}")
 
 
-@calendar_app.command("show")
+@calendar_app.command("show", cls=HelpCommand)
 def calendar_show(
-    year: Annotated[str, typer.Argument(metavar="YEAR", help="e.g. 2027")],
+    year: Annotated[str, typer.Argument(metavar="YEAR", help="年份，如 2027 / the year, e.g. 2027")],
     database: DatabaseOption = None,
 ) -> None:
-    """List a year's holidays and make-up working days, and whether the year is confirmed."""
+    """列出一年的节假日和调休上班日，以及该年是否已确认。 / List a year's holidays and make-up working days,
+    and whether the year is confirmed."""
     from sqlmodel import Session
 
     from flows.calendar import SHANGHAI, WEEKDAYS_ZH
@@ -117,17 +128,30 @@ def calendar_show(
         typer.echo("  （无 / none）")
 
 
-@calendar_app.command("add-days")
+@calendar_app.command("add-days", cls=HelpCommand)
 def calendar_add_days(
-    start: Annotated[str, typer.Argument(metavar="DATE", help="the start day, YYYY-MM-DD (not counted, P2)")],
-    days: Annotated[str, typer.Argument(metavar="N", help="how many days; negative counts back")],
+    start: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATE",
+            help="起算日，YYYY-MM-DD（不计入，P2） / the start day, YYYY-MM-DD (not counted, P2)",
+        ),
+    ],
+    days: Annotated[
+        str, typer.Argument(metavar="N", help="天数；负数向前推算 / how many days; negative counts back")
+    ],
     working: Annotated[
-        bool, typer.Option("--working/--calendar", help="count working days (default) or calendar days")
+        bool,
+        typer.Option(
+            "--working/--calendar",
+            help="按工作日（默认）或自然日计算 / count working days (default) or calendar days",
+        ),
     ] = True,
     database: DatabaseOption = None,
 ) -> None:
-    """The day N working (or calendar) days after DATE, by the loaded calendar. A calendar-day
-    period ending on a day off rolls to the next working day (P2)."""
+    """按已载入的日历，求 DATE 之后第 N 个工作日（或自然日）。以自然日计的期间届满日为休息日的，顺延至下一个工作日（P2）。
+    / The day N working (or calendar) days after DATE, by the loaded calendar. A calendar-day period ending
+    on a day off rolls to the next working day (P2)."""
     from sqlmodel import Session
 
     from flows.hygiene import date_problem

@@ -12,33 +12,58 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, NowOption, ReadNowOption, context, fail, parse_now
+from cli.common import (
+    DatabaseOption,
+    HelpCommand,
+    HelpGroup,
+    NowOption,
+    ReadNowOption,
+    context,
+    fail,
+    parse_now,
+)
 
 catalogue_app = typer.Typer(
-    help="决策事项目录、听证目录 / the annual catalogues (Art. 3(3))", no_args_is_help=True
+    cls=HelpGroup, help="决策事项目录、听证目录 / the annual catalogues (Art. 3(3))", no_args_is_help=True
 )
 app.add_typer(catalogue_app, name="catalogue")
 
 FORMAT_CHOICES = ("html", "docx", "xlsx", "csv", "json", "all")
-YearOption = Annotated[int, typer.Option("--year", help="the catalogue's year, e.g. 2026")]
+YearOption = Annotated[
+    int, typer.Option("--year", metavar="YEAR", help="目录年度，如 2026 / the catalogue's year, e.g. 2026")
+]
 
 
-@catalogue_app.command("export")
+@catalogue_app.command("export", cls=HelpCommand)
 def export(
     year: YearOption,
     version: Annotated[
         int | None,
-        typer.Option("--version", help="version number (default: the published one, else the current)"),
+        typer.Option(
+            "--version",
+            metavar="N",
+            help="版本号（默认：已公布的版本，否则为当前版本） / version number (default: the published one, else the current)",
+        ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="html | docx | xlsx | csv | json | all")] = "all",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="格式：html | docx | xlsx | csv | json | all / the format"
+        ),
+    ] = "all",
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="output folder (default: <data folder>/catalogues/<year>/v<n>)"),
+        typer.Option(
+            "--out",
+            metavar="FOLDER",
+            help="输出文件夹（默认：数据文件夹下的 catalogues/YEAR/vN） / output folder (default: catalogues/YEAR/vN in the data folder)",
+        ),
     ] = None,
     database: DatabaseOption = None,
     now: ReadNowOption = None,
 ) -> None:
-    """Write the decision catalogue and the hearing catalogue of a year and version."""
+    """导出某年度某版本的决策事项目录和听证事项目录。 / Write the decision catalogue and the hearing
+    catalogue of a year and version."""
     from documents.catalogue import FORMATS
     from flows.catalogue_files import generate_catalogue_files
     from flows.errors import ProcedureError
@@ -68,27 +93,44 @@ def export(
         typer.echo(str(path))
 
 
-@catalogue_app.command("import")
+@catalogue_app.command("import", cls=HelpCommand)
 def import_file(
-    file: Annotated[Path, typer.Argument(help="the catalogue, XLSX or CSV (UTF-8 or GB18030)")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="目录文件，XLSX 或 CSV（UTF-8 或 GB18030） / the catalogue, XLSX or CSV (UTF-8 or GB18030)",
+        ),
+    ],
     year: YearOption,
     actor: Annotated[
         str,
         typer.Option(
             "--actor",
-            help="who enters it: an administrator (creates missing units; proposes for any unit), or a"
-            " department for its own matters",
+            metavar="USER",
+            help="录入人：管理员（补建缺少的单位；可为任一单位申报），或为本单位事项申报的部门人员 / who enters it:"
+            " an administrator (creates missing units; proposes for any unit), or a department for its own matters",
         ),
     ],
     category: Annotated[
-        int, typer.Option("--category", help="Art. 3(1) category 1-5 for rows without a 类别 column")
+        int,
+        typer.Option(
+            "--category",
+            metavar="N",
+            help="没有“类别”列的行所用的第三条第一款类别 1-5 / Art. 3(1) category 1-5 for rows without a 类别 column",
+        ),
     ] = 5,
     database: DatabaseOption = None,
     now: NowOption = None,
 ) -> None:
-    """Propose every row of a catalogue as local governments publish it into the year's draft catalogue, in one transaction; rows that cannot be read are listed with their row numbers and reasons.
+    """将地方政府公布格式的目录逐行申报进当年的目录草案，在一个事务中完成；无法读取的行列出行号和原因。 / Propose
+    every row of a catalogue as local governments publish it into the year's draft catalogue, in one
+    transaction; rows that cannot be read are listed with their row numbers and reasons.
 
-    Exit 0: every row imported; 1: some rows reported, the others imported; 2: nothing imported (a bad file, a refusal)."""
+    退出码 0：全部导入；1：部分行被报告，其余已导入；2：未导入任何行（文件有误或被拒绝）。
+
+    Exit 0: every row imported; 1: some rows reported, the others imported; 2: nothing imported (a bad
+    file, a refusal)."""
     from flows.catalogue_import import import_catalogue
     from flows.errors import ProcedureError
 

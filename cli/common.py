@@ -2,33 +2,155 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+
+def _is_cjk(char: str) -> bool:
+    return "\u2e80" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef" or char in "，。；：、（）"
+
+
+def unwrap(text: str | None) -> str | None:
+    """Help text with each paragraph on one line: a docstring's hard line breaks would show
+    mid-sentence in `--help`. Paragraphs (blank lines) stay; between two Chinese characters
+    the break is dropped, elsewhere it becomes a space."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    joined = []
+    for paragraph in paragraphs:
+        lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
+        out = lines[0] if lines else ""
+        for line in lines[1:]:
+            out += line if _is_cjk(out[-1]) and _is_cjk(line[0]) else " " + line
+        joined.append(out)
+    return "\n\n".join(joined)
+
+
+def breakable(text: str | None) -> str | None:
+    """A space after Chinese punctuation inside a sentence: the help tables (options, command
+    lists) cut a run of Chinese longer than the column with "…" rather than wrap it."""
+    return re.sub(r"([，；：。])(?=[\u4e00-\u9fff])", r"\1 ", text) if text else text
+
+
+class _HelpArgument(TyperArgument):
+    """An argument shown by its upper-case metavar alone, without a `<str>` type, and without
+    `[1<=x<=9223372036854775807]`: an id's upper bound is the database's, not the reader's."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None if self.max == MAX_ID else super()._get_number_range_help_str()
+
+
+class _HelpOption(TyperOption):
+    """An option without the database's id bound in its range (see `_HelpArgument`)."""
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None if self.max == MAX_ID else super()._get_number_range_help_str()
+
+
+def _clean_params(params: list[Any]) -> None:
+    """Every parameter's metavar in upper case, none showing a Python type (`<str>`, `<bool>`)."""
+    for param in params:
+        if type(param) is TyperArgument:
+            param.__class__ = _HelpArgument  # the subclasses add behaviour only, no state
+            param.metavar = (param.metavar or param.name or "").upper()
+        elif type(param) is TyperOption:
+            param.__class__ = _HelpOption
+            if param.metavar is None:
+                param.metavar = "" if param.is_flag else (param.name or "").upper()
+        if isinstance(param, TyperOption | TyperArgument):
+            param.help = breakable(unwrap(param.help))
+
+
+def short_help(text: str | None) -> str | None:
+    """The one line a command list shows: the first Chinese sentence / the first English one.
+    The help is "中文。 / English." or a Chinese paragraph followed by an English one."""
+    if not text:
+        return None
+    paragraphs = text.split("\n\n")
+    if "。 / " in paragraphs[0]:
+        zh, en = paragraphs[0].split("。 / ", 1)
+    elif len(paragraphs) > 1:
+        zh, en = paragraphs[0], paragraphs[1]
+    else:
+        return None
+    zh_first = zh.split("。")[0].rstrip("。")
+    en_first = en.split(". ")[0].rstrip(".")
+    return f"{zh_first} / {en_first}"
+
+
+class _CleanHelp:
+    """`--help` that wraps well and shows clean metavars (see `_clean_params`)."""
+
+    help: str | None
+    short_help: str | None
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = unwrap(self.help)
+        self.short_help = breakable(self.short_help or short_help(self.help))
+        _clean_params(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+            option.help = HELP_OPTION_HELP
+        return option
+
+
+class HelpCommand(_CleanHelp, TyperCommand):
+    """Every command of the CLI: `@app.command("name", cls=HelpCommand)`."""
+
+
+class HelpGroup(_CleanHelp, TyperGroup):
+    """Every command group of the CLI: `typer.Typer(cls=HelpGroup, ...)`."""
+
+
+HELP_OPTION_HELP = "显示本帮助并退出 / show this message and exit"
+
 DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="database URL (default: DATABASE_URL or SQLite under ./var)")
+    str | None,
+    typer.Option(
+        "--database",
+        metavar="URL",
+        help="数据库地址（默认：DATABASE_URL，或 ./var 下的 SQLite）"
+        " / database URL (default: DATABASE_URL or SQLite under ./var)",
+    ),
 ]
 NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="the time the action happens, ISO 8601 (default: now; local = Asia/Shanghai); a simulated"
-        " time is accepted only on a database made by `scenario run` or `demo`",
+        metavar="TIME",
+        help="操作发生的时间，ISO 8601（默认：现在；无时区按 Asia/Shanghai）；模拟时间仅限"
+        " scenario run 或 demo 建立的数据库 / the time the action happens, ISO 8601 (default: now;"
+        " local = Asia/Shanghai); a simulated time only on a database made by scenario run or demo",
     ),
 ]
 ReadNowOption = Annotated[
     str | None,
     typer.Option(
-        "--now", help="the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)"
+        "--now",
+        metavar="TIME",
+        help="按此时间显示，ISO 8601（默认：现在；无时区按 Asia/Shanghai）"
+        " / the time to show the view at, ISO 8601 (default: now; local = Asia/Shanghai)",
     ),
 ]
 BackdateOption = Annotated[
@@ -36,20 +158,29 @@ BackdateOption = Annotated[
     typer.Option(
         "--backdate",
         metavar="TIME",
-        help="an administrator's audited back-dating: when the action really happened, ISO 8601;"
-        " needs --reason, never earlier than the decision's last recorded event",
+        help="管理员补记（留审计记录）：操作实际发生的时间，ISO 8601；须同时给出 --reason，不得早于该决策"
+        "最近一条记录 / an administrator's audited back-dating: when the action really happened,"
+        " ISO 8601; needs --reason, never earlier than the decision's last recorded event",
     ),
 ]
-ReasonOption = Annotated[str | None, typer.Option("--reason", help="why the action is recorded late")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", metavar="TEXT", help="补记理由 / why the action is recorded late")
+]
 BackdatedByOption = Annotated[
     str | None,
     typer.Option(
-        "--backdated-by", metavar="ADMIN", help="the administrator answering for it (default: --actor)"
+        "--backdated-by",
+        metavar="ADMIN",
+        help="对补记负责的管理员（默认：--actor） / the administrator answering for it (default: --actor)",
     ),
 ]
 ReaderOption = Annotated[
     str | None,
-    typer.Option("--actor", help="who reads (user id): needed for a confidential decision"),
+    typer.Option(
+        "--actor",
+        metavar="USER",
+        help="查阅人账号：查阅依法不予公开的决策时必填 / who reads (user id): needed for a confidential decision",
+    ),
 ]
 
 

@@ -9,15 +9,26 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, ReaderOption, ReadNowOption, context, fail, parse_now
+from cli.common import (
+    DatabaseOption,
+    HelpCommand,
+    HelpGroup,
+    ReaderOption,
+    ReadNowOption,
+    context,
+    fail,
+    parse_now,
+)
 
 if TYPE_CHECKING:
     from flows.timeline import LoadedDecision, ProjectedStep
 
-decision_app = typer.Typer(help="决策 / decisions", no_args_is_help=True)
+decision_app = typer.Typer(cls=HelpGroup, help="决策 / decisions", no_args_is_help=True)
 app.add_typer(decision_app, name="decision")
 
-RefArgument = Annotated[str, typer.Argument(metavar="REF", help="decision code, e.g. SF-2026-001")]
+RefArgument = Annotated[
+    str, typer.Argument(metavar="REF", help="决策编号，如 SF-2026-001 / decision code, e.g. SF-2026-001")
+]
 
 SOURCE_ZH = {"deadline": "已计期限 deadline", "planned": "已排定 planned", "projected": "推算 projected"}
 
@@ -103,11 +114,12 @@ def hidden_note(hidden: int) -> None:
         )
 
 
-@decision_app.command("timeline")
+@decision_app.command("timeline", cls=HelpCommand)
 def decision_timeline(
     ref: RefArgument, database: DatabaseOption = None, now: ReadNowOption = None, actor: ReaderOption = None
 ) -> None:
-    """The projected date of every remaining statutory step, with its article."""
+    """推算每个尚待完成的法定步骤的日期及其依据条款。 / The projected date of every remaining statutory
+    step, with its article."""
     from sqlmodel import Session
 
     from flows.calendar import local_date
@@ -138,10 +150,10 @@ def decision_timeline(
         )
 
 
-@decision_app.command("list")
+@decision_app.command("list", cls=HelpCommand)
 def decision_list(database: DatabaseOption = None, actor: ReaderOption = None) -> None:
-    """Every decision: code, status, current stage and title (confidential ones only for a
-    reader with a role on them)."""
+    """列出全部决策：编号、状态、当前阶段和事项（依法不予公开的决策仅对有职责的查阅人列出）。 / Every decision:
+    code, status, current stage and title (confidential ones only for a reader with a role on them)."""
     from sqlmodel import Session
 
     from flows.timeline import DECISION_STATUS_ZH, decision_overview
@@ -164,9 +176,10 @@ def decision_list(database: DatabaseOption = None, actor: ReaderOption = None) -
     hidden_note(hidden)
 
 
-@decision_app.command("show")
+@decision_app.command("show", cls=HelpCommand)
 def decision_show(ref: RefArgument, database: DatabaseOption = None, actor: ReaderOption = None) -> None:
-    """One decision: its stages with statuses and evidence, and its deadlines."""
+    """显示一项决策：各阶段的状态和证据，以及期限。 / One decision: its stages with statuses and evidence,
+    and its deadlines."""
     from sqlalchemy import func
     from sqlmodel import Session, col, select
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from cli import app
-from cli.common import NowOption, database_error, fail, open_database, parse_now
+from cli.common import HelpCommand, NowOption, database_error, fail, open_database, parse_now
 from cli.decision_cmd import pad, stage_label, step_line, weekday_zh
 
 if TYPE_CHECKING:
@@ -23,23 +23,36 @@ NEXT_STEPS_SHOWN = 3
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
-FRESH_HELP = "rebuild a previous demo from scratch. Refuses any database that is not a demo (see --force)"
+FRESH_HELP = (
+    "从头重建之前的演示；拒绝任何非演示数据库（见 --force） / rebuild a previous demo from scratch. Refuses any"
+    " database that is not a demo (see --force)"
+)
 FORCE_HELP = (
+    "与 --fresh 同用：替换非演示数据库，其决策、审计日志和设置将被销毁。绝不默认：不给出时此类数据库被拒绝且保持不变 / "
     "with --fresh: replace a database that is NOT a demo, DESTROYING its decisions, audit log and "
     "settings. Never implied: without it such a database is refused and left unchanged"
 )
 
 
-@app.command("demo")
+@app.command("demo", cls=HelpCommand)
 def demo(
     database: Annotated[
-        str, typer.Option("--database", help="database URL for the demo (a new SQLite file is created)")
+        str,
+        typer.Option(
+            "--database",
+            metavar="URL",
+            help="演示所用数据库地址（新建 SQLite 文件） / database URL for the demo (a new SQLite file is created)",
+        ),
     ] = DEFAULT_DEMO_DATABASE,
     fresh: Annotated[bool, typer.Option("--fresh", help=FRESH_HELP)] = False,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     now: NowOption = None,
 ) -> None:
-    """Build a demonstration district with a dozen decisions at different stages.
+    """建立一个演示区，含十余项处于不同阶段的决策。 / Build a demonstration district with a dozen decisions
+    at different stages.
+
+    演示只写入新的或空的数据库，并将其标记为 demo，或再次显示之前的演示；其他数据库一律拒绝，除非用 --fresh --force
+    替换。
 
     The demo writes only to a new or empty database, which it marks `demo`, or shows a
     previous demo again; any other database is refused unless --fresh --force replaces it."""

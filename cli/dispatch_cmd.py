@@ -9,27 +9,36 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, context, fail
 
 DISPATCH_HELP = (
-    "Dispatch the waiting outbox events once: start a Prefect flow run for each event that needs "
+    "派发一次发件箱中等待的事件：为每个需要机器处理的事件启动一次 Prefect 流程运行，其余标为完成，并输出所做的事。"
+    " / Dispatch the waiting outbox events once: start a Prefect flow run for each event that needs "
     "machine work, mark the others done, and print what was done.\n\n"
+    "Prefect：--prefect-api，否则 PREFECT_API_URL，否则同一数据文件夹上正在运行的 decisionflow serve 的本地"
+    "服务器。每次运行以其事件为键，重复派发不会再启动第二次运行。无法连接 Prefect 时，事件留在发件箱中等待，"
+    "命令以退出码 1 退出。\n\n"
     "Prefect: --prefect-api, else PREFECT_API_URL, else the local server of a running "
-    "`decisionflow serve` on the same data folder. Each run is keyed on its event, so dispatching "
+    "decisionflow serve on the same data folder. Each run is keyed on its event, so dispatching "
     "again never starts a second run. When Prefect cannot be reached the events wait in the "
     "outbox and the command exits 1."
 )
 
 
-@app.command("dispatch", help=DISPATCH_HELP)
+@app.command("dispatch", help=DISPATCH_HELP, cls=HelpCommand)
 def dispatch(
     database: DatabaseOption = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="dispatch at most this many events")
+        int | None,
+        typer.Option("--limit", min=1, help="最多派发的事件数 / dispatch at most this many events"),
     ] = None,
     prefect_api: Annotated[
         str | None,
-        typer.Option("--prefect-api", metavar="URL", help="the Prefect API, e.g. http://host:4200/api"),
+        typer.Option(
+            "--prefect-api",
+            metavar="URL",
+            help="流程调度（Prefect）接口地址，如 http://host:4200/api / the Prefect API, e.g. http://host:4200/api",
+        ),
     ] = None,
 ) -> None:
     """Dispatch the waiting outbox events once (see DISPATCH_HELP)."""

@@ -10,14 +10,18 @@ from typing import Annotated
 import typer
 
 from cli import app, audit_app
-from cli.common import DatabaseOption, context, fail
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, context, fail
 
-keys_app = typer.Typer(help="签名密钥 / the checkpoint signing key", no_args_is_help=True)
+keys_app = typer.Typer(cls=HelpGroup, help="签名密钥 / the checkpoint signing key", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 KeyFileOption = Annotated[
     Path | None,
-    typer.Option("--key-file", help="the Ed25519 key file (default: DECISIONFLOW_CHECKPOINT_KEY)"),
+    typer.Option(
+        "--key-file",
+        metavar="FILE",
+        help="签名密钥文件，Ed25519（默认：DECISIONFLOW_CHECKPOINT_KEY） / the Ed25519 key file (default: DECISIONFLOW_CHECKPOINT_KEY)",
+    ),
 ]
 DEFAULT_KEY = Path.home() / ".config" / "decisionflow" / "checkpoint.key"
 
@@ -31,9 +35,10 @@ def key_file(option: Path | None) -> Path:
     return named or DEFAULT_KEY
 
 
-@keys_app.command("init")
+@keys_app.command("init", cls=HelpCommand)
 def keys_init(key: KeyFileOption = None) -> None:
-    """Create the checkpoint signing key (owner-only file) and its public key (.pub)."""
+    """生成检查点签名密钥（仅所有者可读的文件）及其公钥（.pub）。 / Create the checkpoint signing key
+    (owner-only file) and its public key (.pub)."""
     from flows.service.checkpoint import CheckpointError, init_key, public_path
 
     path = key_file(key)
@@ -48,15 +53,19 @@ def keys_init(key: KeyFileOption = None) -> None:
     )
 
 
-@audit_app.command("checkpoint")
+@audit_app.command("checkpoint", cls=HelpCommand)
 def audit_checkpoint(
     key: KeyFileOption = None,
     export: Annotated[
-        Path | None, typer.Option("--export", help="also write every checkpoint to FILE")
+        Path | None,
+        typer.Option(
+            "--export", metavar="FILE", help="同时将全部检查点写入 FILE / also write every checkpoint to FILE"
+        ),
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Sign every chain's length and head into a checkpoint (table and log file)."""
+    """将每条审计链的长度和链头签名为检查点（写入数据表和日志文件）。 / Sign every chain's length and head
+    into a checkpoint (table and log file)."""
     from sqlmodel import Session
 
     from flows.service import checkpoint as cp

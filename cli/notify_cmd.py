@@ -15,6 +15,8 @@ from cli import app
 from cli.common import (
     MAX_ID,
     DatabaseOption,
+    HelpCommand,
+    HelpGroup,
     NowOption,
     ReaderOption,
     ReadNowOption,
@@ -33,11 +35,13 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="notification settings (YAML); default: DECISIONFLOW_NOTIFY_CONFIG, else in-app inbox only",
+        metavar="FILE",
+        help="通知设置（YAML）；默认：DECISIONFLOW_NOTIFY_CONFIG，否则仅站内通知"
+        " / notification settings (YAML); default: DECISIONFLOW_NOTIFY_CONFIG, else in-app inbox only",
     ),
 ]
 
-outbox_app = typer.Typer(help="投递队列 / the delivery outbox (e-mail, webhooks)")
+outbox_app = typer.Typer(cls=HelpGroup, help="投递队列 / the delivery outbox (e-mail, webhooks)")
 # cli/__init__.py creates `app` before it imports the command modules, so this is safe
 app.add_typer(outbox_app, name="outbox")
 
@@ -85,16 +89,20 @@ def moment_or_now(now: str | None) -> datetime:
 
 
 # ---------------------------------------------------------------------------- sweep
-@app.command("sweep")
+@app.command("sweep", cls=HelpCommand)
 def sweep_once(
     now: NowOption = None,
     database: DatabaseOption = None,
     deliver: Annotated[
-        bool, typer.Option("--deliver/--no-deliver", help="also send what is due in the outbox")
+        bool,
+        typer.Option(
+            "--deliver/--no-deliver", help="同时发送发件箱中到期的投递 / also send what is due in the outbox"
+        ),
     ] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Run the deadline sweep once: fire due deadlines, create reminders, deliver the outbox."""
+    """执行一次期限巡检：触发到期期限、生成提醒、投递发件箱。 / Run the deadline sweep once: fire due
+    deadlines, create reminders, deliver the outbox."""
     from flows.errors import ProcedureError
     from flows.service.sweep import sweep
     from notifications.errors import ConfigError
@@ -124,7 +132,7 @@ def sweep_once(
             f"warning: 期限处理失败 / {failure.line()}; 下次重试 / next retry {local(failure.retry_at)}",
             err=True,
         )
-    typer.echo(report.line())
+    typer.echo(f"{report.line_zh()} / {report.line()}")
 
 
 # ---------------------------------------------------------------------------- deadlines
@@ -150,22 +158,35 @@ def _deadline_cells(row: DeadlineRow) -> list[str]:
     ]
 
 
-@app.command("deadlines")
+@app.command("deadlines", cls=HelpCommand)
 def deadlines_list(
-    overdue: Annotated[bool, typer.Option("--overdue", help="only deadlines that have passed")] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="仅已逾期的期限 / only deadlines that have passed")
+    ] = False,
     failed: Annotated[
-        bool, typer.Option("--failed", help="only deadlines the sweep failed on, with their errors")
+        bool,
+        typer.Option(
+            "--failed",
+            help="仅巡检处理失败的期限及其错误 / only deadlines the sweep failed on, with their errors",
+        ),
     ] = False,
     unit: Annotated[
-        str | None, typer.Option("--unit", help="only decisions this unit leads or undertakes")
+        str | None,
+        typer.Option(
+            "--unit",
+            metavar="CODE",
+            help="仅该单位牵头或承办的决策 / only decisions this unit leads or undertakes",
+        ),
     ] = None,
     actor: ReaderOption = None,
     now: ReadNowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Open deadlines with a traffic light: red overdue, amber due within 3 working days, green.
-    With --failed: the deadlines whose firing or reminders failed, and when the sweep retries them.
-    A confidential decision's deadlines are listed only for a reader with a role on it (--actor)."""
+    """未完成的期限，以红绿灯标示：红色已逾期，黄色 3 个工作日内到期，绿色。加 --failed：触发或提醒失败的期限，
+    及巡检何时重试。依法不予公开的决策的期限，仅对在该决策中有职责的查阅人（--actor）列出。 / Open deadlines
+    with a traffic light: red overdue, amber due within 3 working days, green. With --failed: the deadlines
+    whose firing or reminders failed, and when the sweep retries them. A confidential decision's deadlines
+    are listed only for a reader with a role on it (--actor)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -255,26 +276,40 @@ def failed_list(unit: str | None, database: str | None) -> None:
 
 
 # ---------------------------------------------------------------------------- inbox
-@app.command("inbox")
+@app.command("inbox", cls=HelpCommand)
 def inbox_list(
-    user: Annotated[str, typer.Argument(metavar="USER", help="the user's id, e.g. li")],
-    unread: Annotated[bool, typer.Option("--unread", help="only unread notifications")] = False,
+    user: Annotated[str, typer.Argument(metavar="USER", help="用户账号，如 li / the user's id, e.g. li")],
+    unread: Annotated[bool, typer.Option("--unread", help="仅未读通知 / only unread notifications")] = False,
     read: Annotated[
         list[int] | None,
         typer.Option(
-            "--read", metavar="ID", min=1, max=MAX_ID, help="mark this notification read (repeatable)"
+            "--read",
+            metavar="ID",
+            min=1,
+            max=MAX_ID,
+            help="将该通知标为已读（可重复） / mark this notification read (repeatable)",
         ),
     ] = None,
-    read_all: Annotated[bool, typer.Option("--read-all", help="mark every unread notification read")] = False,
+    read_all: Annotated[
+        bool, typer.Option("--read-all", help="将全部未读通知标为已读 / mark every unread notification read")
+    ] = False,
     actor: Annotated[
-        str | None, typer.Option("--actor", help="who marks them read: the inbox's owner (audited)")
+        str | None,
+        typer.Option(
+            "--actor",
+            metavar="USER",
+            help="标记已读的人：通知的收件人本人（留审计记录） / who marks them read: the inbox's owner (audited)",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="show at most this many")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_ID, help="最多显示条数 / show at most this many")
+    ] = 50,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """A user's in-app notifications, newest first; --read / --read-all mark them read
-    (only the owner, named by --actor)."""
+    """用户的站内通知，最新的在前；--read / --read-all 标为已读（仅限本人，以 --actor 指明）。 / A user's
+    in-app notifications, newest first; --read / --read-all mark them read (only the owner, named by
+    --actor)."""
     from flows.errors import ProcedureError
     from flows.service.notifications import inbox, mark_read
 
@@ -322,11 +357,16 @@ OUTBOX_STATUS = {
 @outbox_app.callback(invoke_without_command=True)
 def outbox_list(
     typer_ctx: typer.Context,
-    failed: Annotated[bool, typer.Option("--failed", help="only deliveries that gave up")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_ID, help="show at most this many")] = 100,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="仅已放弃的投递 / only deliveries that gave up")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_ID, help="最多显示条数 / show at most this many")
+    ] = 100,
     database: DatabaseOption = None,
 ) -> None:
-    """List deliveries, newest first (`outbox retry ID` sends a failed one again)."""
+    """投递队列：列出投递，最新的在前（outbox retry ID 重发失败的投递）。 / The delivery outbox: list
+    deliveries, newest first (outbox retry ID sends a failed one again)."""
     if typer_ctx.invoked_subcommand is not None:
         return
     from flows.service.notifications import outbox
@@ -348,14 +388,20 @@ def outbox_list(
         typer.echo("（无 / none）")
 
 
-@outbox_app.command("retry")
+@outbox_app.command("retry", cls=HelpCommand)
 def outbox_retry(
-    delivery_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="the delivery's id")],
-    actor: Annotated[str | None, typer.Option("--actor", help="the administrator (audited)")] = None,
+    delivery_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=MAX_ID, help="投递编号 / the delivery's id")
+    ],
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", metavar="ADMIN", help="管理员（留审计记录） / the administrator (audited)"),
+    ] = None,
     now: NowOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Make a failed delivery pending again; the next sweep sends it. Needs an administrator."""
+    """将失败的投递重新置为待发送，下次巡检发送；须由管理员操作。 / Make a failed delivery pending
+    again; the next sweep sends it. Needs an administrator."""
     from flows.errors import ProcedureError
     from flows.service.notifications import retry_delivery
 

@@ -10,33 +10,40 @@ from typing import Annotated
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, ReadNowOption, context, fail, parse_now
+from cli.common import DatabaseOption, HelpCommand, HelpGroup, ReadNowOption, context, fail, parse_now
 
 # the payload field an error names -> the option or argument of this command
 OPTION_OF = {"actor": "--actor", "year": "YEAR", "out_dir": "--out", "now": "--now"}
 
-report_app = typer.Typer(help="统计报告 / reports", no_args_is_help=True)
+report_app = typer.Typer(cls=HelpGroup, help="统计报告 / reports", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
 
-@report_app.command("annual")
+@report_app.command("annual", cls=HelpCommand)
 def report_annual(
-    year: Annotated[int, typer.Argument(metavar="YEAR", help="the year, e.g. 2026")],
+    year: Annotated[int, typer.Argument(metavar="YEAR", help="年度，如 2026 / the year, e.g. 2026")],
     actor: Annotated[
         str,
         typer.Option(
             "--actor",
-            help="who builds it (user id): a user with a role on every decision, e.g. the legal office",
+            metavar="USER",
+            help="生成人账号：对每项决策都有职责的用户，如法制机构 / who builds it (user id): a user with a role"
+            " on every decision, e.g. the legal office",
         ),
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="the folder for the files (default: <data folder>/reports/YEAR)"),
+        typer.Option(
+            "--out",
+            metavar="FOLDER",
+            help="文件存放文件夹（默认：数据文件夹下的 reports/YEAR） / the folder for the files (default: reports/YEAR in the data folder)",
+        ),
     ] = None,
     database: DatabaseOption = None,
     now: ReadNowOption = None,
 ) -> None:
-    """The annual statistics report (法治政府建设年度报告): HTML with charts, and JSON."""
+    """年度统计报告（法治政府建设年度报告）：带图表的 HTML 及 JSON。 / The annual statistics report: HTML with
+    charts, and JSON."""
     from sqlmodel import Session
 
     from flows.annual_report import build_annual_report, check_report_reader

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import app
-from cli.common import DatabaseOption, fail
+from cli.common import DatabaseOption, HelpCommand, fail
 from cli.notify_cmd import ConfigOption, load_notify_settings, notify_context
 
 if TYPE_CHECKING:
@@ -31,7 +31,15 @@ if TYPE_CHECKING:
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SERVE_HELP = (
-    "Serve the web app, sweep deadlines and dispatch the outbox to Prefect until SIGINT/SIGTERM.\n\n"
+    "提供网页服务、巡检期限并把发件箱派发给 Prefect，直到收到 SIGINT/SIGTERM。 / Serve the web app, sweep "
+    "deadlines and dispatch the outbox to Prefect until SIGINT/SIGTERM.\n\n"
+    "网页（工作人员页面、公众门户、JSON 接口 /api/v1）监听 --host:--port，默认 127.0.0.1:8000。每隔 SECONDS "
+    "秒巡检一次：触发到期期限、生成提醒、投递发件箱。每隔 --dispatch-interval 秒，派发器为每个需要机器处理的"
+    "新事件启动一次 Prefect 流程运行。\n\n"
+    "未设置 PREFECT_API_URL 时，在 127.0.0.1 上运行本地 Prefect 服务器（数据库在数据文件夹的 prefect/ 下）"
+    "并自行提供部署；设置后使用该服务器，由 worker 运行部署（prefect deploy --all；prefect worker start "
+    "--pool decisionflow）。\n\n"
+    "启动前检查通知设置（渠道、SMTP 主机、模板），有误则以退出码 2 退出并指明字段。\n\n"
     "The web app (staff pages, public portal, JSON API /api/v1) listens on --host:--port, "
     "127.0.0.1:8000 by default. "
     "Every SECONDS the sweep fires due deadlines, creates reminders and delivers the outbox. "
@@ -46,7 +54,7 @@ SERVE_HELP = (
 )
 
 
-@app.command("serve", help=SERVE_HELP)
+@app.command("serve", help=SERVE_HELP, cls=HelpCommand)
 def serve(
     database: DatabaseOption = None,
     config: ConfigOption = None,
@@ -55,16 +63,27 @@ def serve(
         typer.Option(
             "--interval",
             metavar="SECONDS",
-            help="seconds between sweeps (default: sweep_interval_seconds, 30)",
+            help="巡检间隔秒数（默认：sweep_interval_seconds，30） / seconds between sweeps (default: sweep_interval_seconds, 30)",
         ),
     ] = None,
     dispatch_interval: Annotated[
         float,
-        typer.Option("--dispatch-interval", metavar="SECONDS", help="seconds between outbox dispatches"),
+        typer.Option(
+            "--dispatch-interval", metavar="SECONDS", help="派发间隔秒数 / seconds between outbox dispatches"
+        ),
     ] = 2.0,
-    host: Annotated[str, typer.Option("--host", help="address of the web app")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="port of the web app (0: any free port)")] = 8000,
-    web: Annotated[bool, typer.Option("--web/--no-web", help="serve the web app")] = True,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="网页服务地址 / address of the web app")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            metavar="PORT",
+            help="网页服务端口（0：任一空闲端口） / port of the web app (0: any free port)",
+        ),
+    ] = 8000,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="提供网页服务 / serve the web app")] = True,
 ) -> None:
     """Sweep deadlines and dispatch the outbox on intervals until SIGINT/SIGTERM (see SERVE_HELP)."""
     from flows.prefect_runtime import AlreadyServing, EmbeddedPrefect, configured_api_url

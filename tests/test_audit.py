@@ -317,6 +317,7 @@ def test_cli_audit_verify_exit_codes(
     assert clean.exit_code == 0, clean.output
     assert "BROKEN" not in clean.output
     assert "0 broken" in clean.output
+    assert "断裂 0 处 / " in clean.output and "已核验证据文件" in clean.output
 
     event = next(e for e in events_of(engine, chain) if e.seq == seq)
     doctored = {**event.payload, "input": {**event.payload["input"], "draft": "篡改后的草案"}}
@@ -327,3 +328,4 @@ def test_cli_audit_verify_exit_codes(
     assert broken.exit_code == 1, broken.output
     assert f"BROKEN chain {chain} at seq {seq}" in broken.output
     assert "1 broken" in broken.output
+    assert "断裂 1 处 / " in broken.output

@@ -96,6 +96,8 @@ def test_act_with_an_unknown_action_names_it(database: str) -> None:
     result = run("act", "frobnicate_decision", "--actor", "li", "--with", "{}", "--database", database)
     assert_input_error(result, "action")
     assert "frobnicate_decision" in result.output
+    # and lists the valid ones, so the user can pick one
+    assert "the actions are: " in result.output and "register_decision" in result.output
 
 
 def test_act_with_an_unknown_field_names_the_field(database: str) -> None:

@@ -256,6 +256,11 @@ def test_sweep_prints_its_counts_and_is_idempotent(db: Db) -> None:
     second = db.cli("sweep", "--now", "2026-04-30T10:00")
     assert second.exit_code == 0, second.output
     assert "fired 0 (transitions 0), reminders 0 (late 0)" in second.output
+    # the same counts in Chinese, first
+    assert second.output.startswith(
+        "到期触发 0（状态变化 0），提醒 0（补发 0），已发送 0，重试 0，失败 0 / fired 0 (transitions 0)"
+    ), second.output
+    assert "到期触发 2（状态变化 0），提醒 4（补发 4）" in first.output, first.output
 
 
 # ---------------------------------------------------------------- outbox

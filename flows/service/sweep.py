@@ -67,13 +67,25 @@ class SweepReport:
         return any((self.fired, self.reminders, self.sent, self.retried, self.failed, self.deadline_failures))
 
     def line(self) -> str:
-        text = (
+        return self._lines()[1]
+
+    def line_zh(self) -> str:
+        """`line` in Chinese, the same numbers in the same order."""
+        return self._lines()[0]
+
+    def _lines(self) -> tuple[str, str]:
+        zh = (
+            f"到期触发 {self.fired}（状态变化 {self.transitions}），提醒 {self.reminders}"
+            f"（补发 {self.late}），已发送 {self.sent}，重试 {self.retried}，失败 {self.failed}"
+        )
+        en = (
             f"fired {self.fired} (transitions {self.transitions}), reminders {self.reminders}"
             f" (late {self.late}), sent {self.sent}, retried {self.retried}, failed {self.failed}"
         )
         if self.deadline_failures:
-            text += f", deadline failures {len(self.deadline_failures)}"
-        return text
+            zh += f"，期限处理失败 {len(self.deadline_failures)}"
+            en += f", deadline failures {len(self.deadline_failures)}"
+        return zh, en
 
     def error_text(self) -> str:
         """The SweepRun's `error`: the deadlines that failed, then the points without a recipient."""
