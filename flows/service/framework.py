@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import String, and_, bindparam, cast, func, insert, literal
+from sqlalchemy import String, and_, bindparam, cast, func, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -656,17 +656,8 @@ class Tx:
         if self._outbox:
             # their digests go on the event too: a row edited or deleted later would make the
             # dispatcher act on what no action said (ids matched by the unique key)
-            created = self.session.connection().execute(_insert_outbox(), self._outbox)
-            ids = {key: row_id for row_id, key in created}
-            rows = [{"id": ids[row["idempotency_key"]], **row} for row in self._outbox]
-            row_digests.record_inserted(self.session, OutboxEvent, rows)
+            row_digests.insert_rows(self.session, OutboxEvent, self._outbox, match="idempotency_key")
             self._outbox.clear()
-
-
-@cache
-def _insert_outbox() -> Any:
-    table = OutboxEvent.__table__  # type: ignore[attr-defined]
-    return insert(table).returning(table.c.id, table.c.idempotency_key)
 
 
 def due_instant(spec: proc.DeadlineKind, day: date, tz: ZoneInfo) -> datetime:

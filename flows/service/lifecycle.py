@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import bindparam, exists, func, insert
+from sqlalchemy import bindparam, exists, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -147,9 +147,7 @@ def create_decision(
         for stage_id, status in statuses.items()
     ]
     # executemany through insertmanyvalues: one cached statement; ids matched by stage
-    created = tx.session.connection().execute(_insert_stages(), rows)
-    ids = {stage: row_id for row_id, stage in created}
-    row_digests.record_inserted(tx.session, StageInstance, [{"id": ids[r["stage"]], **r} for r in rows])
+    row_digests.insert_rows(tx.session, StageInstance, rows, match="stage")
     if p.proposal:
         tx.add_evidence("initiation", "proposal", p.proposal)
     if entry is None:
@@ -184,12 +182,6 @@ def _units_and_code_query() -> Any:
         col(Unit.jurisdiction_id) == bindparam("jurisdiction_id"),
         col(Unit.code).in_(bindparam("units", expanding=True)),
     )
-
-
-@cache
-def _insert_stages() -> Any:
-    table = StageInstance.__table__  # type: ignore[attr-defined]
-    return insert(table).returning(table.c.id, table.c.stage)
 
 
 def _next_code(tx: Tx) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -97,20 +97,36 @@ def _shape(model: type[SQLModel]) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(attr.key for attr in mapper.column_attrs), tuple(c.key for c in mapper.primary_key)
 
 
+def insert_rows(
+    session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]], match: str | None = None
+) -> list[int]:
+    """Insert rows of a tracked table with one Core statement (the hot paths: no ORM object per
+    row), record their digests for the transaction's next event, and return their new ids in
+    the rows' order. Each row carries every column but the id; several rows need `match`, a
+    column unique among them, by which the ids the database returns are matched to the rows."""
+    assert match is not None or len(rows) == 1, "several rows need a column to match their ids"
+    statement = _insert_returning(model, match)
+    connection = session.connection()
+    if match is None:
+        ids = [int(connection.execute(statement, dict(rows[0])).scalar_one())]
+    else:
+        returned: Sequence[Any] = connection.execute(statement, list(rows)).all()
+        by_match = {value: int(row_id) for row_id, value in returned}
+        ids = [by_match[row[match]] for row in rows]
+    record_inserted(session, model, [{"id": row_id, **row} for row_id, row in zip(ids, rows, strict=True)])
+    return ids
+
+
 def insert_row(session: Session, model: type[SQLModel], row: Mapping[str, Any]) -> int:
-    """Insert one row of a tracked table with a Core statement (a hot path: no ORM object),
-    record its digest for the transaction's next event, and return its new id. `row` carries
-    every column but the id."""
+    """`insert_rows` for one row: its new id."""
+    return insert_rows(session, model, [row])[0]
+
+
+@cache  # one statement per table and match column, built on first use
+def _insert_returning(model: type[SQLModel], match: str | None) -> Any:
     table = model.__table__  # type: ignore[attr-defined]
-    statement = _INSERT_RETURNING_ID.get(table)
-    if statement is None:
-        statement = _INSERT_RETURNING_ID[table] = insert(table).returning(table.c.id)
-    row_id = int(session.connection().execute(statement, dict(row)).scalar_one())
-    record_inserted(session, model, [{"id": row_id, **row}])
-    return row_id
-
-
-_INSERT_RETURNING_ID: dict[Any, Any] = {}  # one statement per table, built on first use
+    returned = [table.c.id] if match is None else [table.c.id, table.c[match]]
+    return insert(table).returning(*returned)
 
 
 def take(session: Session) -> dict[str, str]:
